@@ -1,0 +1,120 @@
+#include "datasets/fashion_mnist.h"
+
+#include <zlib.h>
+
+#include <cstring>
+#include <boost/filesystem.hpp>
+#include <stdexcept>
+
+namespace rpct {
+namespace {
+
+constexpr const char* kPackageHint = "install the Debian package 'dataset-fashion-mnist' (apt-get install dataset-fashion-mnist)";
+
+// Reads a whole (possibly gzip-compressed) file; gzread handles plain files transparently.
+std::vector<uint8_t> read_gz(const std::string& path) {
+  if (!boost::filesystem::exists(path)) throw std::runtime_error(path + ": file not found; " + kPackageHint);
+  gzFile f = gzopen(path.c_str(), "rb");
+  if (!f) throw std::runtime_error(path + ": cannot open");
+  std::vector<uint8_t> out;
+  uint8_t buf[1 << 16];
+  int n = 0;
+  while ((n = gzread(f, buf, sizeof(buf))) > 0) out.insert(out.end(), buf, buf + n);
+  int err = 0;
+  const char* msg = gzerror(f, &err);
+  std::string err_text = (n < 0 || (err != Z_OK && err != Z_STREAM_END)) ? std::string(msg ? msg : "read error") : "";
+  gzclose(f);
+  if (!err_text.empty()) throw std::runtime_error(path + ": corrupt gzip data: " + err_text);
+  return out;
+}
+
+uint32_t be32(const std::vector<uint8_t>& b, size_t off) {
+  return (uint32_t(b[off]) << 24) | (uint32_t(b[off + 1]) << 16) | (uint32_t(b[off + 2]) << 8) | uint32_t(b[off + 3]);
+}
+
+}  // namespace
+
+uint64_t mix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+torch::Tensor read_idx_images(const std::string& path) {
+  auto b = read_gz(path);
+  if (b.size() < 16 || be32(b, 0) != 0x00000803) throw std::runtime_error(path + ": not an IDX image file (bad magic)");
+  const int64_t n = be32(b, 4), h = be32(b, 8), w = be32(b, 12);
+  if (static_cast<int64_t>(b.size()) != 16 + n * h * w)
+    throw std::runtime_error(path + ": truncated or oversized: expected " + std::to_string(16 + n * h * w) +
+                             " bytes, got " + std::to_string(b.size()));
+  auto t = torch::empty({n, h, w}, torch::kUInt8);
+  std::memcpy(t.data_ptr<uint8_t>(), b.data() + 16, n * h * w);
+  return t;
+}
+
+torch::Tensor read_idx_labels(const std::string& path) {
+  auto b = read_gz(path);
+  if (b.size() < 8 || be32(b, 0) != 0x00000801) throw std::runtime_error(path + ": not an IDX label file (bad magic)");
+  const int64_t n = be32(b, 4);
+  if (static_cast<int64_t>(b.size()) != 8 + n)
+    throw std::runtime_error(path + ": truncated or oversized: expected " + std::to_string(8 + n) + " bytes, got " +
+                             std::to_string(b.size()));
+  auto t = torch::empty({n}, torch::kUInt8);
+  std::memcpy(t.data_ptr<uint8_t>(), b.data() + 8, n);
+  return t.to(torch::kInt64);
+}
+
+ImageSet load_fashion_mnist(const std::string& root, const std::string& split, int64_t limit) {
+  if (!boost::filesystem::is_directory(root)) throw std::runtime_error(root + ": Fashion-MNIST directory not found; " + kPackageHint);
+  if (split != "train" && split != "test") throw std::invalid_argument("fashion_mnist: split must be train or test, got " + split);
+  const std::string prefix = root + "/" + (split == "train" ? "train" : "t10k");
+  ImageSet s{read_idx_images(prefix + "-images-idx3-ubyte.gz"), read_idx_labels(prefix + "-labels-idx1-ubyte.gz")};
+  if (s.images.size(0) != s.labels.size(0))
+    throw std::runtime_error(prefix + "-*: " + std::to_string(s.images.size(0)) + " images but " +
+                             std::to_string(s.labels.size(0)) + " labels");
+  if (limit > 0 && limit < s.size()) {
+    s.images = s.images.narrow(0, 0, limit).contiguous();
+    s.labels = s.labels.narrow(0, 0, limit).contiguous();
+  }
+  return s;
+}
+
+void augment_shift_flip(const uint8_t* src, uint8_t* dst, int64_t h, int64_t w, int max_shift, uint64_t seed,
+                        int64_t epoch, int64_t index) {
+  const uint64_t r = mix64(mix64(mix64(seed) ^ static_cast<uint64_t>(epoch)) ^ static_cast<uint64_t>(index));
+  const int span = 2 * max_shift + 1;
+  const int dy = static_cast<int>(r % span) - max_shift;
+  const int dx = static_cast<int>((r >> 16) % span) - max_shift;
+  const bool flip = (r >> 32) & 1;
+  for (int64_t y = 0; y < h; ++y) {
+    for (int64_t x = 0; x < w; ++x) {
+      const int64_t sy = y + dy, sx0 = x + dx;
+      const int64_t sx = flip ? (w - 1 - sx0) : sx0;
+      dst[y * w + x] = (sy >= 0 && sy < h && sx0 >= 0 && sx0 < w) ? src[sy * w + sx] : 0;
+    }
+  }
+}
+
+std::pair<torch::Tensor, torch::Tensor> make_batch(const ImageSet& set, const std::vector<int64_t>& indices,
+                                                   bool augment, uint64_t seed, int64_t epoch) {
+  const int64_t B = static_cast<int64_t>(indices.size()), h = set.images.size(1), w = set.images.size(2);
+  auto raw = torch::empty({B, 1, h, w}, torch::kUInt8);
+  auto labels = torch::empty({B}, torch::kInt64);
+  const uint8_t* src = set.images.data_ptr<uint8_t>();
+  uint8_t* dst = raw.data_ptr<uint8_t>();
+  const int64_t* lab = set.labels.data_ptr<int64_t>();
+  int64_t* out_lab = labels.data_ptr<int64_t>();
+  for (int64_t i = 0; i < B; ++i) {
+    const int64_t idx = indices[i];
+    if (augment)
+      augment_shift_flip(src + idx * h * w, dst + i * h * w, h, w, /*max_shift=*/2, seed, epoch, idx);
+    else
+      std::memcpy(dst + i * h * w, src + idx * h * w, h * w);
+    out_lab[i] = lab[idx];
+  }
+  auto x = raw.to(torch::kFloat32).div_(255.0).sub_(kFashionMnistMean).div_(kFashionMnistStd);
+  return {x, labels};
+}
+
+}  // namespace rpct

@@ -1,0 +1,40 @@
+// Fashion-MNIST from the IDX .gz files of Debian's dataset-fashion-mnist package.
+#pragma once
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <string>
+
+namespace rpct {
+
+constexpr double kFashionMnistMean = 0.2860;  // over the 60k training images, pixel/255
+constexpr double kFashionMnistStd = 0.3530;
+
+struct ImageSet {
+  torch::Tensor images;  // (N, H, W) uint8
+  torch::Tensor labels;  // (N,) int64
+  int64_t size() const { return labels.size(0); }
+};
+
+// Reads IDX (optionally gzip-compressed) files. Throws std::runtime_error naming the file on a
+// missing file, bad magic, or truncated content.
+torch::Tensor read_idx_images(const std::string& path);  // (N, H, W) uint8
+torch::Tensor read_idx_labels(const std::string& path);  // (N,) int64
+
+// split: "train" (60k) or "test" (10k). `limit` > 0 keeps the first `limit` samples.
+// A missing directory or file is an error that names it and the Debian package to install.
+ImageSet load_fashion_mnist(const std::string& root, const std::string& split, int64_t limit = 0);
+
+// Deterministic per-sample augmentation from (seed, epoch, global index): a random shift of up to
+// `max_shift` pixels (zero padded) and a horizontal flip with probability 1/2.
+void augment_shift_flip(const uint8_t* src, uint8_t* dst, int64_t h, int64_t w, int max_shift, uint64_t seed,
+                        int64_t epoch, int64_t index);
+
+// Collates samples `indices` of `set` into a normalized float batch (B, 1, H, W) and labels (B,).
+std::pair<torch::Tensor, torch::Tensor> make_batch(const ImageSet& set, const std::vector<int64_t>& indices,
+                                                   bool augment, uint64_t seed, int64_t epoch);
+
+// splitmix64: a stateless, well-mixed hash used to derive per-sample random numbers.
+uint64_t mix64(uint64_t x);
+
+}  // namespace rpct

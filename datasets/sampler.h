@@ -1,0 +1,34 @@
+// Distributed sampler over global sample indices. Each epoch has one permutation determined by
+// (seed, epoch) only; global batch s is perm[s*G, (s+1)*G) with G = world * per_rank_batch, and
+// rank r takes its r-th slice. So 2 ranks x batch b see exactly the samples of 1 rank x batch 2b,
+// and the position in an epoch is a global sample count, independent of the world size.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+namespace rpct {
+
+// Fisher-Yates with a splitmix64 stream: identical on every platform and rank.
+std::vector<int64_t> epoch_permutation(int64_t n, uint64_t seed, int64_t epoch);
+
+class DistributedSampler {
+ public:
+  DistributedSampler(int64_t dataset_size, int64_t per_rank_batch, int world, int rank, uint64_t seed,
+                     bool shuffle = true);
+  int64_t steps_per_epoch() const { return steps_; }  // incomplete last global batch dropped
+  int64_t global_batch() const { return global_batch_; }
+  std::vector<int64_t> batch(int64_t epoch, int64_t step);  // this rank's indices
+
+ private:
+  int64_t n_, b_, global_batch_, steps_;
+  int world_, rank_;
+  uint64_t seed_;
+  bool shuffle_;
+  int64_t cached_epoch_ = -1;
+  std::vector<int64_t> perm_;
+};
+
+// Contiguous, near-equal shard [begin, end) of n items for evaluation.
+std::pair<int64_t, int64_t> eval_shard(int64_t n, int world, int rank);
+
+}  // namespace rpct

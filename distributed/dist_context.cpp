@@ -1,0 +1,91 @@
+#include "distributed/dist_context.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+
+#include "distributed/mpi_check.h"
+
+namespace rpct {
+
+DistContext& DistContext::init(int* argc, char*** argv) {
+  static DistContext* ctx = nullptr;
+  if (ctx) return *ctx;
+  ctx = new DistContext();  // lives until exit; finalize() is explicit
+  int initialized = 0;
+  RPCT_MPI(MPI_Initialized(&initialized));
+  if (!initialized) {
+    int provided = 0;
+    RPCT_MPI(MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided));
+  }
+  // Errors are returned (and turned into exceptions naming rank and call), not fatal.
+  RPCT_MPI(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
+  RPCT_MPI(MPI_Comm_rank(MPI_COMM_WORLD, &ctx->rank_));
+  RPCT_MPI(MPI_Comm_size(MPI_COMM_WORLD, &ctx->world_));
+  MPI_Comm local;
+  RPCT_MPI(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, ctx->rank_, MPI_INFO_NULL, &local));
+  RPCT_MPI(MPI_Comm_rank(local, &ctx->local_rank_));
+  RPCT_MPI(MPI_Comm_size(local, &ctx->local_size_));
+  RPCT_MPI(MPI_Comm_free(&local));
+  char host[256] = {0};
+  gethostname(host, sizeof(host) - 1);
+  ctx->host_ = host;
+  return *ctx;
+}
+
+DistContext& DistContext::get() { return init(nullptr, nullptr); }
+
+void DistContext::barrier() const { RPCT_MPI(MPI_Barrier(MPI_COMM_WORLD)); }
+
+void DistContext::broadcast_bytes(void* data, size_t bytes, int root) const {
+  constexpr size_t kChunk = size_t(1) << 30;  // MPI counts are int
+  auto* p = static_cast<char*>(data);
+  for (size_t off = 0; off < bytes; off += kChunk)
+    RPCT_MPI(MPI_Bcast(p + off, static_cast<int>(std::min(kChunk, bytes - off)), MPI_BYTE, root, MPI_COMM_WORLD));
+}
+
+void DistContext::broadcast_tensor(torch::Tensor& t, int root) const {
+  TORCH_CHECK(t.device().is_cpu(), "broadcast_tensor: CPU tensors only (CUDA goes through the NCCL backend)");
+  TORCH_CHECK(t.is_contiguous(), "broadcast_tensor: tensor must be contiguous");
+  broadcast_bytes(t.data_ptr(), t.nbytes(), root);
+}
+
+std::string DistContext::broadcast_string(const std::string& s, int root) const {
+  uint64_t n = s.size();
+  broadcast_bytes(&n, sizeof(n), root);
+  std::string out = rank_ == root ? s : std::string(n, '\0');
+  broadcast_bytes(out.data(), n, root);
+  return out;
+}
+
+std::vector<double> DistContext::allreduce_sum(const std::vector<double>& values) const {
+  std::vector<double> out(values.size());
+  RPCT_MPI(MPI_Allreduce(values.data(), out.data(), static_cast<int>(values.size()), MPI_DOUBLE, MPI_SUM,
+                         MPI_COMM_WORLD));
+  return out;
+}
+
+std::vector<uint64_t> DistContext::allgather_u64(uint64_t v) const {
+  std::vector<uint64_t> out(world_);
+  RPCT_MPI(MPI_Allgather(&v, 1, MPI_UINT64_T, out.data(), 1, MPI_UINT64_T, MPI_COMM_WORLD));
+  return out;
+}
+
+void DistContext::abort_all(const std::string& message, int code) const {
+  std::fprintf(stderr, "%s\n", message.c_str());
+  std::fflush(stderr);
+  std::fflush(stdout);
+  MPI_Abort(MPI_COMM_WORLD, code);
+  std::_Exit(code);
+}
+
+void DistContext::finalize() {
+  if (finalized_) return;
+  finalized_ = true;
+  int fin = 0;
+  MPI_Finalized(&fin);
+  if (!fin) MPI_Finalize();
+}
+
+}  // namespace rpct

@@ -1,0 +1,62 @@
+// Vision Transformer as in DeiT: patch embedding, cls token, learned position embedding,
+// pre-LN blocks (attention + GELU MLP) with drop-path, final LayerNorm and a linear head.
+#pragma once
+#include <torch/torch.h>
+
+#include "models/attention.h"
+#include "trainer/config.h"
+
+namespace rpct {
+
+class PatchEmbedImpl : public torch::nn::Module {
+ public:
+  PatchEmbedImpl(int64_t img_size, int64_t patch, int64_t in_chans, int64_t dim);
+  torch::Tensor forward(const torch::Tensor& x);  // (B, Cin, H, W) -> (B, N, C)
+  int64_t grid() const { return grid_; }
+
+ private:
+  int64_t grid_;
+  torch::nn::Conv2d proj_{nullptr};
+};
+TORCH_MODULE(PatchEmbed);
+
+// Stochastic depth: drops the whole residual branch per sample with probability p (training only).
+torch::Tensor drop_path(const torch::Tensor& x, double p, bool training);
+
+class BlockImpl : public torch::nn::Module {
+ public:
+  BlockImpl(const AttentionOptions& attn, double mlp_ratio, double drop_path, double dropout);
+  torch::Tensor forward(const torch::Tensor& x);  // (B, N, C) -> (B, N, C)
+  Attention attention() const { return attn_; }
+
+ private:
+  double drop_path_;
+  torch::nn::LayerNorm norm1_{nullptr}, norm2_{nullptr};
+  Attention attn_{nullptr};
+  torch::nn::Linear fc1_{nullptr}, fc2_{nullptr};
+  torch::nn::Dropout mlp_drop_{nullptr};
+};
+TORCH_MODULE(Block);
+
+class ViTImpl : public torch::nn::Module {
+ public:
+  explicit ViTImpl(const Config& cfg);
+  torch::Tensor forward_features(const torch::Tensor& x);  // (B, Cin, H, W) -> (B, 1+N, C)
+  torch::Tensor forward(const torch::Tensor& x);           // (B, Cin, H, W) -> (B, classes)
+  int64_t num_tokens() const { return num_tokens_; }
+
+ private:
+  int64_t num_tokens_;
+  PatchEmbed patch_embed_{nullptr};
+  torch::Tensor cls_token_, pos_embed_;
+  torch::nn::Dropout pos_drop_{nullptr};
+  torch::nn::ModuleList blocks_{nullptr};
+  torch::nn::LayerNorm norm_{nullptr};
+  torch::nn::Linear head_{nullptr};
+};
+TORCH_MODULE(ViT);
+
+// The attention options of block `index` under `cfg` (RPC only in the configured layers, others sym).
+AttentionOptions attention_options_for_block(const Config& cfg, int index, int64_t grid);
+
+}  // namespace rpct

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Idempotent setup for a fresh Debian machine of this kind (2 cores, no GPU).
+# Installs the Debian packages the build needs and LibTorch (the PyPI torch wheel, pinned)
+# into a cache OUTSIDE the clone, so that fresh clones (CI) reuse it. Seconds when done already.
+# Prints, as its last line, the venv's python path (other scripts source this file instead).
+set -euo pipefail
+
+RPCT_TORCH_VERSION="${RPCT_TORCH_VERSION:-2.11.0}"   # CUDA 13.0 build on PyPI, matches nvcc 13.0
+RPCT_CACHE="${RPCT_CACHE:-$HOME/.cache/rpctrain}"
+RPCT_VENV="$RPCT_CACHE/venv-torch-$RPCT_TORCH_VERSION"
+
+RPCT_DEB_PACKAGES=(
+  build-essential cmake ninja-build ccache pkg-config
+  openmpi-bin libopenmpi-dev
+  libboost-dev libboost-program-options-dev libboost-filesystem-dev
+  libyaml-cpp-dev nlohmann-json3-dev
+  libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev zlib1g-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  dataset-fashion-mnist
+)
+
+rpct_missing_debs() {
+  local missing=()
+  for p in "${RPCT_DEB_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  echo "${missing[@]:-}"
+}
+
+missing="$(rpct_missing_debs)"
+if [ -n "${missing// /}" ]; then
+  echo "[setup] installing Debian packages: $missing" >&2
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -q >&2
+  # shellcheck disable=SC2086
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q $missing >&2
+fi
+
+if [ ! -f "$RPCT_VENV/.complete" ]; then
+  echo "[setup] installing torch==$RPCT_TORCH_VERSION into $RPCT_VENV (once; reused by every clone)" >&2
+  mkdir -p "$RPCT_CACHE"
+  python3 -m venv "$RPCT_VENV"
+  "$RPCT_VENV/bin/pip" install -q --disable-pip-version-check "torch==$RPCT_TORCH_VERSION" numpy >&2
+  touch "$RPCT_VENV/.complete"
+fi
+echo "$RPCT_VENV/bin/python"

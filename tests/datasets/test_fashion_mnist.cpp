@@ -1,0 +1,114 @@
+#include <gtest/gtest.h>
+#include <zlib.h>
+
+#include <boost/filesystem.hpp>
+#include <fstream>
+
+#include "datasets/fashion_mnist.h"
+#include "datasets/sampler.h"
+
+namespace fs = boost::filesystem;
+
+namespace {
+
+const std::string kRoot = "/usr/share/datasets/fashion-mnist";
+
+void write_gz(const std::string& path, const std::vector<uint8_t>& bytes) {
+  gzFile f = gzopen(path.c_str(), "wb");
+  ASSERT_NE(f, nullptr);
+  gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size()));
+  gzclose(f);
+}
+
+std::vector<uint8_t> idx_header(uint32_t magic, std::vector<uint32_t> dims) {
+  std::vector<uint8_t> b;
+  for (uint32_t v : std::vector<uint32_t>{magic}) dims.insert(dims.begin(), v);
+  for (uint32_t v : dims)
+    for (int s = 24; s >= 0; s -= 8) b.push_back(static_cast<uint8_t>(v >> s));
+  return b;
+}
+
+}  // namespace
+
+TEST(FashionMnist, ReadsTheInstalledRealData) {
+  auto train = rpct::load_fashion_mnist(kRoot, "train");
+  auto test = rpct::load_fashion_mnist(kRoot, "test");
+  EXPECT_EQ(train.size(), 60000);
+  EXPECT_EQ(test.size(), 10000);
+  EXPECT_EQ(train.images.sizes(), (std::vector<int64_t>{60000, 28, 28}));
+  // Balanced classes: 6000 per class in train, 1000 in test (the published split).
+  auto counts = torch::bincount(train.labels);
+  EXPECT_EQ(counts.size(0), 10);
+  EXPECT_TRUE(counts.eq(6000).all().item<bool>());
+  EXPECT_TRUE(torch::bincount(test.labels).eq(1000).all().item<bool>());
+  // Mean pixel matches the normalization constant to 3 decimals (it was computed from this data).
+  const double mean = train.images.to(torch::kFloat64).mean().item<double>() / 255.0;
+  EXPECT_NEAR(mean, rpct::kFashionMnistMean, 5e-4);
+}
+
+TEST(FashionMnist, ParsesIdxBytesExactly) {
+  auto dir = fs::temp_directory_path() / "rpct_idx_test";
+  fs::create_directories(dir);
+  auto img = idx_header(0x803, {2, 2, 3});
+  for (int i = 0; i < 12; ++i) img.push_back(static_cast<uint8_t>(i * 20));
+  write_gz((dir / "a.gz").string(), img);
+  auto t = rpct::read_idx_images((dir / "a.gz").string());
+  ASSERT_EQ(t.sizes(), (std::vector<int64_t>{2, 2, 3}));
+  EXPECT_EQ(t[1][1][2].item<int>(), 11 * 20);
+  // Truncated content and wrong magic are errors naming the file.
+  img.pop_back();
+  write_gz((dir / "b.gz").string(), img);
+  try {
+    rpct::read_idx_images((dir / "b.gz").string());
+    FAIL();
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("b.gz"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("truncated"), std::string::npos);
+  }
+  EXPECT_THROW(rpct::read_idx_labels((dir / "a.gz").string()), std::runtime_error);
+  fs::remove_all(dir);
+}
+
+TEST(FashionMnist, MissingDataNamesThePackage) {
+  try {
+    rpct::load_fashion_mnist("/nonexistent/fmnist", "train");
+    FAIL();
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/fmnist"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("dataset-fashion-mnist"), std::string::npos);
+  }
+}
+
+TEST(FashionMnist, AugmentationIsDeterministicPerSample) {
+  auto set = rpct::load_fashion_mnist(kRoot, "test", 64);
+  auto [a, ya] = rpct::make_batch(set, {3, 7, 9}, true, 42, 5);
+  auto [b, yb] = rpct::make_batch(set, {9, 3}, true, 42, 5);  // other batch composition, same samples
+  EXPECT_TRUE(a[0].equal(b[1]));
+  EXPECT_TRUE(a[2].equal(b[0]));
+  auto [c, yc] = rpct::make_batch(set, {3}, true, 42, 6);  // another epoch draws another augmentation
+  auto [d, yd] = rpct::make_batch(set, {3}, true, 42, 7);
+  EXPECT_FALSE(c[0].equal(d[0]) && c[0].equal(a[0]));
+  auto [plain, yp] = rpct::make_batch(set, {3}, false, 0, 0);
+  EXPECT_NEAR(plain.mean().item<double>(),
+              (set.images[3].to(torch::kFloat64).mean().item<double>() / 255.0 - rpct::kFashionMnistMean) /
+                  rpct::kFashionMnistStd,
+              1e-5);
+  EXPECT_EQ(ya[0].item<int64_t>(), set.labels[3].item<int64_t>());
+}
+
+TEST(Sampler, ShardsAreDisjointAndMatchOneRankWithDoubleBatch) {
+  const int64_t n = 1003, b = 10;
+  rpct::DistributedSampler one(n, 2 * b, 1, 0, 7);
+  rpct::DistributedSampler r0(n, b, 2, 0, 7), r1(n, b, 2, 1, 7);
+  EXPECT_EQ(one.steps_per_epoch(), r0.steps_per_epoch());
+  std::set<int64_t> seen;
+  for (int64_t s = 0; s < r0.steps_per_epoch(); ++s) {
+    auto a = r0.batch(3, s), c = r1.batch(3, s), whole = one.batch(3, s);
+    std::vector<int64_t> joined(a);
+    joined.insert(joined.end(), c.begin(), c.end());
+    EXPECT_EQ(joined, whole);
+    for (auto i : joined) EXPECT_TRUE(seen.insert(i).second) << "sample " << i << " seen twice";
+  }
+  EXPECT_EQ(static_cast<int64_t>(seen.size()), (n / (2 * b)) * 2 * b);
+  EXPECT_NE(r0.batch(3, 0), r0.batch(4, 0));  // a new permutation each epoch
+}

@@ -1,0 +1,87 @@
+#include <gtest/gtest.h>
+
+#include "trainer/config.h"
+
+using rpct::ConfigError;
+using rpct::parse_config;
+
+namespace {
+
+// Asserts that parsing throws a ConfigError whose message contains every one of `needles`.
+void expect_error(const std::string& yaml, const std::vector<std::string>& needles,
+                  const std::vector<std::string>& overrides = {}) {
+  try {
+    parse_config(yaml, "cfg.yaml", overrides);
+    FAIL() << "expected a ConfigError for:\n" << yaml;
+  } catch (const ConfigError& e) {
+    for (const auto& n : needles) EXPECT_NE(std::string(e.what()).find(n), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+
+TEST(Config, DefaultsAndValues) {
+  auto c = parse_config("model: {dim: 64, heads: 4, depth: 2}\ntrain: {lr: 5.0e-4, epochs: 3}\n", "x.yaml");
+  EXPECT_EQ(c.model.dim, 64);
+  EXPECT_EQ(c.model.depth, 2);
+  EXPECT_DOUBLE_EQ(c.train.lr, 5e-4);
+  EXPECT_EQ(c.train.epochs, 3);
+  EXPECT_EQ(c.train.batch_size, rpct::TrainConfig{}.batch_size);
+  EXPECT_EQ(c.source, "x.yaml");
+}
+
+TEST(Config, UnknownKeyNamesFileAndKey) {
+  expect_error("train: {lrr: 1}\n", {"cfg.yaml", "train.lrr", "unknown key"});
+  expect_error("trian: {lr: 1}\n", {"cfg.yaml", "trian", "unknown key"});
+}
+
+TEST(Config, WrongTypeNamesKey) {
+  expect_error("train: {lr: fast}\n", {"cfg.yaml", "train.lr", "expected a number", "fast"});
+  expect_error("train: {epochs: 2.5}\n", {"train.epochs", "expected an integer"});
+  expect_error("data: {augment: maybe}\n", {"data.augment", "true or false"});
+  expect_error("train: 3\n", {"train", "expected a mapping"});
+}
+
+TEST(Config, OutOfRangeAndChoices) {
+  expect_error("train: {epochs: 0}\n", {"train.epochs", "out of range"});
+  expect_error("attention: {kind: linear}\n", {"attention.kind", "linear", "softmax"});
+  expect_error("model: {dim: 100, heads: 3}\n", {"model.heads", "divisible"});
+  expect_error("model: {depth: 2}\nattention: {rpc: {layers: [5]}}\n", {"attention.rpc.layers", "5"});
+}
+
+TEST(Config, OverridesApplyAndAreChecked) {
+  auto c = parse_config("train: {lr: 1.0e-3}\n", "x.yaml", {"train.lr=2e-3", "model.dim=48", "attention.rpc.layers=all"});
+  EXPECT_DOUBLE_EQ(c.train.lr, 2e-3);
+  EXPECT_EQ(c.model.dim, 48);
+  EXPECT_TRUE(c.attention.rpc_all_layers);
+  expect_error("", {"--set", "train.nope"}, {"train.nope=1"});
+  expect_error("", {"train.lr", "expected a number"}, {"train.lr=abc"});
+  expect_error("", {"--set", "expected key.sub=value"}, {"novalue"});
+}
+
+TEST(Config, PresetsAndRoundTrip) {
+  auto c = parse_config("model: {arch: tiny, img_size: 224, patch: 16, num_classes: 1000, in_chans: 3}\n", "x.yaml");
+  EXPECT_EQ(c.model.dim, 192);
+  EXPECT_EQ(c.model.depth, 12);
+  EXPECT_EQ(c.model.heads, 3);
+  expect_error("model: {arch: small, dim: 100}\n", {"model.dim", "small"});
+  // The resolved YAML parses back to the same config.
+  auto again = parse_config(rpct::to_yaml(c), "resolved.yaml");
+  EXPECT_EQ(rpct::to_yaml(again), rpct::to_yaml(c));
+}
+
+TEST(Config, MissingFileNamesIt) {
+  try {
+    rpct::load_config("/nonexistent/dir/cfg.yaml");
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/dir/cfg.yaml"), std::string::npos);
+  }
+}
+
+TEST(Config, ShippedConfigsLoad) {
+  const char* src = std::getenv("RPCT_SOURCE_DIR");
+  ASSERT_NE(src, nullptr);
+  for (const char* f : {"configs/fmnist_vit.yaml", "configs/fmnist_quick.yaml"})
+    EXPECT_NO_THROW(rpct::load_config(std::string(src) + "/" + f)) << f;
+}

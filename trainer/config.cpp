@@ -1,0 +1,303 @@
+#include "trainer/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <map>
+#include <set>
+#include <sstream>
+
+namespace rpct {
+namespace {
+
+std::string scalar_text(const YAML::Node& n) {
+  if (n.IsScalar()) return n.Scalar();
+  if (n.IsSequence()) return "a list";
+  if (n.IsMap()) return "a mapping";
+  return "null";
+}
+
+// One config key: how to read it from YAML (validating) and how to write it back.
+struct Field {
+  std::string key;
+  std::function<void(const YAML::Node&, const std::string& where)> read;
+  std::function<YAML::Node()> write;
+};
+
+[[noreturn]] void fail(const std::string& where, const std::string& key, const std::string& what) {
+  throw ConfigError(where + ": key '" + key + "': " + what);
+}
+
+template <typename T>
+T read_number(const YAML::Node& n, const std::string& where, const std::string& key, double lo, double hi) {
+  const char* kind = std::is_integral<T>::value ? "an integer" : "a number";
+  if (!n.IsScalar()) fail(where, key, std::string("expected ") + kind + ", got " + scalar_text(n));
+  T v{};
+  try {
+    v = n.as<T>();
+  } catch (const YAML::Exception&) {
+    fail(where, key, std::string("expected ") + kind + ", got '" + n.Scalar() + "'");
+  }
+  if (!(static_cast<double>(v) >= lo && static_cast<double>(v) <= hi)) {
+    std::ostringstream os;
+    os << "value " << n.Scalar() << " out of range [" << lo << ", " << hi << "]";
+    fail(where, key, os.str());
+  }
+  return v;
+}
+
+class Registry {
+ public:
+  template <typename T>
+  void number(const std::string& key, T* p, double lo, double hi) {
+    fields_.push_back({key,
+                       [=](const YAML::Node& n, const std::string& w) { *p = read_number<T>(n, w, key, lo, hi); },
+                       [=] { return YAML::Node(*p); }});
+  }
+  void boolean(const std::string& key, bool* p) {
+    fields_.push_back({key,
+                       [=](const YAML::Node& n, const std::string& w) {
+                         bool v = false;
+                         if (!n.IsScalar() || !YAML::convert<bool>::decode(n, v))
+                           fail(w, key, "expected true or false, got '" + scalar_text(n) + "'");
+                         *p = v;
+                       },
+                       [=] { return YAML::Node(*p); }});
+  }
+  void choice(const std::string& key, std::string* p, std::vector<std::string> allowed) {
+    fields_.push_back({key,
+                       [=](const YAML::Node& n, const std::string& w) {
+                         if (!n.IsScalar()) fail(w, key, "expected a string, got " + scalar_text(n));
+                         if (!allowed.empty() &&
+                             std::find(allowed.begin(), allowed.end(), n.Scalar()) == allowed.end()) {
+                           std::string all;
+                           for (const auto& a : allowed) all += (all.empty() ? "" : "|") + a;
+                           fail(w, key, "'" + n.Scalar() + "' is not one of " + all);
+                         }
+                         *p = n.Scalar();
+                       },
+                       [=] { return YAML::Node(*p); }});
+  }
+  void text(const std::string& key, std::string* p) { choice(key, p, {}); }
+  void custom(Field f) { fields_.push_back(std::move(f)); }
+
+  const Field* find(const std::string& key) const {
+    for (const auto& f : fields_)
+      if (f.key == key) return &f;
+    return nullptr;
+  }
+  bool is_section(const std::string& prefix) const {
+    for (const auto& f : fields_)
+      if (f.key.rfind(prefix + ".", 0) == 0) return true;
+    return false;
+  }
+  const std::vector<Field>& fields() const { return fields_; }
+
+ private:
+  std::vector<Field> fields_;
+};
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr double kMaxInt = std::numeric_limits<int>::max();
+
+Registry make_registry(Config& c) {
+  Registry r;
+  auto& m = c.model;
+  r.choice("model.arch", &m.arch, {"tiny", "small", "base", "custom"});
+  r.number("model.img_size", &m.img_size, 1, 8192);
+  r.number("model.patch", &m.patch, 1, 1024);
+  r.number("model.in_chans", &m.in_chans, 1, 64);
+  r.number("model.num_classes", &m.num_classes, 1, 1e7);
+  r.number("model.dim", &m.dim, 1, 65536);
+  r.number("model.depth", &m.depth, 1, 1024);
+  r.number("model.heads", &m.heads, 1, 1024);
+  r.number("model.mlp_ratio", &m.mlp_ratio, 0.0625, 64);
+  r.number("model.drop_path", &m.drop_path, 0, 0.99);
+  r.number("model.dropout", &m.dropout, 0, 0.99);
+
+  auto& a = c.attention;
+  r.choice("attention.kind", &a.kind, {"softmax", "sym", "kvpos", "rpc"});
+  r.choice("attention.impl", &a.impl, {"fused", "reference"});
+  r.number("attention.attn_drop", &a.attn_drop, 0, 0.99);
+  r.number("attention.rpc.n_iter", &a.rpc_n_iter, 1, 64);
+  r.number("attention.rpc.lambda", &a.rpc_lambda, 0, 1e6);
+  r.custom({"attention.rpc.layers",
+            [&a](const YAML::Node& n, const std::string& w) {
+              const std::string key = "attention.rpc.layers";
+              if (n.IsScalar() && n.Scalar() == "all") {
+                a.rpc_all_layers = true;
+                a.rpc_layers.clear();
+                return;
+              }
+              if (!n.IsSequence()) fail(w, key, "expected a list of block indices or 'all', got '" + scalar_text(n) + "'");
+              a.rpc_all_layers = false;
+              a.rpc_layers.clear();
+              for (const auto& e : n) a.rpc_layers.push_back(read_number<int>(e, w, key, 0, kMaxInt));
+            },
+            [&a] {
+              if (a.rpc_all_layers) return YAML::Node("all");
+              YAML::Node seq(YAML::NodeType::Sequence);
+              for (int l : a.rpc_layers) seq.push_back(l);
+              seq.SetStyle(YAML::EmitterStyle::Flow);
+              return seq;
+            }});
+
+  auto& d = c.data;
+  r.choice("data.kind", &d.kind, {"fashion_mnist"});
+  r.text("data.root", &d.root);
+  r.boolean("data.augment", &d.augment);
+  r.number("data.limit_train", &d.limit_train, 0, kMaxInt);
+  r.number("data.limit_test", &d.limit_test, 0, kMaxInt);
+
+  auto& t = c.train;
+  r.number("train.epochs", &t.epochs, 1, 100000);
+  r.number("train.batch_size", &t.batch_size, 1, 1 << 20);
+  r.number("train.accum_steps", &t.accum_steps, 1, 1024);
+  r.number("train.lr", &t.lr, 1e-12, 10);
+  r.number("train.min_lr", &t.min_lr, 0, 10);
+  r.number("train.warmup_lr", &t.warmup_lr, 0, 10);
+  r.number("train.warmup_epochs", &t.warmup_epochs, 0, 100000);
+  r.number("train.weight_decay", &t.weight_decay, 0, 10);
+  r.number("train.label_smoothing", &t.label_smoothing, 0, 0.99);
+  r.number("train.clip_grad", &t.clip_grad, 0, kInf);
+  r.number("train.seed", &t.seed, 0, kMaxInt);
+  r.number("train.threads", &t.threads, 0, 1024);
+  r.number("train.log_every", &t.log_every, 1, kMaxInt);
+  r.number("train.eval_batch_size", &t.eval_batch_size, 1, 1 << 20);
+
+  r.number("dist.bucket_mb", &c.dist.bucket_mb, 0.001, 4096);
+  r.number("dist.first_bucket_mb", &c.dist.first_bucket_mb, 0.001, 4096);
+  r.number("dist.timeout_s", &c.dist.timeout_s, 0.1, 1e7);
+
+  r.text("run.out_dir", &c.run.out_dir);
+  r.text("run.name", &c.run.name);
+  return r;
+}
+
+// Walks the YAML tree; every leaf must be a registered key.
+void apply_tree(const Registry& r, const YAML::Node& node, const std::string& prefix, const std::string& where,
+                std::set<std::string>& seen) {
+  if (!node.IsMap()) {
+    if (prefix.empty()) throw ConfigError(where + ": the top level must be a mapping of sections");
+    fail(where, prefix, "expected a mapping, got '" + scalar_text(node) + "'");
+  }
+  for (const auto& kv : node) {
+    const std::string key = (prefix.empty() ? "" : prefix + ".") + kv.first.as<std::string>();
+    if (const Field* f = r.find(key)) {
+      f->read(kv.second, where);
+      seen.insert(key);
+    } else if (r.is_section(key)) {
+      apply_tree(r, kv.second, key, where, seen);
+    } else {
+      fail(where, key, "unknown key");
+    }
+  }
+}
+
+struct Preset {
+  int dim, depth, heads;
+};
+const std::map<std::string, Preset> kPresets = {
+    {"tiny", {192, 12, 3}}, {"small", {384, 12, 6}}, {"base", {768, 12, 12}}};
+
+void validate(Config& c, const std::set<std::string>& seen, const std::string& where) {
+  auto& m = c.model;
+  auto p = kPresets.find(m.arch);
+  if (p != kPresets.end()) {
+    const std::pair<const char*, int> fixed[] = {
+        {"model.dim", m.dim}, {"model.depth", m.depth}, {"model.heads", m.heads}};
+    const int preset_values[] = {p->second.dim, p->second.depth, p->second.heads};
+    for (int i = 0; i < 3; ++i)
+      if (seen.count(fixed[i].first) && fixed[i].second != preset_values[i])
+        fail(where, fixed[i].first, "conflicts with model.arch '" + m.arch + "', which fixes it to " +
+                                        std::to_string(preset_values[i]) + " (use arch: custom)");
+    m.dim = p->second.dim;
+    m.depth = p->second.depth;
+    m.heads = p->second.heads;
+    if (!seen.count("model.mlp_ratio")) m.mlp_ratio = 4.0;
+  }
+  if (m.dim % m.heads != 0) fail(where, "model.heads", "model.dim " + std::to_string(m.dim) + " is not divisible by heads " + std::to_string(m.heads));
+  if (m.img_size % m.patch != 0) fail(where, "model.patch", "model.img_size " + std::to_string(m.img_size) + " is not a multiple of the patch size");
+  for (int l : c.attention.rpc_layers)
+    if (l >= m.depth) fail(where, "attention.rpc.layers", "block index " + std::to_string(l) + " >= model.depth " + std::to_string(m.depth));
+  if (c.train.min_lr > c.train.lr) fail(where, "train.min_lr", "greater than train.lr");
+}
+
+void set_path(YAML::Node root, const std::vector<std::string>& parts, const YAML::Node& value) {
+  // yaml-cpp nodes are handles: walk down creating maps, then assign the leaf.
+  std::vector<YAML::Node> chain{root};
+  for (size_t i = 0; i + 1 < parts.size(); ++i) {
+    YAML::Node next = chain.back()[parts[i]];
+    if (!next.IsDefined() || next.IsNull()) next = YAML::Node(YAML::NodeType::Map);
+    chain.back()[parts[i]] = next;
+    chain.push_back(chain.back()[parts[i]]);
+  }
+  chain.back()[parts.back()] = value;
+}
+
+Config build(YAML::Node root, const std::string& source, const std::vector<std::string>& overrides) {
+  Config c;
+  c.source = source;
+  Registry r = make_registry(c);
+  if (!root.IsDefined() || root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
+  for (const auto& o : overrides) {
+    auto eq = o.find('=');
+    if (eq == std::string::npos || eq == 0) throw ConfigError("--set '" + o + "': expected key.sub=value");
+    const std::string key = o.substr(0, eq);
+    if (!r.find(key)) throw ConfigError("--set: key '" + key + "': unknown key");
+    std::vector<std::string> parts;
+    std::stringstream ss(key);
+    for (std::string part; std::getline(ss, part, '.');) parts.push_back(part);
+    YAML::Node value;
+    try {
+      value = YAML::Load(o.substr(eq + 1));
+    } catch (const YAML::Exception& e) {
+      throw ConfigError("--set: key '" + key + "': cannot parse value: " + e.what());
+    }
+    set_path(root, parts, value);
+  }
+  std::set<std::string> seen;
+  apply_tree(r, root, "", source, seen);
+  validate(c, seen, source);
+  return c;
+}
+
+}  // namespace
+
+Config parse_config(const std::string& yaml_text, const std::string& source, const std::vector<std::string>& overrides) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(source + ": invalid YAML: " + e.what());
+  }
+  return build(root, source, overrides);
+}
+
+Config load_config(const std::string& path, const std::vector<std::string>& overrides) {
+  std::ifstream in(path);
+  if (!in) throw ConfigError(path + ": cannot open config file");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_config(ss.str(), path, overrides);
+}
+
+std::string to_yaml(const Config& cfg) {
+  Config copy = cfg;
+  Registry r = make_registry(copy);
+  YAML::Node root(YAML::NodeType::Map);
+  for (const auto& f : r.fields()) {
+    std::vector<std::string> parts;
+    std::stringstream ss(f.key);
+    for (std::string part; std::getline(ss, part, '.');) parts.push_back(part);
+    set_path(root, parts, f.write());
+  }
+  YAML::Emitter out;
+  out << root;
+  return std::string(out.c_str()) + "\n";
+}
+
+}  // namespace rpct

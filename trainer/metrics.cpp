@@ -1,0 +1,58 @@
+#include "trainer/metrics.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+namespace rpct {
+
+std::string format_duration(double seconds) {
+  const long s = static_cast<long>(seconds + 0.5);
+  char buf[32];
+  if (s >= 3600)
+    std::snprintf(buf, sizeof(buf), "%ldh%02ldm%02lds", s / 3600, (s / 60) % 60, s % 60);
+  else
+    std::snprintf(buf, sizeof(buf), "%02ldm%02lds", s / 60, s % 60);
+  return buf;
+}
+
+Progress::Progress(std::string label, int64_t total_steps, bool enabled)
+    : label_(std::move(label)), total_(total_steps), enabled_(enabled), tty_(isatty(STDOUT_FILENO) == 1),
+      start_(std::chrono::steady_clock::now()) {}
+
+double Progress::elapsed_s() const {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+}
+
+void Progress::update(int64_t step, int64_t images_done, double loss, double lr, int every) {
+  if (!enabled_) return;
+  const bool last = step == total_;
+  if (!tty_ && step % every != 0 && !last) return;
+  const double t = elapsed_s();
+  const double ips = t > 0 ? images_done / t : 0.0;
+  const double eta = step > 0 ? t * (total_ - step) / step : 0.0;
+  const int width = 24;
+  const int filled = total_ > 0 ? static_cast<int>(width * step / total_) : width;
+  std::string bar(filled, '#');
+  bar.resize(width, '.');
+  std::printf("%s%s [%s] %lld/%lld loss %.4f lr %.2e %.0f img/s ETA %s%s", tty_ ? "\r" : "", label_.c_str(),
+              bar.c_str(), static_cast<long long>(step), static_cast<long long>(total_), loss, lr, ips,
+              format_duration(eta).c_str(), tty_ ? "" : "\n");
+  std::fflush(stdout);
+}
+
+void Progress::finish() {
+  if (enabled_ && tty_) std::printf("\n");
+}
+
+JsonlWriter::JsonlWriter(const std::string& path) : out_(path, std::ios::app) {
+  if (!out_) throw std::runtime_error(path + ": cannot open for writing");
+}
+
+void JsonlWriter::write(const nlohmann::json& record) {
+  if (!out_.is_open()) return;
+  out_ << record.dump() << "\n";
+  out_.flush();
+}
+
+}  // namespace rpct

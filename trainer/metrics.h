@@ -1,0 +1,39 @@
+// Progress line (live bar on a TTY, plain lines otherwise) and JSONL metrics.
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <fstream>
+#include <string>
+
+namespace rpct {
+
+std::string format_duration(double seconds);  // "1h02m03s" / "02m03s"
+
+class Progress {
+ public:
+  Progress(std::string label, int64_t total_steps, bool enabled);
+  // Called every step; prints a live bar on a TTY, or a line every `every` steps otherwise.
+  void update(int64_t step, int64_t images_done, double loss, double lr, int every);
+  void finish();
+  double elapsed_s() const;
+
+ private:
+  std::string label_;
+  int64_t total_;
+  bool enabled_, tty_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+class JsonlWriter {
+ public:
+  JsonlWriter() = default;
+  explicit JsonlWriter(const std::string& path);
+  void write(const nlohmann::json& record);  // one line, flushed
+  bool is_open() const { return out_.is_open(); }
+
+ private:
+  std::ofstream out_;
+};
+
+}  // namespace rpct
