@@ -1,0 +1,1 @@
+# sources of this area (see the top-level CMakeLists.txt)
