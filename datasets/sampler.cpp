@@ -31,6 +31,13 @@ DistributedSampler::DistributedSampler(int64_t dataset_size, int64_t per_rank_ba
 }
 
 std::vector<int64_t> DistributedSampler::batch(int64_t epoch, int64_t step) {
+  return batch_at(epoch, step * global_batch_);
+}
+
+std::vector<int64_t> DistributedSampler::batch_at(int64_t epoch, int64_t pos) {
+  if (pos < 0 || pos + global_batch_ > n_)
+    throw std::out_of_range("sampler: global batch at position " + std::to_string(pos) + " runs past the epoch (" +
+                            std::to_string(n_) + " samples)");
   if (epoch != cached_epoch_) {
     if (shuffle_) {
       perm_ = epoch_permutation(n_, seed_, epoch);
@@ -40,7 +47,7 @@ std::vector<int64_t> DistributedSampler::batch(int64_t epoch, int64_t step) {
     }
     cached_epoch_ = epoch;
   }
-  const int64_t start = step * global_batch_ + rank_ * b_;
+  const int64_t start = pos + rank_ * b_;
   return std::vector<int64_t>(perm_.begin() + start, perm_.begin() + start + b_);
 }
 

@@ -18,6 +18,9 @@ class DistributedSampler {
   int64_t steps_per_epoch() const { return steps_; }  // incomplete last global batch dropped
   int64_t global_batch() const { return global_batch_; }
   std::vector<int64_t> batch(int64_t epoch, int64_t step);  // this rank's indices
+  // This rank's indices of the global batch that starts at global position `pos` of the epoch's
+  // permutation (pos = samples already consumed in the epoch, by all ranks together).
+  std::vector<int64_t> batch_at(int64_t epoch, int64_t pos);
 
  private:
   int64_t n_, b_, global_batch_, steps_;

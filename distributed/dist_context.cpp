@@ -7,6 +7,10 @@
 
 #include "distributed/mpi_check.h"
 
+#ifdef RPCT_WITH_CUDA
+#include <cuda_runtime.h>
+#endif
+
 namespace rpct {
 
 DistContext& DistContext::init(int* argc, char*** argv) {
@@ -31,6 +35,18 @@ DistContext& DistContext::init(int* argc, char*** argv) {
   char host[256] = {0};
   gethostname(host, sizeof(host) - 1);
   ctx->host_ = host;
+#ifdef RPCT_WITH_CUDA
+  // One GPU per local rank, selected before anything allocates on a device.
+  int n_dev = 0;
+  if (cudaGetDeviceCount(&n_dev) == cudaSuccess && n_dev > 0) {
+    const cudaError_t e = cudaSetDevice(ctx->local_rank_ % n_dev);
+    if (e != cudaSuccess)
+      throw std::runtime_error("rank " + std::to_string(ctx->rank_) + ": cudaSetDevice(" +
+                               std::to_string(ctx->local_rank_ % n_dev) + ") failed: " + cudaGetErrorString(e));
+  } else {
+    cudaGetLastError();  // no device: CPU run
+  }
+#endif
   return *ctx;
 }
 

@@ -14,7 +14,7 @@ RPCT_DEB_PACKAGES=(
   openmpi-bin libopenmpi-dev
   libboost-dev libboost-program-options-dev libboost-filesystem-dev
   libyaml-cpp-dev nlohmann-json3-dev
-  libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev zlib1g-dev
+  libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev zlib1g-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   dataset-fashion-mnist
 )
@@ -36,11 +36,16 @@ if [ -n "${missing// /}" ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q $missing >&2
 fi
 
+# Python packages used by tests and benchmarks (safetensors: checks that exports load in Python).
+RPCT_PY_PACKAGES=(numpy safetensors)
 if [ ! -f "$RPCT_VENV/.complete" ]; then
   echo "[setup] installing torch==$RPCT_TORCH_VERSION into $RPCT_VENV (once; reused by every clone)" >&2
   mkdir -p "$RPCT_CACHE"
   python3 -m venv "$RPCT_VENV"
-  "$RPCT_VENV/bin/pip" install -q --disable-pip-version-check "torch==$RPCT_TORCH_VERSION" numpy >&2
+  "$RPCT_VENV/bin/pip" install -q --disable-pip-version-check "torch==$RPCT_TORCH_VERSION" "${RPCT_PY_PACKAGES[@]}" >&2
   touch "$RPCT_VENV/.complete"
+fi
+if ! "$RPCT_VENV/bin/python" -c "import $(IFS=,; echo "${RPCT_PY_PACKAGES[*]}")" 2>/dev/null; then
+  "$RPCT_VENV/bin/pip" install -q --disable-pip-version-check "${RPCT_PY_PACKAGES[@]}" >&2
 fi
 echo "$RPCT_VENV/bin/python"

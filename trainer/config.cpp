@@ -146,11 +146,29 @@ Registry make_registry(Config& c) {
             }});
 
   auto& d = c.data;
-  r.choice("data.kind", &d.kind, {"fashion_mnist"});
+  r.choice("data.kind", &d.kind, {"fashion_mnist", "imagenet", "ade20k"});
   r.text("data.root", &d.root);
   r.boolean("data.augment", &d.augment);
   r.number("data.limit_train", &d.limit_train, 0, kMaxInt);
   r.number("data.limit_test", &d.limit_test, 0, kMaxInt);
+  r.number("data.workers", &d.workers, 0, 256);
+  r.number("data.prefetch", &d.prefetch, 1, 1024);
+  r.choice("data.on_bad_sample", &d.on_bad_sample, {"skip", "error"});
+  r.text("data.label_file", &d.label_file);
+  r.text("data.synset_words", &d.synset_words);
+  r.number("data.img_size", &d.img_size, 8, 4096);
+  r.number("data.eval_resize", &d.eval_resize, 8, 8192);
+  r.number("data.randaug_ops", &d.randaug_ops, 0, 16);
+  r.number("data.randaug_magnitude", &d.randaug_magnitude, 0, 10);
+  r.number("data.randaug_mstd", &d.randaug_mstd, 0, 10);
+  r.number("data.color_jitter", &d.color_jitter, 0, 1);
+  r.number("data.reprob", &d.reprob, 0, 1);
+  r.number("data.mixup", &d.mixup, 0, 100);
+  r.number("data.cutmix", &d.cutmix, 0, 100);
+  r.number("data.mixup_switch_prob", &d.mixup_switch_prob, 0, 1);
+  r.number("data.seg_crop", &d.seg_crop, 8, 8192);
+  r.number("data.seg_scale_short", &d.seg_scale_short, 8, 8192);
+  r.boolean("data.pin_memory", &d.pin_memory);
 
   auto& t = c.train;
   r.number("train.epochs", &t.epochs, 1, 100000);
@@ -167,10 +185,16 @@ Registry make_registry(Config& c) {
   r.number("train.threads", &t.threads, 0, 1024);
   r.number("train.log_every", &t.log_every, 1, kMaxInt);
   r.number("train.eval_batch_size", &t.eval_batch_size, 1, 1 << 20);
+  r.number("train.ema", &t.ema, 0, 0.9999999);
+  r.choice("train.device", &t.device, {"auto", "cpu", "cuda"});
 
   r.number("dist.bucket_mb", &c.dist.bucket_mb, 0.001, 4096);
   r.number("dist.first_bucket_mb", &c.dist.first_bucket_mb, 0.001, 4096);
   r.number("dist.timeout_s", &c.dist.timeout_s, 0.1, 1e7);
+
+  r.number("ckpt.every_steps", &c.ckpt.every_steps, 0, kMaxInt);
+  r.boolean("ckpt.epoch_end", &c.ckpt.epoch_end);
+  r.number("ckpt.keep", &c.ckpt.keep, 1, 100000);
 
   r.text("run.out_dir", &c.run.out_dir);
   r.text("run.name", &c.run.name);

@@ -41,6 +41,25 @@ struct DataConfig {
   bool augment = true;
   int limit_train = 0;  // 0 = all samples; >0 = the first k (for quick runs and tests)
   int limit_test = 0;
+  // imagenet / ade20k input pipelines (datasets/loader.h)
+  int workers = 4;                     // loader threads per rank; 0 = load inside the training thread
+  int prefetch = 4;                    // batches in flight
+  std::string on_bad_sample = "skip";  // skip (log once, count, replace) | error (stop, naming the file)
+  std::string label_file = "";         // imagenet flat val/: LOC_val_solution.csv or "<file> <index>" lines
+  std::string synset_words = "";       // imagenet class names: "<wnid> <name>" lines
+  int img_size = 224;                  // classification crop
+  int eval_resize = 256;               // classification eval: shorter side, then center crop img_size
+  int randaug_ops = 2;                 // RandAugment rand-m9-mstd0.5-inc1; 0 = off
+  double randaug_magnitude = 9.0;
+  double randaug_mstd = 0.5;
+  double color_jitter = 0.4;           // applied only when randaug_ops = 0 (timm/DeiT)
+  double reprob = 0.25;                // random erasing
+  double mixup = 0.8;                  // Mixup alpha; 0 = off
+  double cutmix = 1.0;                 // CutMix alpha; 0 = off
+  double mixup_switch_prob = 0.5;
+  int seg_crop = 512;                  // ade20k: train crop / sliding window
+  int seg_scale_short = 512;           // ade20k: base scale 2048 x this, ratio 0.5-2.0
+  bool pin_memory = true;              // on CUDA builds with a GPU
 };
 
 struct TrainConfig {
@@ -58,12 +77,20 @@ struct TrainConfig {
   int threads = 0;               // intra-op threads per rank; 0 = cores / local ranks
   int log_every = 50;            // steps between plain progress lines (non-TTY)
   int eval_batch_size = 500;
+  double ema = 0.0;              // EMA decay of the weights (e.g. 0.99996); 0 = off
+  std::string device = "auto";  // auto | cpu | cuda (auto: cuda:<local rank> when available)
 };
 
 struct DistConfig {
   double bucket_mb = 25.0;
   double first_bucket_mb = 1.0;
   double timeout_s = 300.0;
+};
+
+struct CkptConfig {
+  int every_steps = 0;     // also checkpoint every k optimizer steps (0: only at epoch ends)
+  bool epoch_end = true;   // checkpoint at the end of every epoch
+  int keep = 2;            // keep the newest k complete checkpoints (plus the best by top-1)
 };
 
 struct RunConfig {
@@ -77,6 +104,7 @@ struct Config {
   DataConfig data;
   TrainConfig train;
   DistConfig dist;
+  CkptConfig ckpt;
   RunConfig run;
   std::string source = "<defaults>";  // the file it came from, for messages
 };

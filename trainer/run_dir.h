@@ -1,5 +1,6 @@
 // Run directories: <out_dir>/<name>, created by rank 0, with the resolved config saved in it.
 #pragma once
+#include <functional>
 #include <string>
 
 #include "trainer/config.h"
@@ -10,7 +11,11 @@ namespace rpct {
 std::string default_run_name(const Config& cfg);
 // Creates the directory (and parents); returns its path. Throws naming it on failure.
 std::string make_run_dir(const std::string& path);
-// Writes `text` to `path` atomically (temporary file, fsync, rename).
+// Writes `path` atomically: `fill` writes the content through the given function into a temporary
+// file, which is then fsynced and renamed over `path` (and the directory fsynced). A failure (disk
+// full) leaves the old file untouched and throws naming the file.
+using WriteFn = std::function<void(const void* data, size_t bytes)>;
+void write_atomic(const std::string& path, const std::function<void(const WriteFn&)>& fill);
 void write_file_atomic(const std::string& path, const std::string& text);
 
 }  // namespace rpct

@@ -1,13 +1,17 @@
 #include "trainer/trainer.h"
 
 #include <algorithm>
+#include <fstream>
 #include <thread>
 
 #include "datasets/sampler.h"
+#include "distributed/grad_sync.h"
 #include "trainer/log.h"
 #include "trainer/lr_schedule.h"
 #include "trainer/metrics.h"
 #include "trainer/run_dir.h"
+#include "trainer/safetensors.h"
+#include "trainer/checkpoint.h"
 
 namespace rpct {
 
@@ -35,6 +39,52 @@ std::unique_ptr<torch::optim::AdamW> make_optimizer(ViT& model, const TrainConfi
   groups.emplace_back(no_decay, std::make_unique<torch::optim::AdamWOptions>(
                                     torch::optim::AdamWOptions(t.lr).weight_decay(0.0)));
   return std::make_unique<torch::optim::AdamW>(std::move(groups), opts);
+}
+
+torch::Device pick_device(const Config& cfg, const DistContext& dist) {
+  const auto& d = cfg.train.device;
+  if (d == "cpu" || (d == "auto" && !torch::cuda::is_available())) return torch::kCPU;
+  TORCH_CHECK(torch::cuda::is_available(), "train.device is 'cuda' but no CUDA device is available");
+  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(dist.local_rank() % torch::cuda::device_count()));
+}
+
+// Test hook for fault tolerance: RPCT_FAULT="hang:RANK:STEP" makes that rank stop responding at
+// that step, "exit:RANK:STEP" makes it exit(17) there. Parsed once; ignored when unset.
+static void maybe_inject_fault(int rank, int64_t step) {
+  static const auto spec = [] {
+    struct F {
+      std::string kind;
+      int rank = -1;
+      int64_t step = -1;
+    } f;
+    if (const char* e = std::getenv("RPCT_FAULT")) {
+      std::string s(e);
+      auto a = s.find(':'), b = s.rfind(':');
+      if (a != std::string::npos && b != a) {
+        f.kind = s.substr(0, a);
+        f.rank = std::stoi(s.substr(a + 1, b - a - 1));
+        f.step = std::stoll(s.substr(b + 1));
+      }
+    }
+    return f;
+  }();
+  if (spec.rank != rank || spec.step != step) return;
+  std::fprintf(stderr, "rank %d: RPCT_FAULT %s at step %lld\n", rank, spec.kind.c_str(), static_cast<long long>(step));
+  std::fflush(stderr);
+  if (spec.kind == "exit") std::_Exit(17);
+  if (spec.kind == "hang")
+    for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+}
+
+// Test hook: RPCT_SAMPLE_LOG=PREFIX appends "epoch step idx..." per micro-batch to PREFIX.rank<R>,
+// so tests can check that every sample of an epoch is seen exactly once across a resume.
+static void trace_samples(int rank, int64_t epoch, int64_t step, const std::vector<int64_t>& idx) {
+  static const char* prefix = std::getenv("RPCT_SAMPLE_LOG");
+  if (!prefix) return;
+  std::ofstream out(std::string(prefix) + ".rank" + std::to_string(rank), std::ios::app);
+  out << epoch << " " << step;
+  for (auto i : idx) out << " " << i;
+  out << "\n";
 }
 
 static void set_lr(torch::optim::Optimizer& opt, double lr) {
@@ -68,7 +118,9 @@ EvalResult evaluate(ViT& model, const ImageSet& set, const Config& cfg, const Di
     std::vector<int64_t> idx(e - s);
     std::iota(idx.begin(), idx.end(), s);
     auto [x, y] = make_batch(set, idx, /*augment=*/false, 0, 0);
-    auto logits = model->forward(x);
+    const auto device = model->parameters().front().device();
+    y = y.to(device);
+    auto logits = model->forward(x.to(device));
     loss_sum += torch::nn::functional::cross_entropy(
                     logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
                     .item<double>();
@@ -86,86 +138,170 @@ EvalResult evaluate(ViT& model, const ImageSet& set, const Config& cfg, const Di
   return r;
 }
 
-TrainResult train(const Config& cfg, DistContext& dist, const std::string& run_dir) {
+TrainResult train(const Config& cfg, DistContext& dist, const std::string& run_dir, const std::string& resume) {
   const auto& t = cfg.train;
   configure_runtime(cfg, dist);
   const bool root = dist.is_root();
   auto train_set = load_fashion_mnist(cfg.data.root, "train", cfg.data.limit_train);
   auto test_set = load_fashion_mnist(cfg.data.root, "test", cfg.data.limit_test);
 
+  const torch::Device device = pick_device(cfg, dist);
   ViT model(cfg);
+  model->to(device);
   auto opt = make_optimizer(model, t);
+  NamedTensors params, buffers;
+  for (const auto& p : model->named_parameters()) params.emplace_back(p.key(), p.value());
+  for (const auto& b : model->named_buffers()) buffers.emplace_back(b.key(), b.value());
+  GradSync sync(params, dist, dist.world_size() > 1 ? make_backend(dist, device) : nullptr,
+                GradSyncOptions{cfg.dist.first_bucket_mb, cfg.dist.bucket_mb, cfg.dist.timeout_s});
+  sync.check_fingerprint(to_yaml(cfg));
+  {
+    std::vector<torch::Tensor> state;
+    for (const auto& p : params) state.push_back(p.second);
+    for (const auto& b : buffers) state.push_back(b.second);
+    sync.broadcast_from_root(state);
+  }
+  std::vector<torch::Tensor> ema;  // EMA of the parameters (train.ema > 0)
+  if (t.ema > 0)
+    for (const auto& p : params) ema.push_back(p.second.detach().clone());
+
+  Checkpointer ckpt(run_dir, cfg, dist);
+  TrainState st;
+  if (!resume.empty()) {
+    if (auto loaded = ckpt.load(resume, params, buffers, ema, *opt)) {
+      st = loaded->state;
+      if (root)
+        log_info("resumed from %s: step %lld, epoch %lld, position %lld (saved by %d ranks, now %d)",
+                 loaded->dir.c_str(), static_cast<long long>(st.step), static_cast<long long>(st.epoch + 1),
+                 static_cast<long long>(st.epoch_pos), loaded->world_size, dist.world_size());
+    } else if (root) {
+      log_info("resume %s: no complete checkpoint under %s; starting from scratch", resume.c_str(),
+               ckpt.ckpt_root().c_str());
+    }
+  }
+
   const int64_t n_params = [&] {
     int64_t n = 0;
-    for (const auto& p : model->parameters()) n += p.numel();
+    for (const auto& p : params) n += p.second.numel();
     return n;
   }();
-
   DistributedSampler sampler(train_set.size(), t.batch_size, dist.world_size(), dist.rank(),
                              static_cast<uint64_t>(t.seed));
-  const int64_t micro_per_epoch = sampler.steps_per_epoch();
-  const int64_t steps_per_epoch = micro_per_epoch / t.accum_steps;
-  TORCH_CHECK(steps_per_epoch > 0, "train: fewer micro-batches per epoch (", micro_per_epoch,
-              ") than train.accum_steps (", t.accum_steps, ")");
-  const int64_t total_steps = steps_per_epoch * t.epochs;
+  const int64_t n_train = train_set.size();
+  const int64_t per_step = sampler.global_batch() * t.accum_steps;  // samples per optimizer step
+  const int64_t steps_per_epoch = n_train / per_step;
+  TORCH_CHECK(steps_per_epoch > 0, "train: one optimizer step needs ", per_step, " samples (ranks x batch x accum), ",
+              "the training set has ", n_train);
 
   JsonlWriter metrics;
   if (root) {
-    log_info("model: ViT %s dim %d depth %d heads %d patch %d tokens %lld attention %s (%lld params)",
+    log_info("model: ViT %s dim %d depth %d heads %d patch %d tokens %lld attention %s (%lld params) on %s",
              cfg.model.arch.c_str(), cfg.model.dim, cfg.model.depth, cfg.model.heads, cfg.model.patch,
-             static_cast<long long>(model->num_tokens()), cfg.attention.kind.c_str(), static_cast<long long>(n_params));
+             static_cast<long long>(model->num_tokens()), cfg.attention.kind.c_str(), static_cast<long long>(n_params),
+             device.str().c_str());
+    if (sync.active())
+      log_info("dist: %d ranks, backend %s, %lld gradient buckets (first %.2f MB), watchdog %.0f s", dist.world_size(),
+               sync.backend()->name().c_str(), static_cast<long long>(sync.num_buckets()),
+               sync.bucket_bytes().front() / 1048576.0, cfg.dist.timeout_s);
     log_info("data: %lld train / %lld test images; %d ranks x batch %d x accum %d; %lld steps/epoch; threads %d",
-             static_cast<long long>(train_set.size()), static_cast<long long>(test_set.size()), dist.world_size(),
-             t.batch_size, t.accum_steps, static_cast<long long>(steps_per_epoch), torch::get_num_threads());
+             static_cast<long long>(n_train), static_cast<long long>(test_set.size()), dist.world_size(), t.batch_size,
+             t.accum_steps, static_cast<long long>(steps_per_epoch), torch::get_num_threads());
     metrics = JsonlWriter(run_dir + "/metrics.jsonl");
   }
+  auto save_checkpoint = [&] {
+    const auto dir = ckpt.save(params, buffers, ema, *opt, st);
+    if (root) log_info("checkpoint %s", dir.c_str());
+  };
 
   TrainResult result;
   result.run_dir = run_dir;
   const auto t0 = std::chrono::steady_clock::now();
-  int64_t step = 0, images = 0;
-  for (int epoch = 0; epoch < t.epochs; ++epoch) {
+  int64_t images = 0;
+  double train_seconds = 0;
+  for (; st.epoch < t.epochs; ++st.epoch, st.epoch_pos = 0, st.epoch_steps = 0, st.epoch_loss_sum = 0) {
     model->train();
-    Progress progress("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(t.epochs), steps_per_epoch, root);
-    double loss_sum = 0;
-    for (int64_t s = 0; s < steps_per_epoch; ++s, ++step) {
-      const double lr = lr_at(t, step, total_steps, steps_per_epoch);
+    const int64_t epoch = st.epoch;
+    const int64_t steps_left = (n_train - st.epoch_pos) / per_step;
+    Progress progress("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(t.epochs), steps_left, root);
+    const auto epoch_t0 = std::chrono::steady_clock::now();
+    for (int64_t s = 0; s < steps_left; ++s) {
+      maybe_inject_fault(dist.rank(), st.step);
+      const double lr = lr_at(t, epoch + static_cast<double>(st.epoch_pos) / n_train);
       set_lr(*opt, lr);
       opt->zero_grad();
+      sync.set_step(st.step);
       double step_loss = 0;
       for (int a = 0; a < t.accum_steps; ++a) {
-        auto idx = sampler.batch(epoch, s * t.accum_steps + a);
+        auto idx = sampler.batch_at(epoch, st.epoch_pos + a * sampler.global_batch());
+        trace_samples(dist.rank(), epoch, st.step, idx);
         auto [x, y] = make_batch(train_set, idx, cfg.data.augment, static_cast<uint64_t>(t.seed), epoch);
-        auto loss = loss_fn(model->forward(x), y, t.label_smoothing) / t.accum_steps;
+        sync.set_sync(a == t.accum_steps - 1);  // no_sync for all but the last micro-batch
+        auto loss = loss_fn(model->forward(x.to(device)), y.to(device), t.label_smoothing) / t.accum_steps;
         loss.backward();
         step_loss += loss.item<double>();
       }
+      sync.finish();
       if (t.clip_grad > 0) torch::nn::utils::clip_grad_norm_(model->parameters(), t.clip_grad);
       opt->step();
-      loss_sum += step_loss;
-      images += sampler.global_batch() * t.accum_steps;
-      progress.update(s + 1, (s + 1) * sampler.global_batch() * t.accum_steps, step_loss, lr, t.log_every);
+      if (!ema.empty()) {
+        torch::NoGradGuard no_grad;
+        for (size_t i = 0; i < ema.size(); ++i) ema[i].mul_(t.ema).add_(params[i].second.detach(), 1.0 - t.ema);
+      }
+      ++st.step;
+      ++st.epoch_steps;
+      st.epoch_pos += per_step;
+      st.epoch_loss_sum += step_loss;
+      images += per_step;
+      progress.update(s + 1, (s + 1) * per_step, step_loss, lr, t.log_every);
+      if (root && st.step % t.log_every == 0)
+        metrics.write({{"kind", "step"}, {"step", st.step}, {"epoch", epoch + 1}, {"loss", step_loss}, {"lr", lr}});
+      if (cfg.ckpt.every_steps > 0 && st.step % cfg.ckpt.every_steps == 0 && st.epoch_pos + per_step <= n_train)
+        save_checkpoint();
     }
     progress.finish();
-    const double train_loss = dist.allreduce_sum(loss_sum / steps_per_epoch) / dist.world_size();
+    train_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_t0).count();
+    double train_loss = 0;
+    {
+      Watchdog::Scope guard(sync.watchdog(), "metrics reduction after epoch " + std::to_string(epoch + 1));
+      train_loss = dist.allreduce_sum(st.epoch_loss_sum) / dist.world_size() / std::max<int64_t>(1, st.epoch_steps);
+    }
     auto ev = evaluate(model, test_set, cfg, dist);
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     result.eval = ev;
     result.train_loss = train_loss;
-    result.epochs = epoch + 1;
-    result.steps = step;
+    result.epochs = static_cast<int>(epoch + 1);
+    result.steps = st.step;
     result.seconds = elapsed;
-    result.images_per_s = images / elapsed;
+    result.images_per_s = train_seconds > 0 ? images / train_seconds : 0;
+    if (ev.top1 > st.best_top1) {
+      st.best_top1 = ev.top1;
+      st.best_step = st.step;
+    }
     if (root) {
-      log_info("epoch %d/%d: train loss %.4f | test loss %.4f top1 %.2f%% top5 %.2f%% | %.0f img/s | %s", epoch + 1,
-               t.epochs, train_loss, ev.loss, 100 * ev.top1, 100 * ev.top5, result.images_per_s,
-               format_duration(elapsed).c_str());
-      metrics.write({{"epoch", epoch + 1}, {"step", step}, {"train_loss", train_loss}, {"test_loss", ev.loss},
-                     {"top1", ev.top1}, {"top5", ev.top5}, {"lr", lr_at(t, step, total_steps, steps_per_epoch)},
-                     {"images_per_s", result.images_per_s}, {"elapsed_s", elapsed}});
+      log_info("epoch %lld/%d: train loss %.4f | test loss %.4f top1 %.2f%% top5 %.2f%% | %.0f img/s | %s",
+               static_cast<long long>(epoch + 1), t.epochs, train_loss, ev.loss, 100 * ev.top1, 100 * ev.top5,
+               result.images_per_s, format_duration(elapsed).c_str());
+      metrics.write({{"kind", "epoch"}, {"epoch", epoch + 1}, {"step", st.step}, {"train_loss", train_loss},
+                     {"test_loss", ev.loss}, {"top1", ev.top1}, {"top5", ev.top5},
+                     {"lr", lr_at(t, static_cast<double>(epoch + 1))}, {"images_per_s", result.images_per_s},
+                     {"elapsed_s", elapsed}});
+    }
+    if (cfg.ckpt.epoch_end) {
+      TrainState next = st;  // the state at the start of the next epoch
+      st.epoch += 1;
+      st.epoch_pos = 0;
+      st.epoch_steps = 0;
+      st.epoch_loss_sum = 0;
+      save_checkpoint();
+      st = next;
     }
   }
-  if (root) torch::save(model, run_dir + "/model.pt");
+  result.params_sha256 = params_sha256(params);
+  if (root) {
+    NamedTensors weights = params;
+    for (const auto& b : buffers) weights.push_back(b);
+    write_safetensors(run_dir + "/model.safetensors", weights, {{"format", "rpctrain"}});
+  }
   return result;
 }
 

@@ -1,0 +1,187 @@
+#include "distributed/grad_sync.h"
+
+#include <sstream>
+
+namespace rpct {
+
+uint64_t fnv1a64(const std::string& s, uint64_t h) {
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+GradSync::GradSync(std::vector<std::pair<std::string, torch::Tensor>> params, const DistContext& dist,
+                   std::unique_ptr<CommBackend> backend, const GradSyncOptions& opt)
+    : dist_(dist), backend_(std::move(backend)), opt_(opt), params_(std::move(params)) {
+  if (!backend_) return;
+  watchdog_ = std::make_unique<Watchdog>(dist_, opt_.timeout_s);
+  // Reverse registration order approximates the order in which backward produces gradients.
+  where_.assign(params_.size(), {-1, -1});
+  int64_t cap = static_cast<int64_t>(opt_.first_bucket_mb * 1024 * 1024);
+  std::vector<int64_t> sizes;  // bytes per bucket while assigning
+  for (int64_t i = static_cast<int64_t>(params_.size()) - 1; i >= 0; --i) {
+    const auto& p = params_[i].second;
+    if (!p.requires_grad()) continue;
+    const int64_t bytes = p.numel() * static_cast<int64_t>(p.element_size());
+    const bool new_bucket = buckets_.empty() || sizes.back() + bytes > cap ||
+                            params_[buckets_.back().slots.back().param].second.scalar_type() != p.scalar_type() ||
+                            params_[buckets_.back().slots.back().param].second.device() != p.device();
+    if (new_bucket && !buckets_.empty() && !buckets_.back().slots.empty()) {
+      cap = static_cast<int64_t>(opt_.bucket_mb * 1024 * 1024);  // buckets after the first
+    }
+    if (new_bucket) {
+      buckets_.emplace_back();
+      sizes.push_back(0);
+    }
+    auto& b = buckets_.back();
+    const int64_t offset = b.slots.empty() ? 0 : b.slots.back().offset + b.slots.back().numel;
+    where_[i] = {static_cast<int64_t>(buckets_.size()) - 1, static_cast<int64_t>(b.slots.size())};
+    b.slots.push_back({i, offset, p.numel()});
+    sizes.back() += bytes;
+  }
+  for (auto& b : buckets_) {
+    const auto& p0 = params_[b.slots.front().param].second;
+    const int64_t n = b.slots.back().offset + b.slots.back().numel;
+    b.buffer = torch::zeros({n}, p0.options().requires_grad(false));
+  }
+  ready_.assign(params_.size(), false);
+  reset_round();
+  for (int64_t i = 0; i < static_cast<int64_t>(params_.size()); ++i) {
+    if (where_[i].first < 0) continue;
+    hooks_.emplace_back(i, params_[i].second.register_hook([this, i](const torch::Tensor& g) {
+      on_grad(i, g);
+      return g;
+    }));
+  }
+}
+
+GradSync::~GradSync() {
+  for (const auto& [param, id] : hooks_) params_[param].second.remove_hook(id);
+}
+
+std::vector<int64_t> GradSync::bucket_bytes() const {
+  std::vector<int64_t> out;
+  for (const auto& b : buckets_) out.push_back(b.buffer.nbytes());
+  return out;
+}
+
+void GradSync::reset_round() {
+  std::fill(ready_.begin(), ready_.end(), false);
+  for (auto& b : buckets_) {
+    b.pending = static_cast<int64_t>(b.slots.size());
+    b.launched = false;
+    b.work.reset();
+  }
+  next_launch_ = 0;
+}
+
+void GradSync::on_grad(int64_t param, const torch::Tensor& grad) {
+  if (!sync_ || ready_[param]) return;
+  torch::NoGradGuard no_grad;
+  const auto [bi, si] = where_[param];
+  auto& b = buckets_[bi];
+  const auto& slot = b.slots[si];
+  auto dst = b.buffer.narrow(0, slot.offset, slot.numel);
+  // The bucket holds the full accumulated gradient: what earlier no_sync micro-batches left in
+  // .grad plus this micro-batch's gradient (which autograd adds to .grad after this hook).
+  const auto& acc = params_[param].second.grad();
+  if (acc.defined())
+    torch::add_out(dst, acc.reshape({-1}), grad.reshape({-1}));
+  else
+    dst.copy_(grad.reshape({-1}));
+  ready_[param] = true;
+  if (--b.pending == 0) launch_ready_in_order();
+  // Poke progress of in-flight collectives (MPI progresses only inside MPI calls).
+  for (int64_t k = 0; k < next_launch_; ++k)
+    if (buckets_[k].work) buckets_[k].work->test();
+}
+
+void GradSync::launch_ready_in_order() {
+  while (next_launch_ < num_buckets() && buckets_[next_launch_].pending == 0) {
+    auto& b = buckets_[next_launch_];
+    b.work = backend_->allreduce_sum_async(b.buffer);
+    b.launched = true;
+    ++next_launch_;
+  }
+}
+
+void GradSync::finish() {
+  if (!backend_ || !sync_) return;
+  torch::NoGradGuard no_grad;
+  // Parameters that got no gradient this round (unused): their accumulated grad or zero.
+  for (int64_t bi = 0; bi < num_buckets(); ++bi) {
+    auto& b = buckets_[bi];
+    for (const auto& s : b.slots) {
+      if (ready_[s.param]) continue;
+      const auto& g = params_[s.param].second.grad();
+      auto dst = b.buffer.narrow(0, s.offset, s.numel);
+      if (g.defined())
+        dst.copy_(g.reshape({-1}));
+      else
+        dst.zero_();
+      ready_[s.param] = true;
+      --b.pending;
+    }
+  }
+  launch_ready_in_order();
+  const double inv_world = 1.0 / dist_.world_size();
+  for (int64_t bi = 0; bi < num_buckets(); ++bi) {
+    auto& b = buckets_[bi];
+    {
+      std::ostringstream what;
+      what << "all-reduce of bucket " << bi << "/" << num_buckets() << " (" << b.slots.size() << " params, "
+           << b.buffer.nbytes() << " bytes) at step " << step_;
+      Watchdog::Scope guard(watchdog_.get(), what.str());
+      b.work->wait();
+    }
+    b.buffer.mul_(inv_world);
+    for (const auto& s : b.slots) {
+      auto& p = params_[s.param].second;
+      auto avg = b.buffer.narrow(0, s.offset, s.numel).view(p.sizes());
+      if (p.grad().defined())
+        p.mutable_grad().copy_(avg);
+      else
+        p.mutable_grad() = avg.clone();
+    }
+  }
+  reset_round();
+}
+
+void GradSync::broadcast_from_root(const std::vector<torch::Tensor>& tensors) {
+  if (!backend_) return;
+  torch::NoGradGuard no_grad;
+  for (const auto& t : tensors) {
+    if (t.is_contiguous()) {
+      backend_->broadcast(t, 0);
+    } else {
+      auto tmp = t.contiguous();
+      backend_->broadcast(tmp, 0);
+      t.copy_(tmp);
+    }
+  }
+}
+
+void GradSync::check_fingerprint(const std::string& config_text) {
+  std::ostringstream shapes;
+  for (const auto& [name, p] : params_) shapes << name << ":" << p.sizes() << ":" << p.scalar_type() << ";";
+  const uint64_t cfg_fp = fnv1a64(config_text), model_fp = fnv1a64(shapes.str());
+  if (dist_.world_size() == 1) return;
+  const auto cfgs = dist_.allgather_u64(cfg_fp), models = dist_.allgather_u64(model_fp);
+  std::string bad_cfg, bad_model;
+  for (int r = 0; r < dist_.world_size(); ++r) {
+    if (cfgs[r] != cfgs[0]) bad_cfg += (bad_cfg.empty() ? "" : ", ") + std::to_string(r);
+    if (models[r] != models[0]) bad_model += (bad_model.empty() ? "" : ", ") + std::to_string(r);
+  }
+  if (!bad_cfg.empty() || !bad_model.empty()) {
+    std::ostringstream msg;
+    msg << "rank " << dist_.rank() << ": ranks disagree at start-up:";
+    if (!bad_cfg.empty()) msg << " the config of rank(s) " << bad_cfg << " differs from rank 0's;";
+    if (!bad_model.empty()) msg << " the parameter names/shapes of rank(s) " << bad_model << " differ from rank 0's;";
+    msg << " every rank must run the same config and model";
+    throw std::runtime_error(msg.str());
+  }
+}
+
+}  // namespace rpct

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# inspect / export / import / eval round trip on a short real run (label unit).
+set -u
+bin="$1"; src="$RPCT_SOURCE_DIR"; py="${RPCT_PYTHON:-python3}"
+tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
+fails=0; fail() { echo "FAIL $*"; fails=$((fails+1)); }
+field() {  # field FILE CMD KEY: KEY of the last JSON result line of command CMD in FILE
+  "$py" - "$@" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+print([r for r in rows if r.get("cmd") == sys.argv[2]][-1][sys.argv[3]])
+PY
+}
+cfg=(--config "$src/configs/fmnist_quick.yaml" --set data.limit_train=1024 --set data.limit_test=300)
+"$bin" train "${cfg[@]}" --run-dir "$tmp/run" > "$tmp/train.out" 2>&1 || { fail "train"; tail "$tmp/train.out"; }
+ckpt="$(ls -d "$tmp"/run/ckpt/step_* | sort | tail -n 1)"
+"$bin" inspect "$ckpt" > "$tmp/inspect.out" 2>&1 || fail "inspect"
+[ "$(field "$tmp/inspect.out" inspect params_sha256)" = "$(field "$tmp/train.out" train params_sha256)" ] \
+  && echo "ok   inspect: params_sha256 equals the trained model's" || fail "inspect params_sha256"
+[ "$(field "$tmp/inspect.out" inspect world_size)" = 1 ] && echo "ok   inspect: world_size" || fail "inspect world_size"
+"$bin" export "$ckpt" --format safetensors --out "$tmp/vit.safetensors" > "$tmp/export.out" 2>&1 || fail "export"
+"$py" - "$tmp/vit.safetensors" <<'PY' && echo "ok   export loads in Python (safetensors) with timm key names" || fail "python load"
+import sys
+from safetensors.numpy import load_file
+t = load_file(sys.argv[1])
+assert "blocks.0.mlp.fc1.weight" in t and "blocks.1.attn.qkv.weight" in t, sorted(t)[:8]
+assert t["cls_token"].shape == (1, 1, 32) and t["pos_embed"].shape == (1, 17, 32), t["cls_token"].shape
+assert t["patch_embed.proj.weight"].shape == (32, 1, 7, 7) and t["head.weight"].shape == (10, 32)
+PY
+"$bin" import "$tmp/vit.safetensors" "${cfg[@]}" --out "$tmp/back.safetensors" > "$tmp/import.out" 2>&1 || fail "import"
+[ "$(field "$tmp/import.out" import params_sha256)" = "$(field "$tmp/train.out" train params_sha256)" ] \
+  && echo "ok   export -> import round trip is bit-exact" || fail "round trip"
+"$bin" eval "${cfg[@]}" --checkpoint "$tmp/vit.safetensors" > "$tmp/eval.out" 2>&1 || fail "eval of exported weights"
+[ "$(field "$tmp/eval.out" eval top1)" = "$(field "$tmp/train.out" train top1)" ] \
+  && echo "ok   eval of the exported timm-named file gives the run's top-1" || fail "eval top1 differs"
+"$bin" import "$tmp/vit.safetensors" --config "$src/configs/fmnist_vit.yaml" --out "$tmp/x.safetensors" > "$tmp/bad.out" 2>&1 \
+  && fail "import into a mismatched model succeeded"
+grep -q "vit.safetensors: tensor 'cls_token' has shape \[1, 1, 32\], the config's model expects \[1, 1, 96\]" "$tmp/bad.out" \
+  && echo "ok   shape mismatch names the file and tensor" || { fail "mismatch message"; cat "$tmp/bad.out"; }
+[ $fails = 0 ] && echo "all export checks passed" && exit 0
+exit 1

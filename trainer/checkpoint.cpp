@@ -1,0 +1,322 @@
+#include "trainer/checkpoint.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <openssl/evp.h>
+
+#include <boost/filesystem.hpp>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "trainer/log.h"
+#include "trainer/run_dir.h"
+#include "trainer/safetensors.h"
+
+namespace fs = boost::filesystem;
+using nlohmann::json;
+
+namespace rpct {
+namespace {
+
+std::string to_hex(const unsigned char* d, unsigned n) {
+  static const char* k = "0123456789abcdef";
+  std::string s;
+  for (unsigned i = 0; i < n; ++i) {
+    s += k[d[i] >> 4];
+    s += k[d[i] & 15];
+  }
+  return s;
+}
+
+struct Sha256 {
+  Sha256() : ctx(EVP_MD_CTX_new()) { EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr); }
+  ~Sha256() { EVP_MD_CTX_free(ctx); }
+  void update(const void* d, size_t n) { EVP_DigestUpdate(ctx, d, n); }
+  std::string hex() {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned n = 0;
+    EVP_DigestFinal_ex(ctx, md, &n);
+    return to_hex(md, n);
+  }
+  EVP_MD_CTX* ctx;
+};
+
+std::string step_dir_name(int64_t step) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "step_%08lld", static_cast<long long>(step));
+  return buf;
+}
+
+std::string rank_file(int rank) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "rank_%05d.safetensors", rank);
+  return buf;
+}
+
+// Complete or not, the step_* directories under root, newest first.
+std::vector<fs::path> step_dirs(const std::string& root) {
+  std::vector<fs::path> out;
+  if (!fs::is_directory(root)) return out;
+  for (const auto& e : fs::directory_iterator(root))
+    if (fs::is_directory(e.path()) && e.path().filename().string().rfind("step_", 0) == 0) out.push_back(e.path());
+  std::sort(out.begin(), out.end(), [](const fs::path& a, const fs::path& b) { return a.filename() > b.filename(); });
+  return out;
+}
+
+at::Tensor cpu_rng_state() {
+  auto gen = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  return gen.get_state();
+}
+
+void set_cpu_rng_state(const at::Tensor& s) {
+  auto gen = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  gen.set_state(s);
+}
+
+void copy_named(const NamedTensors& src, const std::string& prefix, const NamedTensors& dst, const std::string& file) {
+  std::map<std::string, const torch::Tensor*> by_name;
+  for (const auto& [n, t] : src) by_name[n] = &t;
+  torch::NoGradGuard no_grad;
+  for (const auto& [n, t] : dst) {
+    auto it = by_name.find(prefix + n);
+    if (it == by_name.end()) throw std::runtime_error(file + ": missing tensor '" + prefix + n + "'");
+    if (it->second->sizes() != t.sizes())
+      throw std::runtime_error(file + ": tensor '" + prefix + n + "' has shape " + c10::str(it->second->sizes()) +
+                               ", the model expects " + c10::str(t.sizes()));
+    t.copy_(*it->second);
+  }
+}
+
+}  // namespace
+
+std::string sha256_bytes(const void* data, size_t n) {
+  Sha256 h;
+  h.update(data, n);
+  return h.hex();
+}
+
+std::string sha256_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error(path + ": cannot open");
+  Sha256 h;
+  std::vector<char> buf(1 << 20);
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    h.update(buf.data(), static_cast<size_t>(in.gcount()));
+  }
+  return h.hex();
+}
+
+std::string params_sha256(const std::vector<std::pair<std::string, torch::Tensor>>& named) {
+  Sha256 h;
+  for (const auto& [n, t] : named) {
+    auto c = t.detach().to(torch::kCPU).contiguous();
+    h.update(n.data(), n.size());
+    h.update(c.data_ptr(), c.nbytes());
+  }
+  return h.hex();
+}
+
+std::string verify_checkpoint(const std::string& dir) {
+  const std::string done = dir + "/DONE";
+  if (!fs::exists(done)) return dir + ": incomplete (no DONE marker)";
+  json j;
+  try {
+    std::ifstream in(done);
+    j = json::parse(in);
+  } catch (const std::exception& e) {
+    return done + ": corrupt DONE marker: " + e.what();
+  }
+  if (!j.contains("files") || !j["files"].is_object() || j["files"].empty()) return done + ": lists no files";
+  for (auto it = j["files"].begin(); it != j["files"].end(); ++it) {
+    const std::string f = dir + "/" + it.key();
+    if (!fs::exists(f)) return f + ": missing";
+    if (sha256_file(f) != it.value().get<std::string>()) return f + ": checksum mismatch (truncated or corrupted)";
+  }
+  return "";
+}
+
+Checkpointer::Checkpointer(std::string run_dir, const Config& cfg, const DistContext& dist)
+    : run_dir_(std::move(run_dir)), cfg_(cfg), dist_(dist) {}
+
+std::string Checkpointer::save(const NamedTensors& params, const NamedTensors& buffers,
+                               const std::vector<torch::Tensor>& ema, torch::optim::Optimizer& opt,
+                               const TrainState& state) {
+  const std::string dir = ckpt_root() + "/" + step_dir_name(state.step);
+  if (dist_.is_root()) {
+    if (fs::exists(dir)) fs::remove_all(dir);  // debris of an interrupted write of the same step
+    fs::create_directories(dir);
+  }
+  dist_.barrier();
+  // The epoch's loss so far: each rank's own sum (exact resume at the same world size) and, in
+  // meta.json, the sum of the steps' mean losses over ranks (resume at another world size).
+  const double global_loss_sum = dist_.allreduce_sum(state.epoch_loss_sum);
+  // Every rank: its RNG state and loss sum (the sampler position is global and lives in meta.json).
+  char local_sum[64];
+  std::snprintf(local_sum, sizeof(local_sum), "%.17g", state.epoch_loss_sum);
+  write_safetensors(dir + "/" + rank_file(dist_.rank()), {{"rng/cpu", cpu_rng_state()}},
+                    {{"rank", std::to_string(dist_.rank())}, {"step", std::to_string(state.step)},
+                     {"epoch_loss_sum", local_sum}});
+  if (dist_.is_root()) {
+    NamedTensors model = params;
+    for (const auto& [n, t] : buffers) model.emplace_back("buffer/" + n, t);
+    for (size_t i = 0; i < ema.size(); ++i) model.emplace_back("ema/" + params[i].first, ema[i]);
+    write_safetensors(dir + "/model.safetensors", model, {{"format", "rpctrain"}});
+    NamedTensors optim;
+    std::map<std::string, std::string> steps;
+    for (const auto& [n, p] : params) {
+      auto it = opt.state().find(p.unsafeGetTensorImpl());
+      if (it == opt.state().end()) continue;
+      auto& s = static_cast<torch::optim::AdamWParamState&>(*it->second);
+      optim.emplace_back("exp_avg/" + n, s.exp_avg());
+      optim.emplace_back("exp_avg_sq/" + n, s.exp_avg_sq());
+      steps["step/" + n] = std::to_string(s.step());
+    }
+    write_safetensors(dir + "/optim.safetensors", optim, steps);
+    json meta = {{"format_version", kCheckpointFormat}, {"step", state.step},
+                 {"epoch", state.epoch},                {"epoch_pos", state.epoch_pos},
+                 {"epoch_steps", state.epoch_steps},    {"epoch_loss_sum", global_loss_sum / dist_.world_size()},
+                 {"best_top1", state.best_top1},        {"best_step", state.best_step},
+                 {"world_size", dist_.world_size()},    {"batch_size_per_rank", cfg_.train.batch_size},
+                 {"config", to_yaml(cfg_)}};
+    write_file_atomic(dir + "/meta.json", meta.dump(2));
+  }
+  dist_.barrier();  // every rank's files are on disk before DONE names them
+  if (dist_.is_root()) {
+    json files = json::object();
+    for (const auto& e : fs::directory_iterator(dir)) {
+      const auto name = e.path().filename().string();
+      if (name != "DONE" && name.find(".tmp.") == std::string::npos) files[name] = sha256_file(e.path().string());
+    }
+    write_file_atomic(dir + "/DONE", json{{"step", state.step}, {"files", files}}.dump(2));
+    prune(state.best_step);
+  }
+  dist_.barrier();
+  return dir;
+}
+
+void Checkpointer::prune(int64_t best_step) {
+  const std::string best = best_step >= 0 ? step_dir_name(best_step) : "";
+  int kept = 0;
+  bool seen_complete = false;
+  for (const auto& d : step_dirs(ckpt_root())) {
+    const bool complete = fs::exists(d / "DONE");
+    if (complete) {
+      seen_complete = true;
+      if (kept < cfg_.ckpt.keep || d.filename().string() == best) {
+        ++kept;
+        continue;
+      }
+    } else if (!seen_complete) {
+      continue;  // newer than every complete one: possibly being written
+    }
+    fs::remove_all(d);  // old, or an incomplete leftover older than a complete checkpoint
+  }
+}
+
+std::optional<LoadedCheckpoint> Checkpointer::load(const std::string& spec, const NamedTensors& params,
+                                                   const NamedTensors& buffers, const std::vector<torch::Tensor>& ema,
+                                                   torch::optim::Optimizer& opt) {
+  std::string chosen;
+  if (dist_.is_root()) {
+    try {
+      if (spec == "auto") {
+        for (const auto& d : step_dirs(ckpt_root())) {
+          const std::string why = verify_checkpoint(d.string());
+          if (why.empty()) {
+            chosen = d.string();
+            break;
+          }
+          std::fprintf(stderr, "[rpctrain] resume: skipping %s: %s\n", d.string().c_str(), why.c_str());
+        }
+      } else {
+        const std::string why = verify_checkpoint(spec);
+        if (!why.empty()) throw std::runtime_error("--resume " + spec + ": not a complete, valid checkpoint: " + why);
+        chosen = spec;
+      }
+    } catch (const std::exception& e) {
+      chosen = std::string("ERROR:") + e.what();
+    }
+  }
+  chosen = dist_.broadcast_string(chosen);
+  if (chosen.rfind("ERROR:", 0) == 0) throw std::runtime_error(chosen.substr(6));
+  if (chosen.empty()) return std::nullopt;
+
+  LoadedCheckpoint out;
+  out.dir = chosen;
+  const std::string model_file = chosen + "/model.safetensors";
+  auto model = read_safetensors(model_file);
+  copy_named(model, "", params, model_file);
+  copy_named(model, "buffer/", buffers, model_file);
+  if (!ema.empty()) {
+    NamedTensors ema_named;
+    for (size_t i = 0; i < ema.size(); ++i) ema_named.emplace_back(params[i].first, ema[i]);
+    copy_named(model, "ema/", ema_named, model_file);
+  }
+  const std::string optim_file = chosen + "/optim.safetensors";
+  std::map<std::string, std::string> steps;
+  auto optim = read_safetensors(optim_file, &steps);
+  std::map<std::string, torch::Tensor> by_name(optim.begin(), optim.end());
+  for (const auto& [n, p] : params) {
+    auto a = by_name.find("exp_avg/" + n), b = by_name.find("exp_avg_sq/" + n);
+    if (a == by_name.end() || b == by_name.end()) continue;  // no step taken for it yet
+    auto st = std::make_unique<torch::optim::AdamWParamState>();
+    st->step(std::stoll(steps.at("step/" + n)));
+    st->exp_avg(a->second.to(p.device()));
+    st->exp_avg_sq(b->second.to(p.device()));
+    opt.state()[p.unsafeGetTensorImpl()] = std::move(st);
+  }
+  json meta;
+  {
+    std::ifstream in(chosen + "/meta.json");
+    meta = json::parse(in);
+  }
+  if (meta.at("format_version").get<int>() != kCheckpointFormat)
+    throw std::runtime_error(chosen + "/meta.json: format_version " + meta["format_version"].dump() +
+                             ", this build reads " + std::to_string(kCheckpointFormat));
+  auto& s = out.state;
+  s.step = meta.at("step");
+  s.epoch = meta.at("epoch");
+  s.epoch_pos = meta.at("epoch_pos");
+  s.epoch_steps = meta.at("epoch_steps");
+  s.epoch_loss_sum = meta.at("epoch_loss_sum");
+  s.best_top1 = meta.at("best_top1");
+  s.best_step = meta.at("best_step");
+  out.world_size = meta.at("world_size");
+  out.config_yaml = meta.at("config");
+  const std::string rf = chosen + "/" + rank_file(dist_.rank());
+  if (out.world_size == dist_.world_size() && fs::exists(rf)) {
+    std::map<std::string, std::string> rmeta;
+    for (const auto& [n, t] : read_safetensors(rf, &rmeta))
+      if (n == "rng/cpu") set_cpu_rng_state(t);
+    s.epoch_loss_sum = std::stod(rmeta.at("epoch_loss_sum"));
+  } else {
+    // meta.json holds the sum of per-step mean losses; the epoch-end reduction divides by the world size.
+    s.epoch_loss_sum = dist_.is_root() ? s.epoch_loss_sum * dist_.world_size() : 0.0;
+    // Another world size: this rank has no saved stream; derive one from (seed, step, rank).
+    torch::manual_seed(static_cast<uint64_t>(cfg_.train.seed) * 1000003ull + static_cast<uint64_t>(s.step) * 7919ull +
+                       static_cast<uint64_t>(dist_.rank()));
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, torch::Tensor>> read_checkpoint_params(const std::string& dir) {
+  NamedTensors out;
+  for (auto& [n, t] : read_safetensors(dir + "/model.safetensors"))
+    if (n.rfind("buffer/", 0) != 0 && n.rfind("ema/", 0) != 0) out.emplace_back(n, t);
+  return out;
+}
+
+std::map<std::string, std::string> read_checkpoint_meta(const std::string& dir) {
+  std::ifstream in(dir + "/meta.json");
+  if (!in) throw std::runtime_error(dir + "/meta.json: cannot open");
+  json meta = json::parse(in);
+  std::map<std::string, std::string> out;
+  for (auto it = meta.begin(); it != meta.end(); ++it)
+    out[it.key()] = it.value().is_string() ? it.value().get<std::string>() : it.value().dump();
+  return out;
+}
+
+}  // namespace rpct

@@ -1,0 +1,79 @@
+// Checkpoints: <run>/ckpt/step_XXXXXXXX/ holding model.pt (parameters, buffers, EMA), optim.pt,
+// meta.json (step, epoch position, world size, config, format version), rank_XXXXX.pt per rank
+// (RNG state), and DONE: written by rank 0 after a barrier, listing every file with its SHA-256.
+// Every file is written to a temporary name, fsynced, renamed. A directory without a DONE, or whose
+// checksums do not verify, is never loaded.
+#pragma once
+#include <torch/torch.h>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "distributed/dist_context.h"
+#include "trainer/config.h"
+
+namespace rpct {
+
+constexpr int kCheckpointFormat = 1;
+
+// Where the training loop stands; with the checkpoint files it determines the rest of the run.
+struct TrainState {
+  int64_t step = 0;             // optimizer steps done
+  int64_t epoch = 0;            // epoch in progress
+  int64_t epoch_pos = 0;        // global samples consumed in this epoch (sampler position)
+  int64_t epoch_steps = 0;      // optimizer steps done in this epoch
+  double epoch_loss_sum = 0;    // sum of this epoch's step losses (for its logged mean)
+  double best_top1 = -1;        // best validation top-1 so far, and its checkpoint step
+  int64_t best_step = -1;
+};
+
+std::string sha256_file(const std::string& path);    // hex; throws naming the file
+std::string sha256_bytes(const void* data, size_t n);
+
+// SHA-256 over parameter names and bytes, in the model's registration order (fixed).
+std::string params_sha256(const std::vector<std::pair<std::string, torch::Tensor>>& named);
+
+// "" when `dir` is a complete checkpoint whose files all verify; otherwise why not, naming the file.
+std::string verify_checkpoint(const std::string& dir);
+
+struct LoadedCheckpoint {
+  std::string dir;
+  TrainState state;
+  int world_size = 0;
+  std::string config_yaml;
+};
+
+class Checkpointer {
+ public:
+  Checkpointer(std::string run_dir, const Config& cfg, const DistContext& dist);
+
+  // Collective. Writes the checkpoint for `state` and prunes old ones (keep the last ckpt.keep plus
+  // the best). `ema` may be empty. Returns the directory.
+  std::string save(const std::vector<std::pair<std::string, torch::Tensor>>& params,
+                   const std::vector<std::pair<std::string, torch::Tensor>>& buffers,
+                   const std::vector<torch::Tensor>& ema, torch::optim::Optimizer& opt, const TrainState& state);
+
+  // Collective. `spec` is "auto" (newest complete and verified checkpoint of this run; incomplete or
+  // corrupt ones are reported by name and skipped; none: nullopt) or a directory (an error unless it
+  // is complete and valid). Loads into the given tensors / optimizer and restores this rank's RNG.
+  std::optional<LoadedCheckpoint> load(const std::string& spec,
+                                       const std::vector<std::pair<std::string, torch::Tensor>>& params,
+                                       const std::vector<std::pair<std::string, torch::Tensor>>& buffers,
+                                       const std::vector<torch::Tensor>& ema, torch::optim::Optimizer& opt);
+
+  std::string ckpt_root() const { return run_dir_ + "/ckpt"; }
+
+ private:
+  void prune(int64_t best_step);
+  std::string run_dir_;
+  Config cfg_;
+  const DistContext& dist_;
+};
+
+// Reads a checkpoint's model.pt: parameter name -> tensor, in saved order (for inspect/export).
+std::vector<std::pair<std::string, torch::Tensor>> read_checkpoint_params(const std::string& dir);
+std::map<std::string, std::string> read_checkpoint_meta(const std::string& dir);  // flat key -> JSON text
+
+}  // namespace rpct
