@@ -1,0 +1,45 @@
+// The emulator backend of the CUDA entry (rpc_attention_cuda_entry.h): CPU tensors, the kernels of
+// rpc_attention_kernels.cuh run by kernels/cuda_emu. Include after defining the RPCT_EMU_BREAK_*
+// switches and RPCT_KERNELS_NS of the variant under test (one variant per translation unit).
+#pragma once
+#include "kernels/rpc_attention/rpc_attention_kernels.cuh"
+#include "kernels/rpc_attention/rpc_attention_cuda_entry.h"
+#include "tests/kernels/test_emu_reference.h"
+
+namespace {
+
+struct EmuBackend {
+  void check_device(const torch::Tensor& t, const char* what) const {
+    TORCH_CHECK(t.is_cpu(), "emu backend: ", what, " must be a CPU tensor");
+  }
+  void forward(const rpct::RpcFwdArgs& a, bool bf16) const {
+    if (bf16)
+      rpct::RPCT_KERNELS_NS::rpc_forward_run<__nv_bfloat16>(a, nullptr);
+    else
+      rpct::RPCT_KERNELS_NS::rpc_forward_run<float>(a, nullptr);
+  }
+  void backward(const rpct::RpcBwdArgs& a, bool bf16) const {
+    if (bf16)
+      rpct::RPCT_KERNELS_NS::rpc_backward_run<__nv_bfloat16>(a, nullptr);
+    else
+      rpct::RPCT_KERNELS_NS::rpc_backward_run<float>(a, nullptr);
+  }
+};
+
+// The emulated kernels vs the float64 spec, forward and backward.
+inline rpct::test::Errors emu_errors(const rpct::test::Case& c, uint64_t seed = 1) {
+  const int64_t n_iter = c.n_iter;
+  const double lambda = c.lambda;
+  const int64_t model_dim = c.H * c.D;
+  return rpct::test::compare_with_spec(
+      c, torch::kCPU,
+      [&](const torch::Tensor& k, const torch::Tensor& v) {
+        return rpct::cuda_entry::forward(k, v, n_iter, lambda, model_dim, EmuBackend{});
+      },
+      [&](const torch::Tensor& go, const torch::Tensor& k, const torch::Tensor& v, const std::vector<torch::Tensor>& s) {
+        return rpct::cuda_entry::backward(go, k, v, s, n_iter, lambda, model_dim, EmuBackend{});
+      },
+      seed);
+}
+
+}  // namespace

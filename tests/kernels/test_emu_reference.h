@@ -1,0 +1,120 @@
+// Shared by the emu and gpu tests of the CUDA RPC-Attention kernels: a float64 reference written
+// from ../../../shared/spec/attention.md section 4 LITERALLY (mu and Y, not the kernels' Z = Y/mu),
+// autograd for its gradients, and the comparison of a forward/backward pair against it.
+#pragma once
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace rpct {
+namespace test {
+
+// Tolerances (max |x - ref| / max |ref|, per tensor):
+// fp32 kernels: float32 scores, exp, and fp32 accumulation over <= 128-long dot products and <= 100
+// keys, repeated for <= 4 RPC iterations (errors of one iteration feed the next through L and Z);
+// measured ~1e-6..1e-5. 2e-4 leaves >10x margin; the broken variants give errors of 1e-2 and more.
+constexpr double kTolF32 = 2e-4;
+// bf16 kernels: inputs are bf16 (the reference uses the same rounded values), internals fp32, but
+// out/grad_k/grad_v are rounded to bf16 (relative 2^-9 = 2e-3 each); 1.5e-2 covers that and the
+// fp32 part with margin.
+constexpr double kTolBf16 = 1.5e-2;
+
+inline torch::Tensor spec_shrink(const torch::Tensor& x, const torch::Tensor& thresh) {
+  return torch::sign(x) * torch::relu(x.abs() - thresh);
+}
+
+// k, v: (B, H, N, D) float64 -> (B, H, N, D). Requires sum|K| > 0 per (b, h).
+inline torch::Tensor spec_rpc_attention(const torch::Tensor& k, const torch::Tensor& v, int64_t n_iter, double lambda,
+                                        int64_t model_dim) {
+  const double scale = 1.0 / std::sqrt(static_cast<double>(k.size(3)));
+  auto attn = [&](const torch::Tensor& kk) {
+    return torch::matmul(torch::softmax(torch::matmul(kk, kk.transpose(-2, -1)) * scale, -1), v);
+  };
+  if (n_iter == 0) return attn(k);
+  const double N = static_cast<double>(k.size(2));
+  auto mu = N * static_cast<double>(model_dim) / (4.0 * k.abs().sum({2, 3}, true));  // (B, H, 1, 1)
+  auto thresh = lambda * mu;
+  auto L = torch::zeros_like(k), Y = torch::zeros_like(k);
+  for (int64_t t = 0; t < n_iter; ++t) {
+    auto S = spec_shrink(k - L + Y / mu, thresh);
+    auto K2 = k - S - Y / mu;
+    L = attn(K2);
+    Y = Y + mu * (k - L - S);
+  }
+  return L;
+}
+
+struct Case {
+  int64_t B, H, N, D, n_iter;
+  double lambda;
+  torch::ScalarType dtype;
+  std::string str() const {
+    std::ostringstream o;
+    o << "B" << B << " H" << H << " N" << N << " D" << D << " n_iter" << n_iter << " lambda" << lambda << " "
+      << (dtype == torch::kBFloat16 ? "bf16" : "f32");
+    return o.str();
+  }
+};
+
+struct Errors {
+  double out = 0, grad_k = 0, grad_v = 0;
+  double max() const {
+    // NaN counts as infinitely wrong
+    double m = 0;
+    for (double e : {out, grad_k, grad_v}) m = std::isnan(e) ? INFINITY : std::max(m, e);
+    return m;
+  }
+  std::string str() const {
+    std::ostringstream o;
+    o << "out " << out << ", grad_k " << grad_k << ", grad_v " << grad_v;
+    return o.str();
+  }
+};
+
+inline double rel_err(const torch::Tensor& x, const torch::Tensor& ref) {
+  const auto xd = x.to(torch::kCPU, torch::kFloat64);
+  const double scale = ref.abs().max().item<double>();
+  const double err = (xd - ref).abs().max().item<double>();
+  if (std::isnan(err) || !xd.isfinite().all().item<bool>()) return NAN;
+  return err / std::max(scale, 1e-30);
+}
+
+// fwd(k, v) -> {out, saved...}; bwd(grad_out, k, v, saved) -> {grad_k, grad_v}; k, v, grad_out in
+// c.dtype on `device`. Inputs: K ~ 0.5 N(0,1), V ~ N(0,1), grad_out ~ N(0,1), seeded by `seed`.
+using FwdFn = std::function<std::vector<torch::Tensor>(const torch::Tensor&, const torch::Tensor&)>;
+using BwdFn = std::function<std::vector<torch::Tensor>(const torch::Tensor&, const torch::Tensor&, const torch::Tensor&,
+                                                       const std::vector<torch::Tensor>&)>;
+inline Errors compare_with_spec(const Case& c, const torch::Device& device, const FwdFn& fwd, const BwdFn& bwd,
+                                uint64_t seed = 1) {
+  torch::manual_seed(seed);
+  auto opts = torch::TensorOptions().dtype(torch::kFloat32);
+  // Round to the kernel dtype first: the reference sees exactly the kernel's inputs.
+  auto k = (0.5 * torch::randn({c.B, c.H, c.N, c.D}, opts)).to(c.dtype);
+  auto v = torch::randn({c.B, c.H, c.N, c.D}, opts).to(c.dtype);
+  auto go = torch::randn({c.B, c.H, c.N, c.D}, opts).to(c.dtype);
+
+  auto k64 = k.to(torch::kFloat64).requires_grad_(true);
+  auto v64 = v.to(torch::kFloat64).requires_grad_(true);
+  auto ref = spec_rpc_attention(k64, v64, c.n_iter, c.lambda, c.H * c.D);
+  auto grads = torch::autograd::grad({ref}, {k64, v64}, {go.to(torch::kFloat64)});
+
+  auto kd = k.to(device), vd = v.to(device), god = go.to(device);
+  auto res = fwd(kd, vd);
+  std::vector<torch::Tensor> saved(res.begin() + 1, res.end());
+  auto g = bwd(god, kd, vd, saved);
+  Errors e;
+  e.out = rel_err(res[0], ref.detach());
+  e.grad_k = rel_err(g[0], grads[0]);
+  e.grad_v = rel_err(g[1], grads[1]);
+  return e;
+}
+
+inline double tolerance(torch::ScalarType t) { return t == torch::kBFloat16 ? kTolBf16 : kTolF32; }
+
+}  // namespace test
+}  // namespace rpct

@@ -1,0 +1,59 @@
+// The CUDA RPC-Attention kernels on a real GPU (rpct::rpc_attention_cuda_forward/backward) against
+// the float64 spec reference on the CPU, forward and backward. Skips with a reason without a CUDA
+// build or without a device. The same cases as the emulator tests plus ViT-sized ones (N = 197).
+#include <gtest/gtest.h>
+
+#include "tests/kernels/test_emu_reference.h"
+#ifdef RPCT_WITH_CUDA
+#include "kernels/rpc_attention/rpc_attention_cuda.h"
+#endif
+
+namespace {
+
+using rpct::test::Case;
+
+class GpuAttention : public ::testing::TestWithParam<Case> {};
+
+TEST_P(GpuAttention, MatchesSpecForwardAndBackward) {
+#ifndef RPCT_WITH_CUDA
+  GTEST_SKIP() << "built without CUDA (RPCT_WITH_CUDA=OFF)";
+#else
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device visible (torch::cuda::is_available() is false)";
+  const Case c = GetParam();
+  const auto e = rpct::test::compare_with_spec(
+      c, torch::kCUDA,
+      [&](const torch::Tensor& k, const torch::Tensor& v) {
+        return rpct::rpc_attention_cuda_forward(k, v, c.n_iter, c.lambda, c.H * c.D);
+      },
+      [&](const torch::Tensor& go, const torch::Tensor& k, const torch::Tensor& v, const std::vector<torch::Tensor>& s) {
+        return rpct::rpc_attention_cuda_backward(go, k, v, s, c.n_iter, c.lambda, c.H * c.D);
+      });
+  const double tol = rpct::test::tolerance(c.dtype);
+  std::cout << "[gpu] " << c.str() << ": " << e.str() << " (tol " << tol << ")\n";
+  EXPECT_LE(e.max(), tol) << c.str() << ": " << e.str();
+#endif
+}
+
+std::vector<Case> cases() {
+  std::vector<Case> cs;
+  for (auto dt : {torch::kFloat32, torch::kBFloat16})
+    for (int64_t d : {32, 64, 128})
+      for (int64_t it : {0, 1, 2, 4}) {
+        cs.push_back({2, 3, 45, d, it, 0.3, dt});
+        cs.push_back({2, 3, 197, d, it, 0.3, dt});
+      }
+  cs.push_back({4, 3, 197, 64, 4, 4.0, torch::kFloat32});
+  cs.push_back({1, 2, 1, 64, 2, 0.3, torch::kFloat32});
+  cs.push_back({1, 2, 300, 64, 2, 0.3, torch::kBFloat16});
+  return cs;
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, GpuAttention, ::testing::ValuesIn(cases()),
+                         [](const ::testing::TestParamInfo<Case>& i) {
+                           std::string s = i.param.str();
+                           for (char& ch : s)
+                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           return s;
+                         });
+
+}  // namespace
