@@ -1,1 +1,16 @@
 # sources of this area (see the top-level CMakeLists.txt)
+target_sources(rpct_core PRIVATE
+  datasets/decode.cpp
+  datasets/image_folder.cpp
+  datasets/ade20k.cpp
+  datasets/transforms.cpp
+  datasets/loader.cpp
+  datasets/data_factory.cpp
+  tools/prepare_data.cpp
+)
+target_link_libraries(rpct_core PUBLIC turbojpeg png)
+
+# decode + train-augment throughput on a directory of images (bench/loader/run.sh)
+add_executable(loader_bench bench/loader/loader_bench.cpp)
+target_link_libraries(loader_bench PRIVATE rpct_core)
+target_precompile_headers(loader_bench REUSE_FROM rpct_pch)

@@ -16,6 +16,7 @@ GradSync::GradSync(std::vector<std::pair<std::string, torch::Tensor>> params, co
                    std::unique_ptr<CommBackend> backend, const GradSyncOptions& opt)
     : dist_(dist), backend_(std::move(backend)), opt_(opt), params_(std::move(params)) {
   if (!backend_) return;
+  inv_world_ = torch::scalar_tensor(1.0 / dist_.world_size(), torch::kFloat64);
   watchdog_ = std::make_unique<Watchdog>(dist_, opt_.timeout_s);
   // Reverse registration order approximates the order in which backward produces gradients.
   where_.assign(params_.size(), {-1, -1});
@@ -86,11 +87,15 @@ void GradSync::on_grad(int64_t param, const torch::Tensor& grad) {
   auto dst = b.buffer.narrow(0, slot.offset, slot.numel);
   // The bucket holds the full accumulated gradient: what earlier no_sync micro-batches left in
   // .grad plus this micro-batch's gradient (which autograd adds to .grad after this hook).
-  const auto& acc = params_[param].second.grad();
+  // Pre-scaled by 1/world so the summed bucket is already the mean (exact for power-of-2 worlds).
+  auto& p = params_[param].second;
+  if (p.grad().defined() && p.grad().is_alias_of(b.buffer))
+    p.mutable_grad() = p.grad().clone();  // .grad still views the bucket (grads not reset): detach it
+  const auto& acc = p.grad();
   if (acc.defined())
-    torch::add_out(dst, acc.reshape({-1}), grad.reshape({-1}));
+    torch::add_out(dst, acc.reshape({-1}), grad.reshape({-1})).mul_(inv_world_);
   else
-    dst.copy_(grad.reshape({-1}));
+    torch::mul_out(dst, grad.reshape({-1}), inv_world_);
   ready_[param] = true;
   if (--b.pending == 0) launch_ready_in_order();
   // Poke progress of in-flight collectives (MPI progresses only inside MPI calls).
@@ -118,7 +123,7 @@ void GradSync::finish() {
       const auto& g = params_[s.param].second.grad();
       auto dst = b.buffer.narrow(0, s.offset, s.numel);
       if (g.defined())
-        dst.copy_(g.reshape({-1}));
+        torch::mul_out(dst, g.reshape({-1}), inv_world_);
       else
         dst.zero_();
       ready_[s.param] = true;
@@ -126,7 +131,6 @@ void GradSync::finish() {
     }
   }
   launch_ready_in_order();
-  const double inv_world = 1.0 / dist_.world_size();
   for (int64_t bi = 0; bi < num_buckets(); ++bi) {
     auto& b = buckets_[bi];
     {
@@ -136,14 +140,14 @@ void GradSync::finish() {
       Watchdog::Scope guard(watchdog_.get(), what.str());
       b.work->wait();
     }
-    b.buffer.mul_(inv_world);
+    // .grad shares the averaged bucket's memory (no copy, as DDP's gradient_as_bucket_view). It is
+    // made with set_ rather than as an autograd view, so that zero_grad's detach_() accepts it; the
+    // next round's hooks write the bucket only after zero_grad has released these tensors.
     for (const auto& s : b.slots) {
       auto& p = params_[s.param].second;
-      auto avg = b.buffer.narrow(0, s.offset, s.numel).view(p.sizes());
-      if (p.grad().defined())
-        p.mutable_grad().copy_(avg);
-      else
-        p.mutable_grad() = avg.clone();
+      auto g = torch::empty({0}, b.buffer.options());
+      g.set_(b.buffer.storage(), b.buffer.storage_offset() + s.offset, p.sizes(), p.contiguous().strides());
+      p.mutable_grad() = g;
     }
   }
   reset_round();

@@ -2,7 +2,8 @@
 // order (first bucket ~first_bucket_mb, then bucket_mb); autograd hooks copy each gradient into its
 // bucket's flat buffer as it becomes ready, and a full bucket's sum all-reduce is launched at once
 // (in bucket order, identical on every rank) while backward goes on. finish() waits (under the
-// watchdog), averages, and writes the result into every parameter's .grad.
+// watchdog) and writes the mean into every parameter's .grad (gradients are scaled by 1/world
+// as they are copied into the buckets, so the all-reduced sum is already the mean).
 #pragma once
 #include <torch/torch.h>
 
@@ -77,6 +78,7 @@ class GradSync {
   int64_t next_launch_ = 0;
   int64_t step_ = 0;
   bool sync_ = true;
+  torch::Tensor inv_world_;  // 1 / world size (0-dim), gradients are scaled by it on copy-in
   std::unique_ptr<Watchdog> watchdog_;
 };
 

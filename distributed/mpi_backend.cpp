@@ -1,5 +1,13 @@
-// MPI backend for CPU tensors: MPI_Iallreduce on a communicator of its own (MPI_Comm_dup).
-#include <chrono>
+// MPI backend for CPU tensors, on a communicator of its own (MPI_Comm_dup). Asynchronous
+// all-reduces run as blocking MPI_Allreduce calls, in launch order, on a dedicated comm thread
+// (when MPI provides MPI_THREAD_MULTIPLE): Open MPI's non-blocking MPI_Iallreduce (libnbc) was
+// 2.5x slower than its tuned blocking MPI_Allreduce for a 23 MB buffer on this machine, and it only
+// progresses inside MPI calls, so it would not overlap with backward anyway. Without
+// THREAD_MULTIPLE it falls back to MPI_Iallreduce.
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
 #include <thread>
 
 #include "distributed/backend.h"
@@ -34,27 +42,85 @@ class MpiWork : public CommWork {
     return done != 0;
   }
   void wait() override {
-    // Poll with short sleeps rather than MPI_Wait: Open MPI's wait spins a core, which on a
-    // 2-core machine running 2 ranks steals the CPU that backward is computing on.
-    while (!test()) std::this_thread::sleep_for(std::chrono::microseconds(50));
+    // Called after backward, when there is nothing left to overlap: MPI_Wait drives progress at
+    // full speed (polling MPI_Test with sleeps in between made a 23 MB all-reduce 6x slower).
+    if (req_ != MPI_REQUEST_NULL) RPCT_MPI(MPI_Wait(&req_, MPI_STATUS_IGNORE));
   }
 
  private:
   MPI_Request req_;
 };
 
+// A collective queued to the comm thread; done when the thread ran it (or failed).
+struct ThreadWorkState {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  std::exception_ptr error;
+};
+
+class ThreadWork : public CommWork {
+ public:
+  explicit ThreadWork(std::shared_ptr<ThreadWorkState> s) : s_(std::move(s)) {}
+  bool test() override {
+    std::lock_guard<std::mutex> lock(s_->mu);
+    return s_->done;
+  }
+  void wait() override {
+    std::unique_lock<std::mutex> lock(s_->mu);
+    s_->cv.wait(lock, [&] { return s_->done; });
+    if (s_->error) std::rethrow_exception(s_->error);
+  }
+
+ private:
+  std::shared_ptr<ThreadWorkState> s_;
+};
+
 class MpiBackend : public CommBackend {
  public:
-  explicit MpiBackend(const DistContext&) { RPCT_MPI(MPI_Comm_dup(MPI_COMM_WORLD, &comm_)); }
+  explicit MpiBackend(const DistContext&) {
+    RPCT_MPI(MPI_Comm_dup(MPI_COMM_WORLD, &comm_));
+    int level = 0;
+    RPCT_MPI(MPI_Query_thread(&level));
+    if (level == MPI_THREAD_MULTIPLE) thread_ = std::thread([this] { comm_loop(); });
+  }
   ~MpiBackend() override {
+    if (thread_.joinable()) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        stop_ = true;
+      }
+      cv_.notify_all();
+      thread_.join();
+    }
     int fin = 0;
     MPI_Finalized(&fin);
     if (!fin) MPI_Comm_free(&comm_);
   }
-  std::string name() const override { return "mpi"; }
+  std::string name() const override { return thread_.joinable() ? "mpi (comm thread)" : "mpi"; }
 
   std::unique_ptr<CommWork> allreduce_sum_async(torch::Tensor buf) override {
     check(buf);
+    if (thread_.joinable()) {
+      auto state = std::make_shared<ThreadWorkState>();
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        queue_.push_back([this, buf, state] {
+          try {
+            allreduce_sum(buf);
+          } catch (...) {
+            state->error = std::current_exception();
+          }
+          {
+            std::lock_guard<std::mutex> l(state->mu);
+            state->done = true;
+          }
+          state->cv.notify_all();
+        });
+      }
+      cv_.notify_all();
+      return std::make_unique<ThreadWork>(state);
+    }
     MPI_Request req;
     RPCT_MPI(MPI_Iallreduce(MPI_IN_PLACE, buf.data_ptr(), count(buf), mpi_type(buf), MPI_SUM, comm_, &req));
     return std::make_unique<MpiWork>(req);
@@ -75,7 +141,24 @@ class MpiBackend : public CommBackend {
     TORCH_CHECK(t.numel() <= std::numeric_limits<int>::max(), "MPI backend: tensor too large for one call");
   }
   static int count(const torch::Tensor& t) { return static_cast<int>(t.numel()); }
+  void comm_loop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stop requested and nothing left
+      auto task = std::move(queue_.front());
+      queue_.pop_front();
+      lock.unlock();
+      task();
+      lock.lock();
+    }
+  }
   MPI_Comm comm_;
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> queue_;
+  bool stop_ = false;
 };
 
 }  // namespace

@@ -9,7 +9,9 @@
 #include <nlohmann/json.hpp>
 
 #include "distributed/dist_context.h"
+#include "datasets/data_factory.h"
 #include "launch/launcher.h"
+#include "tools/prepare_data.h"
 #include "trainer/config.h"
 #include "trainer/log.h"
 #include "trainer/checkpoint.h"
@@ -35,6 +37,8 @@ const char* kTopHelp =
     "commands:\n"
     "  train   train a model:            rpctrain train --config FILE [--set key.sub=value]...\n"
     "  eval    evaluate a saved model:   rpctrain eval --config FILE --checkpoint PATH\n"
+    "  prepare-data  make data sets in real layouts: rpctrain prepare-data fashion-mnist-imagenet --out DIR\n"
+    "                                    rpctrain prepare-data ade20k-synthetic --out DIR\n"
     "  inspect show a checkpoint:        rpctrain inspect CKPT_DIR\n"
     "  export  weights for Python/timm:  rpctrain export CKPT_DIR --format safetensors --out FILE\n"
     "  import  timm-named weights -> rpctrain names: rpctrain import FILE --config CFG --out FILE\n"
@@ -164,8 +168,8 @@ int cmd_eval(int argc, char** argv, rpct::DistContext& dist) {
   rpct::ViT model(cfg);
   load_weights(model, path, (*vm)["ema"].as<bool>());
   model->to(rpct::pick_device(cfg, dist));
-  auto test = rpct::load_fashion_mnist(cfg.data.root, "test", cfg.data.limit_test);
-  auto r = rpct::evaluate(model, test, cfg, dist);
+  auto test = rpct::make_batch_source(cfg, /*train=*/false);
+  auto r = rpct::evaluate(model, *test, cfg, dist);
   if (dist.is_root())
     print_json({{"cmd", "eval"}, {"ok", true}, {"top1", r.top1}, {"top5", r.top5}, {"loss", r.loss},
                 {"samples", r.samples}, {"checkpoint", path}});
@@ -295,6 +299,8 @@ int main(int argc, char** argv) {
         code = cmd_train(argc, argv, dist);
       } else if (cmd == "eval") {
         code = cmd_eval(argc, argv, dist);
+      } else if (cmd == "prepare-data") {
+        code = dist.is_root() ? rpct::prepare_data_main(argc - 2, argv + 2) : 0;  // argv[2] = subcommand
       } else if (cmd == "inspect") {
         code = cmd_inspect(argc, argv);
       } else if (cmd == "export") {

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "kernels/rpc_attention/rpc_attention.h"
+
 namespace rpct {
 
 AttentionKind parse_attention_kind(const std::string& name) {
@@ -23,14 +25,46 @@ std::string attention_kind_name(AttentionKind kind) {
   return "?";
 }
 
+// kvpos index (BEiT-style relative position bias): tokens 0 = cls, 1 + y*g + x = patch (y, x).
+// patch a -> patch b: (ya - yb + g - 1) * (2g - 1) + (xa - xb + g - 1); then cls->patch, patch->cls,
+// cls->cls get the three last entries. Returns (1 + g*g, 1 + g*g) int64.
+static torch::Tensor relative_position_index(int64_t g) {
+  const int64_t n = 1 + g * g, R = (2 * g - 1) * (2 * g - 1);
+  auto idx = torch::empty({n, n}, torch::kLong);
+  auto a = idx.accessor<int64_t, 2>();
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      if (i == 0 && j == 0) a[i][j] = R + 2;
+      else if (i == 0) a[i][j] = R;
+      else if (j == 0) a[i][j] = R + 1;
+      else {
+        const int64_t yi = (i - 1) / g, xi = (i - 1) % g, yj = (j - 1) / g, xj = (j - 1) % g;
+        a[i][j] = (yi - yj + g - 1) * (2 * g - 1) + (xi - xj + g - 1);
+      }
+    }
+  return idx;
+}
+
 AttentionImpl::AttentionImpl(const AttentionOptions& opt) : opt_(opt) {
   TORCH_CHECK(opt.dim % opt.heads == 0, "attention: dim ", opt.dim, " not divisible by heads ", opt.heads);
-  TORCH_CHECK(opt.kind == AttentionKind::kSoftmax || opt.kind == AttentionKind::kSym,
-              "attention kind '", attention_kind_name(opt.kind), "' is not implemented yet");
+  TORCH_CHECK(opt.kind != AttentionKind::kKvPos || opt.grid > 0, "attention kind 'kvpos' needs the patch grid side");
+  TORCH_CHECK(opt.kind != AttentionKind::kRpc || opt.rpc_n_iter >= 1, "attention: rpc n_iter must be >= 1");
   const int64_t n_proj = opt.kind == AttentionKind::kSoftmax ? 3 : 2;
   in_proj_ = register_module("qkv", torch::nn::Linear(opt.dim, n_proj * opt.dim));
   proj_ = register_module("proj", torch::nn::Linear(opt.dim, opt.dim));
   proj_drop_ = register_module("proj_drop", torch::nn::Dropout(opt.proj_drop));
+  if (opt.kind == AttentionKind::kKvPos) {
+    // Truncated normal, std .02 (as the other tokens/weights of the ViT).
+    auto table = torch::randn({opt.heads, relative_position_table_size(opt.grid)}).mul_(0.02).clamp_(-0.04, 0.04);
+    rel_table_ = register_parameter("rel_pos_table", table);
+    rel_index_ = relative_position_index(opt.grid);  // derived from grid: not a buffer (not saved, not cast by to())
+  }
+}
+
+torch::Tensor AttentionImpl::relative_position_bias() const {
+  if (opt_.kind != AttentionKind::kKvPos) return {};
+  const int64_t n = rel_index_.size(0);
+  return rel_table_.index_select(1, rel_index_.reshape({-1}).to(rel_table_.device())).reshape({opt_.heads, n, n});  // (H, N, N)
 }
 
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x) {
@@ -38,12 +72,31 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x) {
   const int64_t n_proj = opt_.kind == AttentionKind::kSoftmax ? 3 : 2;
   // (B, N, n_proj*C) -> (n_proj, B, H, N, D)
   auto parts = in_proj_->forward(x).reshape({B, N, n_proj, H, D}).permute({2, 0, 3, 1, 4}).unbind(0);
-  const double drop = is_training() ? opt_.attn_drop : 0.0;
+  const bool training = is_training();
+  const double drop = training ? opt_.attn_drop : 0.0;
   torch::Tensor out;  // (B, H, N, D)
-  if (opt_.kind == AttentionKind::kSoftmax) {
-    out = at::scaled_dot_product_attention(parts[0], parts[1], parts[2], {}, drop);
-  } else {  // symmetric KV: the keys are their own queries
-    out = at::scaled_dot_product_attention(parts[0], parts[0], parts[1], {}, drop);
+  switch (opt_.kind) {
+    case AttentionKind::kSoftmax:
+      out = opt_.use_fused ? at::scaled_dot_product_attention(parts[0], parts[1], parts[2], {}, drop)
+                           : softmax_attention_reference(parts[0], parts[1], parts[2], {}, opt_.attn_drop, training);
+      break;
+    case AttentionKind::kKvPos: {
+      auto bias = relative_position_bias();  // (H, 1+g*g, 1+g*g)
+      if (N == bias.size(1) - 1) bias = bias.slice(1, 1).slice(2, 1);  // no cls token: patch entries only
+      TORCH_CHECK(bias.size(1) == N, "attention kvpos: ", N, " tokens do not match grid ", opt_.grid);
+      out = softmax_attention_reference(parts[0], parts[0], parts[1], bias.unsqueeze(0).to(parts[0].dtype()),
+                                        opt_.attn_drop, training);
+      break;
+    }
+    case AttentionKind::kSym:
+    case AttentionKind::kRpc: {
+      const int64_t n_iter = opt_.kind == AttentionKind::kRpc ? opt_.rpc_n_iter : 0;
+      // The fused op has no dropout: with attention dropout active, train through the reference.
+      const bool fused = opt_.use_fused && drop == 0.0 && rpc_attention_fused_supports(parts[0]);
+      out = fused ? rpc_attention(parts[0], parts[1], n_iter, opt_.rpc_lambda, C)
+                  : rpc_attention_reference(parts[0], parts[1], n_iter, opt_.rpc_lambda, C, opt_.attn_drop, training);
+      break;
+    }
   }
   out = out.transpose(1, 2).reshape({B, N, C});
   return proj_drop_->forward(proj_->forward(out));

@@ -1,5 +1,9 @@
 // Multi-head self-attention with pluggable score computation (see ../shared/spec/attention.md).
-// kind = softmax (QKV) | sym (symmetric KV, "SymViT"); issue "attention variants" adds kvpos, rpc.
+// kind = softmax (QKV) | sym (symmetric KV, "SymViT") | kvpos (sym + learned 2D relative-position bias)
+// | rpc (RPC-Attention on symmetric KV). Per variant, `use_fused` picks the fused op (softmax: LibTorch's
+// scaled_dot_product_attention; sym, rpc: rpct::rpc_attention) or the LibTorch-ops reference. The fused
+// op has no dropout: sym/rpc with attn_drop > 0 use the reference while training. kvpos has only the
+// reference path.
 #pragma once
 #include <torch/torch.h>
 
@@ -28,12 +32,18 @@ class AttentionImpl : public torch::nn::Module {
   explicit AttentionImpl(const AttentionOptions& opt);
   torch::Tensor forward(const torch::Tensor& x);  // (B, N, C) -> (B, N, C)
   const AttentionOptions& options() const { return opt_; }
+  // kvpos: the (H, N, N) bias added to the scores, gathered from the table. Other kinds: undefined.
+  torch::Tensor relative_position_bias() const;
+  // kvpos: size of the per-head table: (2g-1)^2 patch offsets + cls->patch + patch->cls + cls->cls.
+  static int64_t relative_position_table_size(int64_t grid) { return (2 * grid - 1) * (2 * grid - 1) + 3; }
 
  private:
   AttentionOptions opt_;
   torch::nn::Linear in_proj_{nullptr};  // C -> 3C (softmax) or 2C (KV variants)
   torch::nn::Linear proj_{nullptr};     // C -> C
   torch::nn::Dropout proj_drop_{nullptr};
+  torch::Tensor rel_table_;  // kvpos: (H, table size) learned bias
+  torch::Tensor rel_index_;  // kvpos: (N, N) int64 index into the table (CPU; derived from grid)
 };
 TORCH_MODULE(Attention);
 

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 
 namespace rpct {
 
@@ -17,7 +18,10 @@ std::string format_duration(double seconds) {
 }
 
 Progress::Progress(std::string label, int64_t total_steps, bool enabled)
-    : label_(std::move(label)), total_(total_steps), enabled_(enabled), tty_(isatty(STDOUT_FILENO) == 1),
+    // Under mpirun, stdout is a pseudo-terminal even when the job's output goes to a file: use
+    // plain lines there (a live bar only for a single process on a real terminal).
+    : label_(std::move(label)), total_(total_steps), enabled_(enabled),
+      tty_(isatty(STDOUT_FILENO) == 1 && std::getenv("OMPI_COMM_WORLD_SIZE") == nullptr),
       start_(std::chrono::steady_clock::now()) {}
 
 double Progress::elapsed_s() const {

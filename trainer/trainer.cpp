@@ -4,6 +4,7 @@
 #include <fstream>
 #include <thread>
 
+#include "datasets/data_factory.h"
 #include "datasets/sampler.h"
 #include "distributed/grad_sync.h"
 #include "trainer/log.h"
@@ -107,20 +108,20 @@ double train_step(ViT& model, torch::optim::Optimizer& opt, const torch::Tensor&
   return loss.item<double>();
 }
 
-EvalResult evaluate(ViT& model, const ImageSet& set, const Config& cfg, const DistContext& dist) {
+EvalResult evaluate(ViT& model, BatchSource& set, const Config& cfg, const DistContext& dist) {
   torch::NoGradGuard no_grad;
   model->eval();
   auto [begin, end] = eval_shard(set.size(), dist.world_size(), dist.rank());
   double loss_sum = 0, c1 = 0, c5 = 0;
   const int64_t k = std::min<int64_t>(5, cfg.model.num_classes);
+  const auto device = model->parameters().front().device();
   for (int64_t s = begin; s < end; s += cfg.train.eval_batch_size) {
     const int64_t e = std::min<int64_t>(end, s + cfg.train.eval_batch_size);
     std::vector<int64_t> idx(e - s);
     std::iota(idx.begin(), idx.end(), s);
-    auto [x, y] = make_batch(set, idx, /*augment=*/false, 0, 0);
-    const auto device = model->parameters().front().device();
-    y = y.to(device);
-    auto logits = model->forward(x.to(device));
+    auto b = set.make_batch(0, idx);
+    auto y = b.y.to(device);
+    auto logits = model->forward(b.x.to(device));
     loss_sum += torch::nn::functional::cross_entropy(
                     logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
                     .item<double>();
@@ -142,8 +143,11 @@ TrainResult train(const Config& cfg, DistContext& dist, const std::string& run_d
   const auto& t = cfg.train;
   configure_runtime(cfg, dist);
   const bool root = dist.is_root();
-  auto train_set = load_fashion_mnist(cfg.data.root, "train", cfg.data.limit_train);
-  auto test_set = load_fashion_mnist(cfg.data.root, "test", cfg.data.limit_test);
+  TORCH_CHECK(cfg.data.kind != "ade20k", cfg.source, ": data.kind 'ade20k' is a segmentation set; training it needs ",
+              "the Segmenter model, which rpctrain does not have yet (the ADE20K input pipeline is ready)");
+  auto train_set = make_batch_source(cfg, /*train=*/true);
+  auto test_set = make_batch_source(cfg, /*train=*/false);
+  DataLoader loader(train_set, cfg.data.workers, cfg.data.prefetch);
 
   const torch::Device device = pick_device(cfg, dist);
   ViT model(cfg);
@@ -185,9 +189,9 @@ TrainResult train(const Config& cfg, DistContext& dist, const std::string& run_d
     for (const auto& p : params) n += p.second.numel();
     return n;
   }();
-  DistributedSampler sampler(train_set.size(), t.batch_size, dist.world_size(), dist.rank(),
+  DistributedSampler sampler(train_set->size(), t.batch_size, dist.world_size(), dist.rank(),
                              static_cast<uint64_t>(t.seed));
-  const int64_t n_train = train_set.size();
+  const int64_t n_train = train_set->size();
   const int64_t per_step = sampler.global_batch() * t.accum_steps;  // samples per optimizer step
   const int64_t steps_per_epoch = n_train / per_step;
   TORCH_CHECK(steps_per_epoch > 0, "train: one optimizer step needs ", per_step, " samples (ranks x batch x accum), ",
@@ -204,7 +208,7 @@ TrainResult train(const Config& cfg, DistContext& dist, const std::string& run_d
                sync.backend()->name().c_str(), static_cast<long long>(sync.num_buckets()),
                sync.bucket_bytes().front() / 1048576.0, cfg.dist.timeout_s);
     log_info("data: %lld train / %lld test images; %d ranks x batch %d x accum %d; %lld steps/epoch; threads %d",
-             static_cast<long long>(n_train), static_cast<long long>(test_set.size()), dist.world_size(), t.batch_size,
+             static_cast<long long>(n_train), static_cast<long long>(test_set->size()), dist.world_size(), t.batch_size,
              t.accum_steps, static_cast<long long>(steps_per_epoch), torch::get_num_threads());
     metrics = JsonlWriter(run_dir + "/metrics.jsonl");
   }
@@ -222,6 +226,14 @@ TrainResult train(const Config& cfg, DistContext& dist, const std::string& run_d
     model->train();
     const int64_t epoch = st.epoch;
     const int64_t steps_left = (n_train - st.epoch_pos) / per_step;
+    {  // this rank's micro-batches for the rest of the epoch, in order, to the loader's workers
+      std::vector<std::vector<int64_t>> micro;
+      for (int64_t s = 0; s < steps_left; ++s)
+        for (int a = 0; a < t.accum_steps; ++a)
+          micro.push_back(sampler.batch_at(epoch, st.epoch_pos + s * per_step + a * sampler.global_batch()));
+      loader.start_epoch(epoch, std::move(micro));
+    }
+    int64_t skipped = 0;
     Progress progress("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(t.epochs), steps_left, root);
     const auto epoch_t0 = std::chrono::steady_clock::now();
     for (int64_t s = 0; s < steps_left; ++s) {
@@ -232,11 +244,16 @@ TrainResult train(const Config& cfg, DistContext& dist, const std::string& run_d
       sync.set_step(st.step);
       double step_loss = 0;
       for (int a = 0; a < t.accum_steps; ++a) {
-        auto idx = sampler.batch_at(epoch, st.epoch_pos + a * sampler.global_batch());
-        trace_samples(dist.rank(), epoch, st.step, idx);
-        auto [x, y] = make_batch(train_set, idx, cfg.data.augment, static_cast<uint64_t>(t.seed), epoch);
+        Batch b = loader.next();
+        trace_samples(dist.rank(), epoch, st.step, b.indices);
+        skipped += b.skipped;
         sync.set_sync(a == t.accum_steps - 1);  // no_sync for all but the last micro-batch
-        auto loss = loss_fn(model->forward(x.to(device)), y.to(device), t.label_smoothing) / t.accum_steps;
+        auto logits = model->forward(b.x.to(device, /*non_blocking=*/true));
+        // Mixup/CutMix give soft targets (label smoothing already folded in); else hard labels.
+        auto loss = (b.y_soft.defined()
+                         ? -(b.y_soft.to(device) * torch::log_softmax(logits, 1)).sum(1).mean()
+                         : loss_fn(logits, b.y.to(device), t.label_smoothing)) /
+                    t.accum_steps;
         loss.backward();
         step_loss += loss.item<double>();
       }
@@ -265,7 +282,8 @@ TrainResult train(const Config& cfg, DistContext& dist, const std::string& run_d
       Watchdog::Scope guard(sync.watchdog(), "metrics reduction after epoch " + std::to_string(epoch + 1));
       train_loss = dist.allreduce_sum(st.epoch_loss_sum) / dist.world_size() / std::max<int64_t>(1, st.epoch_steps);
     }
-    auto ev = evaluate(model, test_set, cfg, dist);
+    auto ev = evaluate(model, *test_set, cfg, dist);
+    const double skipped_all = dist.allreduce_sum(static_cast<double>(skipped));
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     result.eval = ev;
     result.train_loss = train_loss;
@@ -278,13 +296,16 @@ TrainResult train(const Config& cfg, DistContext& dist, const std::string& run_d
       st.best_step = st.step;
     }
     if (root) {
-      log_info("epoch %lld/%d: train loss %.4f | test loss %.4f top1 %.2f%% top5 %.2f%% | %.0f img/s | %s",
+      const auto ls = loader.stats();
+      log_info("epoch %lld/%d: train loss %.4f | test loss %.4f top1 %.2f%% top5 %.2f%% | %.0f img/s | loader %.0f "
+               "img/s per worker, waited %.1f s, %.0f bad samples skipped | %s",
                static_cast<long long>(epoch + 1), t.epochs, train_loss, ev.loss, 100 * ev.top1, 100 * ev.top5,
-               result.images_per_s, format_duration(elapsed).c_str());
+               result.images_per_s, ls.images_per_worker_second(), ls.wait_seconds, skipped_all,
+               format_duration(elapsed).c_str());
       metrics.write({{"kind", "epoch"}, {"epoch", epoch + 1}, {"step", st.step}, {"train_loss", train_loss},
                      {"test_loss", ev.loss}, {"top1", ev.top1}, {"top5", ev.top5},
                      {"lr", lr_at(t, static_cast<double>(epoch + 1))}, {"images_per_s", result.images_per_s},
-                     {"elapsed_s", elapsed}});
+                     {"skipped_samples", skipped_all}, {"elapsed_s", elapsed}});
     }
     if (cfg.ckpt.epoch_end) {
       TrainState next = st;  // the state at the start of the next epoch

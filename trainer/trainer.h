@@ -3,6 +3,7 @@
 #include <string>
 
 #include "datasets/fashion_mnist.h"
+#include "datasets/loader.h"
 #include "distributed/dist_context.h"
 #include "models/vit.h"
 #include "trainer/config.h"
@@ -32,7 +33,7 @@ void configure_runtime(const Config& cfg, const DistContext& dist);
 torch::Device pick_device(const Config& cfg, const DistContext& dist);
 
 // Evaluates `model` on `set`, sharded across ranks; metrics are global (reduced).
-EvalResult evaluate(ViT& model, const ImageSet& set, const Config& cfg, const DistContext& dist);
+EvalResult evaluate(ViT& model, BatchSource& set, const Config& cfg, const DistContext& dist);
 
 // Trains per `cfg`; rank 0 writes <run_dir>/{metrics.jsonl, model.safetensors, ckpt/step_*/}.
 // `resume`: "" (fresh), "auto" (newest valid checkpoint of run_dir, if any) or a checkpoint dir.

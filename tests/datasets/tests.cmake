@@ -1,1 +1,7 @@
 # tests of this area: rpct_add_test(...) (see tests/CMakeLists.txt)
+rpct_add_test(test_decode LABELS unit SOURCES datasets/test_decode.cpp)
+rpct_add_test(test_image_folder LABELS unit SOURCES datasets/test_image_folder.cpp)
+rpct_add_test(test_ade20k LABELS unit SOURCES datasets/test_ade20k.cpp)
+rpct_add_test(test_transforms LABELS unit SOURCES datasets/test_transforms.cpp)
+rpct_add_test(test_loader LABELS unit SOURCES datasets/test_loader.cpp)
+rpct_add_test(test_prepare_data LABELS unit SOURCES datasets/test_prepare_data.cpp)

@@ -42,4 +42,24 @@ inline rpct::test::Errors emu_errors(const rpct::test::Case& c, uint64_t seed = 
       seed);
 }
 
+// The deliberately broken variants (RPCT_EMU_BREAK_*) are "detected" when the regular test
+// (test_emu_attention, same tolerance) would fail on their result, under both warp orders.
+// N = 45 and 37: not multiples of the 32-key tile (an off-by-one bound needs a partial tile to show).
+inline void expect_broken_variant_detected(const char* variant) {
+  using rpct::test::Case;
+  for (const Case& c : {Case{1, 2, 45, 32, 0, 0.3, torch::kFloat32}, Case{1, 2, 45, 32, 2, 0.3, torch::kFloat32},
+                        Case{1, 2, 37, 64, 1, 0.3, torch::kBFloat16}}) {
+    for (auto order : {rpct::emu::WarpOrder::kAscending, rpct::emu::WarpOrder::kDescending}) {
+      rpct::emu::Options o;
+      o.warp_order = order;
+      rpct::emu::ScopedOptions s(o);
+      const auto e = emu_errors(c);
+      const double tol = rpct::test::tolerance(c.dtype);
+      std::cout << "[" << variant << "] " << c.str() << (order == rpct::emu::WarpOrder::kAscending ? " asc" : " desc")
+                << ": " << e.str() << " (tol " << tol << ")\n";
+      EXPECT_GT(e.max(), tol) << variant << " was NOT detected for " << c.str();
+    }
+  }
+}
+
 }  // namespace

@@ -50,15 +50,16 @@ if diff <(losses "$tmp/A/metrics.jsonl") <(losses "$tmp/B/metrics.jsonl") > "$tm
   echo "ok   resume mid-epoch: all $(losses "$tmp/A/metrics.jsonl" | wc -l) logged step losses identical"
 else fail "logged losses differ"; head "$tmp/loss.diff"; fi
 
-# 2. kill -9 of one rank at a random moment (start-up takes ~1 s, the 32 steps ~2 s, with a
-#    checkpoint every 5 steps, so the kill often lands during a write); the launcher restarts
-#    with --resume auto.
+# 2. kill -9 of one rank at a random moment; the launcher restarts with --resume auto.
 "$bin" launch --procs-per-node 2 --oversubscribe --max-restarts 3 -- train "${common[@]}" --run-dir "$tmp/C" > "$tmp/C.out" 2>&1 &
 lpid=$!
-delay=$("$py" -c 'import random; print(round(random.uniform(1.5, 4.0), 2))')
+# Wait for the first checkpoint directory, then kill at a random moment shortly after (the run
+# writes one every 5 steps, so the kill often lands inside a write).
+for _ in $(seq 1 600); do ls -d "$tmp"/C/ckpt/step_* >/dev/null 2>&1 && break; sleep 0.05; done
+delay=$("$py" -c 'import random; print(round(random.uniform(0.0, 0.4), 2))')
 sleep "$delay"
 victim="$(pgrep -f -- "--run-dir $tmp/C" | while read p; do [ "$(cat /proc/$p/comm 2>/dev/null)" = rpctrain ] && grep -q -- "train" /proc/$p/cmdline 2>/dev/null && echo $p; done | grep -v "^$lpid\$" | shuf -n 1)"
-if [ -n "$victim" ]; then kill -9 "$victim"; echo "     killed rank pid $victim after ${delay}s"; else echo "     (run finished before the kill at ${delay}s)"; fi
+if [ -n "$victim" ]; then kill -9 "$victim"; echo "     killed rank pid $victim ${delay}s after the first checkpoint appeared"; else echo "     (run finished before the kill at ${delay}s)"; fi
 wait $lpid || { fail "launcher did not complete"; tail -20 "$tmp/C.out"; }
 [ "$(sha "$tmp/C.out")" = "$ref" ] && echo "ok   kill -9 + launcher restart: params_sha256 identical" || { fail "kill -9: params_sha256 differs"; grep -E "launch|resum|skipping" "$tmp/C.out"; }
 

@@ -1,0 +1,125 @@
+// bench_attention: forward+backward time and peak memory of the fused RPC-Attention op and of the
+// LibTorch-ops reference, at the DeiT-Tiny and Segmenter shapes. Prints one JSON line per shape:
+// {"shape":..,"B":..,...,"fused_ms":..,"reference_ms":..,"fused_peak_mb":..,"reference_peak_mb":..}
+// (bench/attention/run.sh merges these with the Python eager column).
+//
+// Peak memory: a counting c10::Allocator is installed as the CPU allocator; it wraps the default one and
+// tracks live and peak bytes of every CPU tensor allocation (autograd's saved tensors, outputs, gradients,
+// and the fused kernel's workspaces, which it allocates as tensors for that reason). Reported: peak live
+// bytes during one forward+backward minus the bytes live before it (inputs, cotangent). BLAS-internal
+// packing buffers are not seen (both implementations use the same BLAS).
+#include <ATen/Parallel.h>
+#include <c10/core/CPUAllocator.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "kernels/rpc_attention/rpc_attention.h"
+
+namespace {
+
+class CountingAllocator final : public c10::Allocator {
+ public:
+  explicit CountingAllocator(c10::Allocator* base) : base_(base) {}
+  c10::DataPtr allocate(size_t n) override {
+    auto* ctx = new Ctx{base_->allocate(n), n, this};
+    void* data = ctx->inner.get();
+    const int64_t now = live_.fetch_add(static_cast<int64_t>(n)) + static_cast<int64_t>(n);
+    int64_t p = peak_.load();
+    while (now > p && !peak_.compare_exchange_weak(p, now)) {
+    }
+    return {data, ctx, &CountingAllocator::release, c10::Device(c10::DeviceType::CPU)};
+  }
+  c10::DeleterFnPtr raw_deleter() const override { return nullptr; }
+  void copy_data(void* dest, const void* src, std::size_t count) const override { std::memcpy(dest, src, count); }
+  int64_t live() const { return live_.load(); }
+  void reset_peak() { peak_.store(live_.load()); }
+  int64_t peak() const { return peak_.load(); }
+
+ private:
+  struct Ctx {
+    c10::DataPtr inner;
+    size_t n;
+    CountingAllocator* self;
+  };
+  static void release(void* p) {
+    auto* ctx = static_cast<Ctx*>(p);
+    ctx->self->live_.fetch_sub(static_cast<int64_t>(ctx->n));
+    delete ctx;
+  }
+  c10::Allocator* base_;
+  std::atomic<int64_t> live_{0}, peak_{0};
+};
+
+CountingAllocator* g_counter = nullptr;
+
+struct Shape {
+  const char* name;
+  int64_t B, H, N, D, C, n_iter;
+  double lambda;
+  int reps;
+};
+
+// One forward + backward; returns nothing, leaves grads on k, v.
+void step(bool fused, const Shape& s, torch::Tensor& k, torch::Tensor& v, const torch::Tensor& g) {
+  k.mutable_grad() = torch::Tensor();
+  v.mutable_grad() = torch::Tensor();
+  auto out = fused ? rpct::rpc_attention(k, v, s.n_iter, s.lambda, s.C)
+                   : rpct::rpc_attention_reference(k, v, s.n_iter, s.lambda, s.C);
+  out.backward(g);
+}
+
+struct Result {
+  double ms, peak_mb;
+};
+
+Result measure(bool fused, const Shape& s, torch::Tensor& k, torch::Tensor& v, const torch::Tensor& g) {
+  step(fused, s, k, v, g);  // warm-up (allocator, BLAS)
+  k.mutable_grad() = torch::Tensor();
+  v.mutable_grad() = torch::Tensor();
+  const int64_t before = g_counter->live();
+  g_counter->reset_peak();
+  step(fused, s, k, v, g);
+  const double peak_mb = static_cast<double>(g_counter->peak() - before) / (1024.0 * 1024.0);
+  std::vector<double> t;
+  for (int r = 0; r < s.reps; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    step(fused, s, k, v, g);
+    t.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(t.begin(), t.end());
+  return {t[t.size() / 2], peak_mb};  // median
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int threads = argc > 1 ? std::atoi(argv[1]) : 2;
+  static CountingAllocator counter(c10::GetCPUAllocator());
+  g_counter = &counter;
+  c10::SetCPUAllocator(&counter, /*priority=*/100);
+  at::set_num_threads(threads);
+  torch::manual_seed(0);
+  const Shape shapes[] = {{"deit_tiny", 32, 3, 197, 64, 192, 4, 4.0, 9}, {"segmenter", 2, 3, 1025, 64, 192, 4, 4.0, 5}};
+  for (const auto& s : shapes) {
+    auto k = torch::randn({s.B, s.H, s.N, s.D}).requires_grad_(true);
+    auto v = torch::randn({s.B, s.H, s.N, s.D}).requires_grad_(true);
+    auto g = torch::randn({s.B, s.H, s.N, s.D});
+    // Interleave: reference, fused (each with its own warm-up).
+    const Result ref = measure(false, s, k, v, g);
+    const Result fused = measure(true, s, k, v, g);
+    std::printf("{\"shape\":\"%s\",\"B\":%ld,\"H\":%ld,\"N\":%ld,\"D\":%ld,\"C\":%ld,\"n_iter\":%ld,\"lambda\":%g,"
+                "\"threads\":%d,\"fused_ms\":%.2f,\"reference_ms\":%.2f,\"fused_peak_mb\":%.2f,"
+                "\"reference_peak_mb\":%.2f}\n",
+                s.name, (long)s.B, (long)s.H, (long)s.N, (long)s.D, (long)s.C, (long)s.n_iter, s.lambda, threads,
+                fused.ms, ref.ms, fused.peak_mb, ref.peak_mb);
+    std::fflush(stdout);
+  }
+  return 0;
+}

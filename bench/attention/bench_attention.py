@@ -1,0 +1,80 @@
+"""Python eager column of `bench/run attention`: the reference formula (rpc_attention_reference in
+kernels/rpc_attention/rpc_attention_ref.cpp, i.e. the spec with the scaled dual Y/mu) in PyTorch eager,
+forward+backward, median time. Then merges the C++ results (JSON lines on stdin) into a table and
+prints, last, the one JSON line of the benchmark."""
+import json
+import math
+import sys
+import time
+
+import torch
+
+
+def threshold(k, lam, model_dim):
+    n = k.shape[-2]
+    s = k.abs().sum((-2, -1), keepdim=True)
+    nz = s > 0
+    mu = n * model_dim / (4.0 * torch.where(nz, s, torch.ones_like(s)))
+    return torch.where(nz, lam * mu, torch.full_like(s, math.inf if lam > 0 else 0.0))
+
+
+def rpc_attention(k, v, n_iter, lam, model_dim):
+    scale = k.shape[-1] ** -0.5
+    th = threshold(k, lam, model_dim)
+    L = torch.zeros_like(k)
+    Y = torch.zeros_like(k)
+    for it in range(n_iter):
+        x = k - L + Y
+        S = torch.sign(x) * torch.relu(x.abs() - th)
+        K2 = k - S - Y
+        A = torch.softmax(K2 @ K2.transpose(-2, -1) * scale, -1)
+        L = A @ v
+        if it < n_iter - 1:
+            Y = Y + (k - L - S)
+    return L
+
+
+def time_python(s, threads):
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    k = torch.randn(s["B"], s["H"], s["N"], s["D"], requires_grad=True)
+    v = torch.randn(s["B"], s["H"], s["N"], s["D"], requires_grad=True)
+    g = torch.randn(s["B"], s["H"], s["N"], s["D"])
+
+    def step():
+        k.grad = None
+        v.grad = None
+        rpc_attention(k, v, s["n_iter"], s["lambda"], s["C"]).backward(g)
+
+    step()
+    reps = 9 if s["N"] < 512 else 5
+    t = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        step()
+        t.append((time.perf_counter() - t0) * 1e3)
+    return sorted(t)[len(t) // 2]
+
+
+def main():
+    rows = [json.loads(line) for line in sys.stdin if line.startswith("{")]
+    out = {}
+    print(f"torch {torch.__version__}, threads {rows[0]['threads'] if rows else '?'}; forward+backward, median ms; "
+          "peak MB = peak live CPU tensor bytes over one fwd+bwd (counting allocator)")
+    hdr = f"{'shape':<10} {'B':>3} {'H':>2} {'N':>5} {'D':>3} {'it':>2} | {'fused ms':>9} {'ref ms':>9} {'python ms':>9} | " \
+          f"{'ref/fused':>9} {'py/fused':>8} | {'fused MB':>8} {'ref MB':>8} {'fused/ref':>9}"
+    print(hdr)
+    print("-" * len(hdr))
+    for r in rows:
+        py = time_python(r, r["threads"])
+        print(f"{r['shape']:<10} {r['B']:>3} {r['H']:>2} {r['N']:>5} {r['D']:>3} {r['n_iter']:>2} | "
+              f"{r['fused_ms']:>9.2f} {r['reference_ms']:>9.2f} {py:>9.2f} | "
+              f"{r['reference_ms'] / r['fused_ms']:>8.2f}x {py / r['fused_ms']:>7.2f}x | "
+              f"{r['fused_peak_mb']:>8.2f} {r['reference_peak_mb']:>8.2f} {r['fused_peak_mb'] / r['reference_peak_mb']:>9.3f}")
+        out[r["shape"]] = {"fused_ms": r["fused_ms"], "reference_ms": r["reference_ms"], "python_ms": round(py, 2),
+                           "fused_peak_mb": r["fused_peak_mb"], "reference_peak_mb": r["reference_peak_mb"]}
+    print(json.dumps({"bench": "attention", "shapes": out}, separators=(",", ":")))
+
+
+if __name__ == "__main__":
+    main()

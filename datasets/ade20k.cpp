@@ -1,0 +1,69 @@
+#include "datasets/ade20k.h"
+
+#include <boost/filesystem.hpp>
+#include <map>
+#include <stdexcept>
+
+#include "datasets/image_folder.h"
+
+namespace fs = boost::filesystem;
+
+namespace rpct {
+namespace {
+
+std::string stem_of(const std::string& name) {
+  const size_t dot = name.rfind('.');
+  return dot == std::string::npos ? name : name.substr(0, dot);
+}
+
+}  // namespace
+
+Ade20kDataset Ade20kDataset::open(const Ade20kOptions& opt) {
+  std::string split = opt.split;
+  if (split == "train") split = "training";
+  if (split == "val") split = "validation";
+  if (split != "training" && split != "validation")
+    throw std::invalid_argument("ade20k: split must be training or validation, got '" + opt.split + "'");
+  std::string root = opt.root;
+  if (!fs::is_directory(root + "/images") && fs::is_directory(root + "/ADEChallengeData2016"))
+    root += "/ADEChallengeData2016";
+  const std::string img_dir = root + "/images/" + split, ann_dir = root + "/annotations/" + split;
+  for (const auto& d : {img_dir, ann_dir})
+    if (!fs::is_directory(d))
+      throw std::runtime_error(d + ": ADE20K directory not found (expected <root>/images/" + split +
+                               "/*.jpg and <root>/annotations/" + split + "/*.png)");
+  std::map<std::string, std::string> images, labels;  // stem -> file name
+  for (const auto& f : list_image_files(img_dir)) {
+    if (!images.emplace(stem_of(f), f).second)
+      throw std::runtime_error(img_dir + "/" + f + ": two images share the stem '" + stem_of(f) + "'");
+  }
+  for (const auto& f : list_image_files(ann_dir)) {
+    if (!labels.emplace(stem_of(f), f).second)
+      throw std::runtime_error(ann_dir + "/" + f + ": two annotations share the stem '" + stem_of(f) + "'");
+  }
+  if (images.empty()) throw std::runtime_error(img_dir + ": no images");
+  for (const auto& kv : images)
+    if (!labels.count(kv.first))
+      throw std::runtime_error(img_dir + "/" + kv.second + ": annotation " + ann_dir + "/" + kv.first +
+                               ".png is missing");
+  for (const auto& kv : labels)
+    if (!images.count(kv.first))
+      throw std::runtime_error(ann_dir + "/" + kv.second + ": image " + img_dir + "/" + kv.first + ".jpg is missing");
+  std::vector<std::string> all_images, all_labels;
+  for (const auto& kv : images) {
+    all_images.push_back(img_dir + "/" + kv.second);
+    all_labels.push_back(ann_dir + "/" + labels[kv.first]);
+  }
+  Ade20kDataset ds;
+  for (int64_t i : strided_subset(static_cast<int64_t>(all_images.size()), opt.limit)) {
+    ds.images_.push_back(all_images[i]);
+    ds.labels_.push_back(all_labels[i]);
+  }
+  return ds;
+}
+
+void reduce_zero_label(uint8_t* labels, size_t n) {
+  for (size_t i = 0; i < n; ++i) labels[i] = labels[i] == 0 ? kIgnoreLabel : (labels[i] == 255 ? 255 : labels[i] - 1);
+}
+
+}  // namespace rpct

@@ -1,0 +1,83 @@
+#include "datasets/data_factory.h"
+
+#include <stdexcept>
+
+namespace rpct {
+
+ClassificationSourceOptions classification_source_options(const Config& cfg, bool train) {
+  const DataConfig& d = cfg.data;
+  ClassificationSourceOptions o;
+  auto& t = o.transform;
+  t.train = train && d.augment;
+  t.img_size = d.img_size;
+  t.eval_resize = d.eval_resize;
+  t.randaug_ops = d.randaug_ops;
+  t.randaug_magnitude = d.randaug_magnitude;
+  t.randaug_mstd = d.randaug_mstd;
+  t.color_jitter = d.color_jitter;
+  t.reprob = d.reprob;
+  o.mixup.mixup_alpha = d.mixup;
+  o.mixup.cutmix_alpha = d.cutmix;
+  o.mixup.switch_prob = d.mixup_switch_prob;
+  o.mixup.label_smoothing = cfg.train.label_smoothing;
+  o.mixup_on = t.train;
+  o.seed = static_cast<uint64_t>(cfg.train.seed);
+  o.on_bad_sample = parse_bad_sample_policy(d.on_bad_sample);
+  o.pin_memory = d.pin_memory;
+  return o;
+}
+
+SegmentationSourceOptions segmentation_source_options(const Config& cfg) {
+  const DataConfig& d = cfg.data;
+  SegmentationSourceOptions o;
+  o.transform.crop = d.seg_crop;
+  o.transform.scale_short = d.seg_scale_short;
+  o.transform.scale_long = 4 * d.seg_scale_short;  // 2048 x 512
+  if (!d.augment) {
+    o.transform.ratio_min = o.transform.ratio_max = 1.0;
+    o.transform.hflip = 0;
+    o.transform.photometric = false;
+  }
+  o.seed = static_cast<uint64_t>(cfg.train.seed);
+  o.on_bad_sample = parse_bad_sample_policy(d.on_bad_sample);
+  o.pin_memory = d.pin_memory;
+  return o;
+}
+
+FashionMnistSource::FashionMnistSource(ImageSet set, bool augment, uint64_t seed)
+    : set_(std::move(set)), augment_(augment), seed_(seed) {}
+
+Batch FashionMnistSource::make_batch(int64_t epoch, const std::vector<int64_t>& indices) {
+  Batch b;
+  b.epoch = epoch;
+  std::tie(b.x, b.y) = rpct::make_batch(set_, indices, augment_, seed_, epoch);
+  b.indices = indices;
+  return b;
+}
+
+std::shared_ptr<BatchSource> make_batch_source(const Config& cfg, bool train) {
+  const DataConfig& d = cfg.data;
+  if (d.kind == "fashion_mnist")
+    return std::make_shared<FashionMnistSource>(
+        load_fashion_mnist(d.root, train ? "train" : "test", train ? d.limit_train : d.limit_test),
+        train && d.augment, static_cast<uint64_t>(cfg.train.seed));
+  if (d.kind == "imagenet") {
+    ImageFolderOptions o;
+    o.root = d.root;
+    o.split = train ? "train" : "val";
+    o.label_file = d.label_file;
+    o.synset_words = d.synset_words;
+    o.limit = train ? d.limit_train : d.limit_test;
+    return std::make_shared<ImageFolderSource>(ImageFolderDataset::open(o), classification_source_options(cfg, train));
+  }
+  if (d.kind == "ade20k") {
+    Ade20kOptions o;
+    o.root = d.root;
+    o.split = train ? "training" : "validation";
+    o.limit = train ? d.limit_train : d.limit_test;
+    return std::make_shared<Ade20kSource>(Ade20kDataset::open(o), segmentation_source_options(cfg));
+  }
+  throw std::invalid_argument(cfg.source + ": data.kind '" + d.kind + "' has no BatchSource");
+}
+
+}  // namespace rpct

@@ -1,0 +1,141 @@
+// Deterministic per-sample augmentation. Every random choice for a sample comes from a SampleRng
+// seeded by (seed, epoch, global index), so a sample's augmented tensor does not depend on the batch
+// it lands in, the rank that loads it, or the number of workers: a resumed or re-sharded run sees the
+// same images.
+//   classification train: the DeiT recipe (timm create_transform with is_training):
+//     RandomResizedCrop(224, scale 0.08-1, ratio 3/4-4/3, bicubic) -> hflip 0.5 -> RandAugment
+//     rand-m9-mstd0.5-inc1 (2 ops, each with prob 0.5) -> [color jitter 0.4; timm skips it when
+//     RandAugment is on, see ClassificationTransformOptions::jitter_with_randaug] -> normalize ->
+//     RandomErasing(0.25, mode pixel); then batch-level Mixup 0.8 / CutMix 1.0 (switch 0.5) with
+//     label smoothing 0.1 (mixup_cutmix below).
+//   classification eval: resize shorter side to 256 (bicubic) -> center crop 224 -> normalize.
+//   segmentation train (Segmenter / mmseg ADE20K): random rescale (ratio 0.5-2.0 of 2048x512, keep
+//     ratio) -> random crop 512 (cat_max_ratio 0.75) -> hflip 0.5 -> photometric distortion ->
+//     normalize -> pad to 512 (image 0, label 255).
+//   segmentation eval: rescale to fit 2048x512 (shorter side 512 for usual aspect ratios); sliding
+//     windows of 512 with stride 512 (sliding_windows).
+// JPEG inputs are decoded with DCT-domain downscaling whenever the crop is shrunk by 2x or more.
+#pragma once
+#include <torch/torch.h>
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "datasets/decode.h"
+
+namespace rpct {
+
+constexpr std::array<float, 3> kImagenetMean = {0.485f, 0.456f, 0.406f};
+constexpr std::array<float, 3> kImagenetStd = {0.229f, 0.224f, 0.225f};
+
+// splitmix64 stream for one sample (and one purpose, `stream`).
+class SampleRng {
+ public:
+  SampleRng(uint64_t seed, int64_t epoch, int64_t index, uint64_t stream = 0);
+  uint64_t next_u64();
+  double uniform();                          // [0, 1)
+  double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
+  int64_t randint(int64_t lo, int64_t hi);   // inclusive [lo, hi]
+  double normal();                           // N(0, 1), Box-Muller
+  double gamma(double shape);                // Marsaglia-Tsang
+  double beta(double a, double b);
+  bool bernoulli(double p) { return uniform() < p; }
+
+ private:
+  uint64_t state_;
+};
+
+enum class Filter { kBilinear, kBicubic };
+
+// PIL-style separable convolution resampling of the box [x0, x1) x [y0, y1) of `src` (pixel-edge
+// coordinates, may be fractional) to out_w x out_h; antialiased when shrinking (filter support scaled).
+Image resample_box(const Image& src, double x0, double y0, double x1, double y1, int out_w, int out_h, Filter f);
+
+struct CropBox {
+  int x = 0, y = 0, w = 0, h = 0;
+};
+// torchvision RandomResizedCrop.get_params (10 tries, then the central crop fallback).
+CropBox random_resized_crop_box(int width, int height, double scale_lo, double scale_hi, double ratio_lo,
+                                double ratio_hi, SampleRng& rng);
+
+struct ClassificationTransformOptions {
+  bool train = true;
+  int img_size = 224;
+  int eval_resize = 256;   // eval: shorter side -> this, then center crop img_size
+  double scale_min = 0.08, scale_max = 1.0;
+  double ratio_min = 3.0 / 4.0, ratio_max = 4.0 / 3.0;
+  double hflip = 0.5;
+  int randaug_ops = 2;          // 0 = no RandAugment
+  double randaug_magnitude = 9.0;
+  double randaug_mstd = 0.5;
+  double randaug_prob = 0.5;    // per op (timm)
+  double color_jitter = 0.4;    // brightness/contrast/saturation factor range 1 +- this; 0 = off
+  bool jitter_with_randaug = false;  // timm applies color jitter only when RandAugment is off
+  double reprob = 0.25;         // random erasing probability (mode pixel, 1 box)
+  bool dct_scaling = true;
+  std::array<float, 3> mean = kImagenetMean, std = kImagenetStd;
+};
+
+// Decodes `bytes` and writes the (3, S, S) normalized float image, S = img_size, into `out` (CHW).
+// Throws DecodeError naming `path` on a bad file.
+void classification_transform(const std::vector<uint8_t>& bytes, const std::string& path,
+                              const ClassificationTransformOptions& opt, uint64_t seed, int64_t epoch, int64_t index,
+                              float* out);
+
+// RandAugment (timm rand-m{M}-mstd{S}-inc1) applied in place to an RGB image.
+void rand_augment(Image& img, int num_ops, double magnitude, double magnitude_std, double prob, SampleRng& rng);
+
+struct MixupOptions {
+  double mixup_alpha = 0.8, cutmix_alpha = 1.0;
+  double prob = 1.0, switch_prob = 0.5;
+  double label_smoothing = 0.1;
+  int64_t num_classes = 1000;
+  bool enabled() const { return mixup_alpha > 0 || cutmix_alpha > 0; }
+};
+
+// timm Mixup, mode "batch": one lambda per batch, each sample mixed with its mirror x[B-1-i].
+// x: (B, C, H, W) float, modified in place; labels (B,) int64. Returns soft targets (B, num_classes).
+// The batch's randomness comes from (seed, epoch, the batch's global indices), not from the rank.
+torch::Tensor mixup_cutmix(torch::Tensor& x, const torch::Tensor& labels, const MixupOptions& opt, uint64_t seed,
+                           int64_t epoch, const std::vector<int64_t>& indices);
+// Label-smoothed one-hot targets (B, num_classes), for a batch without mixing.
+torch::Tensor smooth_one_hot(const torch::Tensor& labels, int64_t num_classes, double smoothing);
+
+struct SegmentationTransformOptions {
+  int crop = 512;
+  int scale_long = 2048, scale_short = 512;
+  double ratio_min = 0.5, ratio_max = 2.0;
+  double cat_max_ratio = 0.75;
+  double hflip = 0.5;
+  bool photometric = true;
+  bool reduce_zero_label = true;
+  bool dct_scaling = true;
+  std::array<float, 3> mean = kImagenetMean, std = kImagenetStd;
+};
+
+// Train: writes the (3, crop, crop) image and the (crop, crop) label (255 = ignore, also padding).
+void segmentation_train_transform(const std::vector<uint8_t>& image_bytes, const std::string& image_path,
+                                  const std::vector<uint8_t>& label_bytes, const std::string& label_path,
+                                  const SegmentationTransformOptions& opt, uint64_t seed, int64_t epoch,
+                                  int64_t index, float* image_out, int64_t* label_out);
+
+struct SegmentationEvalSample {
+  torch::Tensor image;  // (3, h, w) float, rescaled to fit scale_long x scale_short
+  torch::Tensor label;  // (H, W) int64 at the original resolution (255 = ignore)
+};
+SegmentationEvalSample segmentation_eval_transform(const std::vector<uint8_t>& image_bytes,
+                                                   const std::string& image_path,
+                                                   const std::vector<uint8_t>& label_bytes,
+                                                   const std::string& label_path,
+                                                   const SegmentationTransformOptions& opt);
+
+struct Window {
+  int y0, x0, y1, x1;
+};
+// mmseg slide_inference windows: a grid of crop x crop windows with `stride`, the last row/column
+// shifted back inside the image.
+std::vector<Window> sliding_windows(int height, int width, int crop, int stride);
+
+}  // namespace rpct

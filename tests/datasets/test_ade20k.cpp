@@ -1,0 +1,150 @@
+#include <gtest/gtest.h>
+
+#include "datasets/ade20k.h"
+#include "datasets/loader.h"
+#include "datasets/transforms.h"
+#include "tests/datasets/fixtures.h"
+#include "tools/prepare_data.h"
+
+using namespace rpct;
+using rpct::test::TempDir;
+
+using rpct::test::expect_throw_with;
+
+namespace {
+
+// One pair with labels 0, 1, 150 in known places.
+void write_pair(const TempDir& d, const std::string& split, const std::string& stem, int w, int h) {
+  test::write_jpeg(d.sub("ADEChallengeData2016/images/" + split + "/" + stem + ".jpg"), test::make_rgb(w, h));
+  Image lab = test::make_solid(w, h, 1, {1});
+  for (int x = 0; x < w; ++x) lab.row(0)[x] = 0;          // top row: "other"
+  for (int y = 0; y < h; ++y) lab.row(y)[w - 1] = 150;    // right column: the last class
+  write_file_bytes(d.sub("ADEChallengeData2016/annotations/" + split + "/" + stem + ".png"), encode_png(lab));
+}
+
+}  // namespace
+
+TEST(Ade20k, LayoutPairsAndReduceZeroLabel) {
+  TempDir d;
+  write_pair(d, "training", "ADE_train_00000002", 40, 30);
+  write_pair(d, "training", "ADE_train_00000001", 40, 30);
+  write_pair(d, "validation", "ADE_val_00000001", 40, 30);
+  const auto tr = Ade20kDataset::open({d.path, "training"});  // parent of ADEChallengeData2016 accepted
+  ASSERT_EQ(tr.size(), 2);
+  EXPECT_NE(tr.image_path(0).find("images/training/ADE_train_00000001.jpg"), std::string::npos);
+  EXPECT_NE(tr.label_path(0).find("annotations/training/ADE_train_00000001.png"), std::string::npos);
+  const auto va = Ade20kDataset::open({d.path + "/ADEChallengeData2016", "val"});
+  ASSERT_EQ(va.size(), 1);
+
+  uint8_t v[5] = {0, 1, 2, 150, 255};
+  reduce_zero_label(v, 5);
+  EXPECT_EQ(v[0], 255);
+  EXPECT_EQ(v[1], 0);
+  EXPECT_EQ(v[2], 1);
+  EXPECT_EQ(v[3], 149);
+  EXPECT_EQ(v[4], 255);
+
+  // Eval: label at original resolution, reduced; image rescaled to fit 2048 x 512 (short side 512 here).
+  SegmentationTransformOptions o;
+  const auto s = segmentation_eval_transform(read_file_bytes(va.image_path(0)), va.image_path(0),
+                                             read_file_bytes(va.label_path(0)), va.label_path(0), o);
+  EXPECT_EQ(s.image.sizes(), (std::vector<int64_t>{3, 512, 683}));
+  ASSERT_EQ(s.label.sizes(), (std::vector<int64_t>{30, 40}));
+  EXPECT_EQ(s.label[0][5].item<int64_t>(), 255);   // 0 -> ignore
+  EXPECT_EQ(s.label[10][5].item<int64_t>(), 0);    // 1 -> 0
+  EXPECT_EQ(s.label[10][39].item<int64_t>(), 149); // 150 -> 149
+}
+
+TEST(Ade20k, MissingPartnerIsAnErrorNamingIt) {
+  TempDir d;
+  write_pair(d, "training", "ADE_train_00000001", 16, 16);
+  test::write_jpeg(d.sub("ADEChallengeData2016/images/training/ADE_train_00000002.jpg"), test::make_rgb(16, 16));
+  expect_throw_with([&] { Ade20kDataset::open({d.path, "training"}); },
+                    {"ADE_train_00000002.jpg", "annotations/training/ADE_train_00000002.png is missing"});
+  TempDir d2;
+  write_pair(d2, "training", "ADE_train_00000001", 16, 16);
+  write_file_bytes(d2.sub("ADEChallengeData2016/annotations/training/ADE_train_00000009.png"),
+                   encode_png(test::make_solid(16, 16, 1, {3})));
+  expect_throw_with([&] { Ade20kDataset::open({d2.path, "training"}); },
+                    {"ADE_train_00000009.png", "images/training/ADE_train_00000009.jpg is missing"});
+  expect_throw_with([&] { Ade20kDataset::open({d2.path, "validation"}); }, {"validation", "not found"});
+}
+
+TEST(Ade20k, TrainTransformCropsPadsAndKeepsLabelsValid) {
+  TempDir d;
+  SyntheticAde20kOptions so;
+  so.out = d.path;
+  so.train = 6;
+  so.val = 2;
+  so.width = 120;
+  so.height = 90;
+  const auto r = prepare_synthetic_ade20k(so);
+  const auto ds = Ade20kDataset::open({r.root, "training"});
+  ASSERT_EQ(ds.size(), 6);
+  SegmentationSourceOptions o;
+  o.transform.crop = 64;
+  o.transform.scale_long = 256;
+  o.transform.scale_short = 64;  // rescaled short side 32..128: small ones need padding
+  o.seed = 5;
+  auto src = std::make_shared<Ade20kSource>(ds, o);
+  DataLoader loader(src, 2, 2);
+  loader.start_epoch(0, {{0, 1, 2}, {3, 4, 5}});
+  int64_t ignore = 0, labelled = 0;
+  while (loader.has_next()) {
+    Batch b = loader.next();
+    ASSERT_EQ(b.x.sizes(), (std::vector<int64_t>{3, 3, 64, 64}));
+    ASSERT_EQ(b.y.sizes(), (std::vector<int64_t>{3, 64, 64}));
+    EXPECT_EQ(b.skipped, 0);
+    const auto y = b.y;
+    EXPECT_TRUE(((y >= 0) & ((y < kAde20kClasses) | (y == kIgnoreLabel))).all().item<bool>());
+    ignore += (y == kIgnoreLabel).sum().item<int64_t>();
+    labelled += (y != kIgnoreLabel).sum().item<int64_t>();
+    // padding: where the label is padding the image is exactly 0
+    EXPECT_TRUE(torch::isfinite(b.x).all().item<bool>());
+  }
+  EXPECT_GT(ignore, 0);    // label-0 shapes and/or padding
+  EXPECT_GT(labelled, 0);
+  // deterministic per (seed, epoch, index), whatever the batch
+  Batch a = src->make_batch(3, {4, 1});
+  Batch c = src->make_batch(3, {1});
+  EXPECT_TRUE(torch::equal(a.x[1], c.x[0]));
+  EXPECT_TRUE(torch::equal(a.y[1], c.y[0]));
+  Batch e = src->make_batch(4, {1});
+  EXPECT_FALSE(torch::equal(e.x[0], c.x[0]));
+}
+
+TEST(Ade20k, SmallImageIsPaddedWithIgnore) {
+  TempDir d;
+  write_pair(d, "training", "ADE_train_00000001", 40, 30);
+  const auto ds = Ade20kDataset::open({d.path, "training"});
+  SegmentationTransformOptions o;
+  o.crop = 64;
+  o.scale_long = 40;
+  o.scale_short = 30;
+  o.ratio_min = o.ratio_max = 1.0;  // keep 40 x 30
+  o.photometric = false;
+  std::vector<float> x(3 * 64 * 64);
+  std::vector<int64_t> y(64 * 64);
+  segmentation_train_transform(read_file_bytes(ds.image_path(0)), ds.image_path(0), read_file_bytes(ds.label_path(0)),
+                               ds.label_path(0), o, 0, 0, 0, x.data(), y.data());
+  EXPECT_EQ(y[0 * 64 + 10], 255);       // top row "other"
+  EXPECT_EQ(y[10 * 64 + 45], 255);      // padding (x >= 40)
+  EXPECT_EQ(y[35 * 64 + 10], 255);      // padding (y >= 30)
+  EXPECT_EQ(x[35 * 64 + 10], 0.f);      // padded image is 0
+  const int64_t row10_left = y[10 * 64 + 0], row10_right = y[10 * 64 + 39];
+  EXPECT_TRUE((row10_left == 0 && row10_right == 149) || (row10_left == 149 && row10_right == 0));  // maybe flipped
+}
+
+TEST(Ade20k, SlidingWindowsCoverTheImage) {
+  auto w = sliding_windows(512, 683, 512, 512);
+  ASSERT_EQ(w.size(), 2u);
+  EXPECT_EQ(w[0].x0, 0);
+  EXPECT_EQ(w[1].x1, 683);
+  EXPECT_EQ(w[1].x0, 683 - 512);
+  w = sliding_windows(300, 200, 512, 512);  // smaller than a window: one, clipped
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_EQ(w[0].y1, 300);
+  EXPECT_EQ(w[0].x1, 200);
+  w = sliding_windows(1100, 1024, 512, 512);
+  EXPECT_EQ(w.size(), 3u * 2u);
+}

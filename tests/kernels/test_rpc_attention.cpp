@@ -1,0 +1,229 @@
+// The fused RPC-Attention op (CPU kernel + autograd function) against the LibTorch-ops reference
+// evaluated in float64, forward and gradients w.r.t. k and v; plus the reference against a literal
+// transcription of the spec, and the all-zero-keys guard.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <random>
+
+#include "kernels/rpc_attention/rpc_attention.h"
+
+namespace {
+
+// float64 fused vs float64 reference: same math, different summation order / exp implementation
+// (MKL VML vs std::exp) and recomputation from lse in backward. Errors are a few ulp times the
+// conditioning of up to 6 unrolled iterations; 1e-9 relative to the output scale leaves ~1e5 ulp slack.
+constexpr double kFp64Tol = 1e-9;
+// float32 fused vs float64 reference: float32 rounding (~6e-8) amplified through up to 6 iterations of
+// softmax attention with N up to 197; observed errors ~1e-6, 1e-4 relative to the output scale.
+constexpr double kFp32Tol = 1e-4;
+// float32 gradients are compared by relative Frobenius norm: a soft-threshold mask bit can flip when
+// |x| lies within float32 rounding of thresh, changing a single gradient element by O(1); 2e-3 admits
+// float32 rounding through the unrolled backward but not a wrong formula (those give >1e-1).
+constexpr double kFp32GradRelNorm = 2e-3;
+
+// max |a - b| / max(1, max |b|): an error relative to the tensor's scale.
+double scaled_err(const torch::Tensor& a, const torch::Tensor& b) {
+  auto bd = b.to(torch::kDouble), ad = a.to(torch::kDouble);
+  const double scale = std::max(1.0, bd.abs().max().item<double>());
+  return (ad - bd).abs().max().item<double>() / scale;
+}
+
+double rel_norm_err(const torch::Tensor& a, const torch::Tensor& b) {
+  auto bd = b.to(torch::kDouble), ad = a.to(torch::kDouble);
+  return (ad - bd).norm().item<double>() / std::max(1e-30, bd.norm().item<double>());
+}
+
+struct Case {
+  int64_t B, H, N, D, n_iter;
+  double lambda;
+};
+
+std::string describe(const Case& c) {
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "B=%ld H=%ld N=%ld D=%ld n_iter=%ld lambda=%g", (long)c.B, (long)c.H, (long)c.N,
+                (long)c.D, (long)c.n_iter, c.lambda);
+  return buf;
+}
+
+// Runs the fused op in `dtype` and the reference in float64 on the same inputs; checks out, dk, dv.
+void check_case(const Case& c, torch::ScalarType dtype) {
+  SCOPED_TRACE(describe(c) + (dtype == torch::kFloat ? " float32" : " float64"));
+  const int64_t C = c.H * c.D;  // model width as in a model: heads * head dim
+  auto k0 = torch::randn({c.B, c.H, c.N, c.D}, torch::kDouble).to(dtype);
+  auto v0 = torch::randn({c.B, c.H, c.N, c.D}, torch::kDouble).to(dtype);
+  auto w = torch::randn({c.B, c.H, c.N, c.D}, torch::kDouble);  // random cotangent
+
+  auto k = k0.clone().requires_grad_(true), v = v0.clone().requires_grad_(true);
+  auto out = rpct::rpc_attention(k, v, c.n_iter, c.lambda, C);
+  ASSERT_EQ(out.scalar_type(), dtype);
+  (out * w.to(dtype)).sum().backward();
+
+  auto kr = k0.to(torch::kDouble).requires_grad_(true), vr = v0.to(torch::kDouble).requires_grad_(true);
+  auto ref = rpct::rpc_attention_reference(kr, vr, c.n_iter, c.lambda, C);
+  (ref * w).sum().backward();
+
+  if (dtype == torch::kDouble) {
+    EXPECT_LE(scaled_err(out, ref), kFp64Tol);
+    EXPECT_LE(scaled_err(k.grad(), kr.grad()), kFp64Tol);
+    EXPECT_LE(scaled_err(v.grad(), vr.grad()), kFp64Tol);
+  } else {
+    EXPECT_LE(scaled_err(out, ref), kFp32Tol);
+    EXPECT_LE(rel_norm_err(k.grad(), kr.grad()), kFp32GradRelNorm);
+    EXPECT_LE(rel_norm_err(v.grad(), vr.grad()), kFp32GradRelNorm);
+  }
+}
+
+}  // namespace
+
+// Every (N, D) pair and every lambda, n_iter cycling through 0..6 and (B, H) through a few shapes: 27
+// cases in float64. The full cross product (N x D x lambda x n_iter x B,H) would take minutes on 2 cores;
+// the cycling covers every value of every axis several times.
+TEST(RpcAttentionFused, MatchesFloat64ReferenceAcrossShapes) {
+  torch::manual_seed(std::random_device{}());
+  const int64_t Ns[] = {1, 7, 197}, Ds[] = {1, 16, 64};
+  const double lambdas[] = {0.0, 0.5, 4.0};
+  const int64_t BHs[][2] = {{1, 1}, {2, 3}, {3, 2}, {1, 4}};
+  int i = 0;
+  for (int64_t N : Ns)
+    for (int64_t D : Ds)
+      for (double lambda : lambdas) {
+        const int64_t n_iter = i % 7;
+        const auto& bh = BHs[i % 4];
+        // Keep the largest shape cheap: one (batch, head) at N=197, D=64.
+        const bool big = N == 197 && D == 64;
+        check_case({big ? 1 : bh[0], big ? 2 : bh[1], N, D, n_iter, lambda}, torch::kDouble);
+        ++i;
+      }
+}
+
+// n_iter 1..6 x every lambda at a small odd shape.
+TEST(RpcAttentionFused, EveryIterationCountAndLambda) {
+  torch::manual_seed(std::random_device{}());
+  for (int64_t n_iter = 0; n_iter <= 6; ++n_iter)
+    for (double lambda : {0.0, 0.5, 4.0}) check_case({2, 3, 7, 5, n_iter, lambda}, torch::kDouble);
+}
+
+TEST(RpcAttentionFused, Float32MatchesFloat64Reference) {
+  torch::manual_seed(std::random_device{}());
+  check_case({2, 3, 7, 16, 4, 4.0}, torch::kFloat);
+  check_case({1, 2, 197, 16, 2, 0.5}, torch::kFloat);
+  check_case({1, 1, 61, 64, 0, 0.0}, torch::kFloat);
+  check_case({2, 1, 33, 64, 6, 0.0}, torch::kFloat);
+  check_case({1, 1, 1, 1, 3, 4.0}, torch::kFloat);
+}
+
+// The reference (scaled dual Yt = Y / mu) equals a literal transcription of the spec's loop.
+TEST(RpcAttentionReference, EqualsLiteralSpec) {
+  torch::manual_seed(std::random_device{}());
+  const int64_t B = 2, H = 3, N = 9, D = 4, C = H * D;
+  for (int64_t n_iter : {1, 2, 4, 6})
+    for (double lambda : {0.0, 0.5, 4.0}) {
+      SCOPED_TRACE("n_iter=" + std::to_string(n_iter) + " lambda=" + std::to_string(lambda));
+      auto k = torch::randn({B, H, N, D}, torch::kDouble).requires_grad_(true);
+      auto v = torch::randn({B, H, N, D}, torch::kDouble).requires_grad_(true);
+      auto w = torch::randn({B, H, N, D}, torch::kDouble);
+      // Literal spec.
+      auto mu = static_cast<double>(N * C) / (4 * k.abs().sum({-2, -1}, true));
+      auto thresh = lambda * mu;
+      auto L = torch::zeros_like(k), Y = torch::zeros_like(k);
+      for (int64_t it = 0; it < n_iter; ++it) {
+        auto x = k - L + Y / mu;
+        auto S = torch::sign(x) * torch::clamp_min(x.abs() - thresh, 0);
+        auto K2 = k - S - Y / mu;
+        auto A = torch::softmax(torch::matmul(K2, K2.transpose(-2, -1)) / std::sqrt(double(D)), -1);
+        L = torch::matmul(A, v);
+        Y = Y + mu * (k - L - S);
+      }
+      auto gl = torch::autograd::grad({(L * w).sum()}, {k, v});
+      auto ref = rpct::rpc_attention_reference(k, v, n_iter, lambda, C);
+      auto gr = torch::autograd::grad({(ref * w).sum()}, {k, v});
+      EXPECT_LE(scaled_err(ref, L), kFp64Tol);
+      EXPECT_LE(scaled_err(gr[0], gl[0]), kFp64Tol);
+      EXPECT_LE(scaled_err(gr[1], gl[1]), kFp64Tol);
+    }
+}
+
+// Central finite differences of the fused op (float64) agree with its analytic backward: an independent
+// check of the backward that does not go through autograd. (A threshold kink within kStep of an input
+// has probability ~1e-5 for random inputs.)
+TEST(RpcAttentionFused, BackwardMatchesFiniteDifferences) {
+  torch::manual_seed(std::random_device{}());
+  const int64_t B = 1, H = 2, N = 5, D = 3, C = 6;
+  // Step 1e-6 in float64: truncation error O(h^2 * f''') ~ 1e-12, rounding O(eps / h) ~ 1e-10.
+  constexpr double kStep = 1e-6, kFdTol = 1e-6;
+  auto k = torch::randn({B, H, N, D}, torch::kDouble), v = torch::randn({B, H, N, D}, torch::kDouble);
+  auto w = torch::randn({B, H, N, D}, torch::kDouble);
+  const int64_t n_iter = 3;
+  const double lambda = 0.5;
+  auto f = [&](const torch::Tensor& kk, const torch::Tensor& vv) {
+    return (rpct::rpc_attention(kk, vv, n_iter, lambda, C) * w).sum().item<double>();
+  };
+  auto kg = k.clone().requires_grad_(true), vg = v.clone().requires_grad_(true);
+  (rpct::rpc_attention(kg, vg, n_iter, lambda, C) * w).sum().backward();
+  for (int which = 0; which < 2; ++which) {
+    auto base = which == 0 ? k : v;
+    auto grad = which == 0 ? kg.grad() : vg.grad();
+    auto flat = base.view(-1);
+    for (int64_t e = 0; e < flat.numel(); ++e) {
+      const double x0 = flat[e].item<double>();
+      flat[e] = x0 + kStep;
+      const double fp = f(k, v);
+      flat[e] = x0 - kStep;
+      const double fm = f(k, v);
+      flat[e] = x0;
+      const double fd = (fp - fm) / (2 * kStep);
+      EXPECT_NEAR(grad.view(-1)[e].item<double>(), fd, kFdTol * std::max(1.0, std::abs(fd)))
+          << (which == 0 ? "dk" : "dv") << "[" << e << "]";
+    }
+  }
+}
+
+// sum|K| == 0: the division is guarded (thresh = +inf for lambda > 0, 0 for lambda == 0); output and
+// gradients are finite and the fused op agrees with the reference.
+TEST(RpcAttentionFused, AllZeroKeysAreFinite) {
+  torch::manual_seed(std::random_device{}());
+  for (double lambda : {0.0, 0.5, 4.0})
+    for (int64_t n_iter : {0, 1, 4}) {
+      SCOPED_TRACE("n_iter=" + std::to_string(n_iter) + " lambda=" + std::to_string(lambda));
+      auto k = torch::zeros({2, 2, 7, 4}, torch::kDouble).requires_grad_(true);
+      auto v = torch::randn({2, 2, 7, 4}, torch::kDouble).requires_grad_(true);
+      auto out = rpct::rpc_attention(k, v, n_iter, lambda, 8);
+      out.sum().backward();
+      EXPECT_TRUE(torch::isfinite(out).all().item<bool>());
+      EXPECT_TRUE(torch::isfinite(k.grad()).all().item<bool>());
+      EXPECT_TRUE(torch::isfinite(v.grad()).all().item<bool>());
+      auto kr = torch::zeros({2, 2, 7, 4}, torch::kDouble).requires_grad_(true);
+      auto vr = v.detach().clone().requires_grad_(true);
+      auto ref = rpct::rpc_attention_reference(kr, vr, n_iter, lambda, 8);
+      ref.sum().backward();
+      EXPECT_TRUE(torch::isfinite(kr.grad()).all().item<bool>());
+      EXPECT_LE(scaled_err(out, ref), kFp64Tol);
+      EXPECT_LE(scaled_err(k.grad(), kr.grad()), kFp64Tol);
+      EXPECT_LE(scaled_err(v.grad(), vr.grad()), kFp64Tol);
+      // First iteration with zero keys: K2 = 0, uniform attention: every row is the mean of V.
+      if (n_iter == 1) {
+        EXPECT_LE(scaled_err(out, v.mean(2, true).expand_as(v)), kFp64Tol);
+      }
+    }
+  // float32 too.
+  auto k = torch::zeros({1, 1, 5, 3}).requires_grad_(true);
+  auto v = torch::randn({1, 1, 5, 3}).requires_grad_(true);
+  rpct::rpc_attention(k, v, 4, 4.0, 3).sum().backward();
+  EXPECT_TRUE(torch::isfinite(k.grad()).all().item<bool>());
+}
+
+TEST(RpcAttentionFused, RegisteredAsTorchOp) {
+  auto op = c10::Dispatcher::singleton().findSchemaOrThrow("rpct::rpc_attention", "").typed<torch::Tensor(
+      const torch::Tensor&, const torch::Tensor&, int64_t, double, int64_t)>();
+  auto k = torch::randn({1, 2, 5, 4}, torch::kDouble), v = torch::randn({1, 2, 5, 4}, torch::kDouble);
+  EXPECT_LE(scaled_err(op.call(k, v, 2, 4.0, 8), rpct::rpc_attention_reference(k, v, 2, 4.0, 8)), kFp64Tol);
+}
+
+TEST(RpcAttentionFused, RejectsBadInputs) {
+  auto k = torch::randn({1, 1, 4, 3});
+  EXPECT_THROW(rpct::rpc_attention(k, torch::randn({1, 1, 4, 2}), 1, 1.0, 3), c10::Error);
+  EXPECT_THROW(rpct::rpc_attention(k, k, -1, 1.0, 3), c10::Error);
+  EXPECT_THROW(rpct::rpc_attention(k.to(torch::kHalf), k.to(torch::kHalf), 1, 1.0, 3), c10::Error);
+}

@@ -1,0 +1,225 @@
+// The attention variants (softmax, sym, kvpos, rpc) as modules and as functions: forward and
+// gradients w.r.t. every input against the float64 LibTorch-ops reference; kvpos bias structure;
+// dropout on the last RPC iteration only; per-layer variant choice in the ViT.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "kernels/rpc_attention/rpc_attention.h"
+#include "models/attention.h"
+#include "models/vit.h"
+
+namespace {
+
+// float64 vs float64 reference: same formula, different kernels / summation order (SDPA's flash kernel,
+// the fused RPC kernel); a few ulp amplified through <= 6 iterations and two projections.
+constexpr double kFp64Tol = 1e-9;
+// float32 (fused or SDPA) vs the float64 reference: float32 rounding through the projections and
+// up to 4 attention iterations at N <= 197, relative to the tensor scale.
+constexpr double kFp32Tol = 2e-4;
+// float32 gradients by relative Frobenius norm: a soft-threshold mask bit can flip within float32
+// rounding of thresh (one gradient element changes by O(1)); a wrong formula gives > 1e-1.
+constexpr double kFp32GradRelNorm = 2e-3;
+
+double scaled_err(const torch::Tensor& a, const torch::Tensor& b) {
+  auto ad = a.to(torch::kDouble), bd = b.to(torch::kDouble);
+  return (ad - bd).abs().max().item<double>() / std::max(1.0, bd.abs().max().item<double>());
+}
+double rel_norm_err(const torch::Tensor& a, const torch::Tensor& b) {
+  auto ad = a.to(torch::kDouble), bd = b.to(torch::kDouble);
+  return (ad - bd).norm().item<double>() / std::max(1e-30, bd.norm().item<double>());
+}
+
+rpct::AttentionOptions options(rpct::AttentionKind kind, int64_t heads, int64_t head_dim, int64_t grid, bool fused) {
+  rpct::AttentionOptions o;
+  o.dim = heads * head_dim;
+  o.heads = heads;
+  o.kind = kind;
+  o.grid = grid;
+  o.rpc_n_iter = 4;
+  o.rpc_lambda = 4.0;
+  o.use_fused = fused;
+  return o;
+}
+
+// A module under test (in `dtype`) and the reference module (use_fused = false) in float64 with the same
+// parameters; compares output, dL/dx and every parameter's gradient.
+void check_module(rpct::AttentionKind kind, int64_t B, int64_t N, int64_t H, int64_t D, int64_t grid, int n_iter,
+                  double lambda, torch::ScalarType dtype) {
+  SCOPED_TRACE(rpct::attention_kind_name(kind) + " B=" + std::to_string(B) + " N=" + std::to_string(N) +
+               " H=" + std::to_string(H) + " D=" + std::to_string(D) + " n_iter=" + std::to_string(n_iter) +
+               " lambda=" + std::to_string(lambda) + (dtype == torch::kFloat ? " float32" : " float64"));
+  auto o = options(kind, H, D, grid, true);
+  o.rpc_n_iter = n_iter;
+  o.rpc_lambda = lambda;
+  rpct::Attention fused(o);
+  o.use_fused = false;
+  rpct::Attention ref(o);
+  {
+    torch::NoGradGuard ng;
+    auto src = fused->named_parameters();
+    for (auto& p : ref->named_parameters()) p.value().copy_(src[p.key()]);
+  }
+  fused->to(dtype);
+  ref->to(torch::kDouble);
+  auto x0 = torch::randn({B, N, H * D}, torch::kDouble);
+  auto w = torch::randn({B, N, H * D}, torch::kDouble);
+  auto x = x0.to(dtype).clone().requires_grad_(true), xr = x0.clone().requires_grad_(true);
+  auto out = fused->forward(x), outr = ref->forward(xr);
+  (out * w.to(dtype)).sum().backward();
+  (outr * w).sum().backward();
+  const bool f32 = dtype == torch::kFloat;
+  EXPECT_LE(scaled_err(out, outr), f32 ? kFp32Tol : kFp64Tol);
+  auto grad_ok = [&](const torch::Tensor& a, const torch::Tensor& b, const std::string& what) {
+    if (f32) EXPECT_LE(rel_norm_err(a, b), kFp32GradRelNorm) << what;
+    else EXPECT_LE(scaled_err(a, b), kFp64Tol) << what;
+  };
+  grad_ok(x.grad(), xr.grad(), "dx");
+  auto pr = ref->named_parameters();
+  for (auto& p : fused->named_parameters()) grad_ok(p.value().grad(), pr[p.key()].grad(), "d" + p.key());
+}
+
+}  // namespace
+
+// Softmax (QKV) through LibTorch's SDPA vs the explicit float64 reference, grads w.r.t. q, k, v.
+TEST(AttentionVariants, SoftmaxSdpaMatchesReference) {
+  torch::manual_seed(std::random_device{}());
+  for (int64_t N : {1, 7, 197})
+    for (int64_t D : {1, 16, 64})
+      for (auto dtype : {torch::kDouble, torch::kFloat}) {
+        SCOPED_TRACE("N=" + std::to_string(N) + " D=" + std::to_string(D));
+        const int64_t B = 2, H = N == 197 ? 1 : 3;
+        std::vector<torch::Tensor> in, inr;
+        for (int i = 0; i < 3; ++i) {
+          auto t = torch::randn({B, H, N, D}, torch::kDouble);
+          in.push_back(t.to(dtype).clone().requires_grad_(true));
+          inr.push_back(t.clone().requires_grad_(true));
+        }
+        auto w = torch::randn({B, H, N, D}, torch::kDouble);
+        (at::scaled_dot_product_attention(in[0], in[1], in[2]) * w.to(dtype)).sum().backward();
+        (rpct::softmax_attention_reference(inr[0], inr[1], inr[2]) * w).sum().backward();
+        const double tol = dtype == torch::kFloat ? kFp32Tol : kFp64Tol;
+        for (int i = 0; i < 3; ++i) EXPECT_LE(scaled_err(in[i].grad(), inr[i].grad()), tol) << "input " << i;
+      }
+}
+
+// Every variant as a module: fused path (float64 and float32) vs the reference path in float64, output and
+// gradients w.r.t. the input and every parameter (which covers q, k, v and the kvpos table).
+TEST(AttentionVariants, ModulesMatchFloat64Reference) {
+  torch::manual_seed(std::random_device{}());
+  using K = rpct::AttentionKind;
+  for (auto dtype : {torch::kDouble, torch::kFloat}) {
+    for (auto kind : {K::kSoftmax, K::kSym, K::kRpc}) {
+      check_module(kind, 2, 7, 3, 16, 0, 1, 0.5, dtype);
+      check_module(kind, 1, 1, 2, 1, 0, 6, 0.0, dtype);
+      check_module(kind, 1, 197, 2, 16, 0, 4, 4.0, dtype);  // D = 64 at N = 197: test_rpc_attention
+    }
+    check_module(K::kKvPos, 2, 5, 3, 16, 2, 4, 4.0, dtype);
+    check_module(K::kKvPos, 1, 197, 2, 16, 14, 4, 4.0, dtype);
+  }
+}
+
+// kvpos: the bias depends only on (dy, dx) between patches; cls<->patch pairs have their own entries.
+TEST(AttentionVariants, KvPosBiasIsRelativeAndAsymmetric) {
+  torch::manual_seed(std::random_device{}());
+  const int64_t g = 3, H = 2, N = 1 + g * g;
+  rpct::Attention attn(options(rpct::AttentionKind::kKvPos, H, 4, g, true));
+  auto table = attn->named_parameters()["rel_pos_table"];
+  ASSERT_EQ(table.sizes(), (std::vector<int64_t>{H, (2 * g - 1) * (2 * g - 1) + 3}));
+  {
+    torch::NoGradGuard ng;
+    table.copy_(torch::arange(table.numel(), torch::kFloat).reshape(table.sizes()));  // all entries distinct
+  }
+  auto bias = attn->relative_position_bias();  // (H, N, N)
+  ASSERT_EQ(bias.sizes(), (std::vector<int64_t>{H, N, N}));
+  auto b = bias.accessor<float, 3>();
+  for (int64_t h = 0; h < H; ++h)
+    for (int64_t i = 1; i < N; ++i)
+      for (int64_t j = 1; j < N; ++j) {
+        const int64_t dy = (i - 1) / g - (j - 1) / g, dx = (i - 1) % g - (j - 1) % g;
+        const int64_t want = h * table.size(1) + (dy + g - 1) * (2 * g - 1) + (dx + g - 1);
+        EXPECT_EQ(b[h][i][j], static_cast<float>(want));
+      }
+  const float R = (2 * g - 1) * (2 * g - 1);
+  for (int64_t j = 1; j < N; ++j) {
+    EXPECT_EQ(b[0][0][j], R);      // cls -> patch
+    EXPECT_EQ(b[0][j][0], R + 1);  // patch -> cls
+  }
+  EXPECT_EQ(b[0][0][0], R + 2);  // cls -> cls
+  EXPECT_NE(b[0][1][2], b[0][2][1]);  // (dy, dx) = (0, -1) vs (0, 1): asymmetric scores
+}
+
+// Attention dropout acts on the last RPC iteration only: the reference equals a loop that applies
+// dropout on its last iteration with the same RNG state (and differs from the no-dropout output).
+TEST(AttentionVariants, RpcDropoutOnLastIterationOnly) {
+  const int64_t B = 2, H = 2, N = 6, D = 4, C = H * D, n_iter = 3;
+  const double p = 0.3, lambda = 0.5;
+  auto k = torch::randn({B, H, N, D}, torch::kDouble), v = torch::randn({B, H, N, D}, torch::kDouble);
+  torch::manual_seed(7);
+  auto with_drop = rpct::rpc_attention_reference(k, v, n_iter, lambda, C, p, /*training=*/true);
+  torch::manual_seed(7);
+  auto thresh = rpct::rpc_threshold_reference(k, lambda, C);
+  auto L = torch::zeros_like(k), Y = torch::zeros_like(k);
+  for (int64_t it = 0; it < n_iter; ++it) {
+    auto x = k - L + Y;
+    auto S = torch::sign(x) * torch::relu(x.abs() - thresh);
+    auto K2 = k - S - Y;
+    auto A = torch::softmax(torch::matmul(K2, K2.transpose(-2, -1)) / std::sqrt(double(D)), -1);
+    if (it == n_iter - 1) A = torch::dropout(A, p, true);
+    L = torch::matmul(A, v);
+    Y = Y + (k - L - S);
+  }
+  EXPECT_LE(scaled_err(with_drop, L), kFp64Tol);
+  EXPECT_GT(scaled_err(with_drop, rpct::rpc_attention_reference(k, v, n_iter, lambda, C)), 1e-3);
+}
+
+// A training module with attn_drop > 0 takes the reference (dropout) path; with attn_drop = 0 training and
+// eval agree (the fused op is deterministic).
+TEST(AttentionVariants, ModuleDropoutUsesReferencePath) {
+  torch::manual_seed(std::random_device{}());
+  auto o = options(rpct::AttentionKind::kRpc, 2, 8, 0, true);
+  o.attn_drop = 0.5;
+  rpct::Attention attn(o);
+  auto x = torch::randn({2, 9, 16});
+  attn->eval();
+  auto eval_out = attn->forward(x);
+  attn->train();
+  EXPECT_GT(scaled_err(attn->forward(x), eval_out), 1e-4);
+  o.attn_drop = 0.0;
+  rpct::Attention nodrop(o);
+  nodrop->train();
+  auto a = nodrop->forward(x);
+  nodrop->eval();
+  EXPECT_LE(scaled_err(a, nodrop->forward(x)), 0.0);
+}
+
+// The ViT picks RPC for the configured layers and sym elsewhere; fused and reference models agree.
+TEST(AttentionVariants, ViTChoosesPerLayerAndImplsAgree) {
+  auto cfg_text = [](const std::string& impl) {
+    return "model: {img_size: 28, patch: 7, dim: 32, depth: 3, heads: 4, num_classes: 10}\n"
+           "attention: {kind: rpc, impl: " + impl + ", rpc: {n_iter: 2, lambda: 4, layers: [1]}}\n";
+  };
+  auto cfg = rpct::parse_config(cfg_text("fused"), "t.yaml");
+  for (int i = 0; i < 3; ++i) {
+    auto o = rpct::attention_options_for_block(cfg, i, 4);
+    EXPECT_EQ(o.kind, i == 1 ? rpct::AttentionKind::kRpc : rpct::AttentionKind::kSym) << "block " << i;
+    EXPECT_TRUE(o.use_fused);
+  }
+  torch::manual_seed(3);
+  rpct::ViT fused(cfg);
+  torch::manual_seed(3);
+  rpct::ViT ref(rpct::parse_config(cfg_text("reference"), "t.yaml"));
+  fused->eval();
+  ref->eval();
+  auto x = torch::randn({2, 1, 28, 28});
+  EXPECT_LE(scaled_err(fused->forward(x), ref->forward(x)), kFp32Tol);
+  for (auto kind : {"kvpos", "sym", "softmax"}) {
+    rpct::ViT m(rpct::parse_config("model: {img_size: 28, patch: 7, dim: 32, depth: 2, heads: 4, num_classes: 10}\n"
+                                   "attention: {kind: " + std::string(kind) + "}\n", "t.yaml"));
+    auto y = m->forward(x);
+    EXPECT_EQ(y.sizes(), (std::vector<int64_t>{2, 10})) << kind;
+    y.sum().backward();
+    for (auto& p : m->parameters()) EXPECT_TRUE(p.grad().defined() && torch::isfinite(p.grad()).all().item<bool>());
+  }
+}

@@ -1,0 +1,242 @@
+#include "tools/prepare_data.h"
+
+#include <nlohmann/json.hpp>
+
+#include <boost/filesystem.hpp>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <stdexcept>
+#include <vector>
+
+#include "datasets/ade20k.h"
+#include "datasets/decode.h"
+#include "datasets/fashion_mnist.h"
+#include "datasets/transforms.h"
+
+namespace fs = boost::filesystem;
+
+namespace rpct {
+namespace {
+
+const char* const kFashionClasses[10] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                         "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+
+std::string wnid_of(int c) {
+  char buf[16];
+  std::snprintf(buf, sizeof(buf), "n%08d", c);
+  return buf;
+}
+
+void make_dirs(const std::string& d) {
+  boost::system::error_code ec;
+  fs::create_directories(d, ec);
+  if (ec) throw std::runtime_error(d + ": cannot create directory: " + ec.message());
+}
+
+// The last stdout line of every rpctrain command is one JSON result object.
+void print_result(const nlohmann::json& j) {
+  std::printf("%s\n", j.dump().c_str());
+  std::fflush(stdout);
+}
+
+const char* kUsage =
+    "usage: rpctrain prepare-data COMMAND [options]\n"
+    "commands:\n"
+    "  fashion-mnist-imagenet --out DIR [--source DIR] [--limit-train N] [--limit-val N]\n"
+    "                         [--quality Q] [--flat-val]\n"
+    "      Fashion-MNIST -> ImageNet folder layout: DIR/train/<wnid>/*.JPEG, DIR/val/<wnid>/*.JPEG\n"
+    "      (or flat DIR/val/*.JPEG + DIR/LOC_val_solution.csv), DIR/LOC_synset_mapping.txt.\n"
+    "  ade20k-synthetic --out DIR [--train N] [--val N] [--width W] [--height H] [--classes C]\n"
+    "                   [--quality Q] [--seed S]\n"
+    "      A synthetic set in the ADEChallengeData2016 layout under DIR/ADEChallengeData2016.\n"
+    "Prints one JSON line last: {\"cmd\": \"prepare-data\", \"ok\", \"subcommand\", \"root\", \"train\", \"val\",\n"
+    "\"classes\", \"seconds\"} (or \"ok\": false with \"error\").\n";
+
+}  // namespace
+
+PrepareResult prepare_fashion_mnist_imagenet(const FmnistImagenetOptions& opt) {
+  if (opt.out.empty()) throw std::invalid_argument("prepare-data fashion-mnist-imagenet: --out is required");
+  const ImageSet train = load_fashion_mnist(opt.source, "train", opt.limit_train);
+  const ImageSet val = load_fashion_mnist(opt.source, "test", opt.limit_val);
+  {
+    make_dirs(opt.out);
+    std::ofstream syn(opt.out + "/LOC_synset_mapping.txt");
+    for (int c = 0; c < 10; ++c) syn << wnid_of(c) << " " << kFashionClasses[c] << "\n";
+    if (!syn) throw std::runtime_error(opt.out + "/LOC_synset_mapping.txt: write failed");
+  }
+  auto write_split = [&](const ImageSet& s, const std::string& split, bool flat) {
+    const int64_t h = s.images.size(1), w = s.images.size(2);
+    const uint8_t* px = s.images.data_ptr<uint8_t>();
+    const int64_t* lab = s.labels.data_ptr<int64_t>();
+    for (int c = 0; c < 10 && !flat; ++c) make_dirs(opt.out + "/" + split + "/" + wnid_of(c));
+    if (flat) make_dirs(opt.out + "/" + split);
+    std::ofstream csv;
+    if (flat) {
+      csv.open(opt.out + "/LOC_val_solution.csv");
+      csv << "ImageId,PredictionString\n";
+    }
+    Image img;
+    img.width = static_cast<int>(w);
+    img.height = static_cast<int>(h);
+    img.channels = 1;
+    for (int64_t i = 0; i < s.size(); ++i) {
+      img.pixels.assign(px + i * h * w, px + (i + 1) * h * w);
+      const std::string wnid = wnid_of(static_cast<int>(lab[i]));
+      char name[64];
+      std::string path;
+      if (flat) {
+        std::snprintf(name, sizeof(name), "ILSVRC2012_val_%08lld", static_cast<long long>(i + 1));
+        path = opt.out + "/" + split + "/" + name + ".JPEG";
+        csv << name << "," << wnid << " 0 0 " << w - 1 << " " << h - 1 << "\n";
+      } else {
+        std::snprintf(name, sizeof(name), "%s_%lld.JPEG", wnid.c_str(), static_cast<long long>(i));
+        path = opt.out + "/" + split + "/" + wnid + "/" + name;
+      }
+      write_file_bytes(path, encode_jpeg(img, opt.quality));
+    }
+    if (flat && !csv) throw std::runtime_error(opt.out + "/LOC_val_solution.csv: write failed");
+  };
+  write_split(train, "train", false);
+  write_split(val, "val", opt.flat_val);
+  return {opt.out, train.size(), val.size(), 10};
+}
+
+PrepareResult prepare_synthetic_ade20k(const SyntheticAde20kOptions& opt) {
+  if (opt.out.empty()) throw std::invalid_argument("prepare-data ade20k-synthetic: --out is required");
+  if (opt.classes < 1 || opt.classes > 254) throw std::invalid_argument("ade20k-synthetic: --classes must be in 1..254");
+  if (opt.width < 8 || opt.height < 8) throw std::invalid_argument("ade20k-synthetic: --width/--height must be >= 8");
+  const std::string root = opt.out + "/ADEChallengeData2016";
+  auto palette = [](int c, int ch) { return static_cast<int>(mix64(0xC0105ull * 131 + c * 3 + ch) % 200) + 28; };
+  auto write_split = [&](const std::string& split, const std::string& prefix, int64_t n, uint64_t stream) {
+    const std::string img_dir = root + "/images/" + split, ann_dir = root + "/annotations/" + split;
+    make_dirs(img_dir);
+    make_dirs(ann_dir);
+    const int W = opt.width, H = opt.height;
+    for (int64_t i = 0; i < n; ++i) {
+      SampleRng rng(opt.seed, static_cast<int64_t>(stream), i);
+      Image lab;
+      lab.width = W;
+      lab.height = H;
+      lab.channels = 1;
+      lab.pixels.assign(static_cast<size_t>(W) * H, static_cast<uint8_t>(rng.randint(1, opt.classes)));
+      const int shapes = static_cast<int>(rng.randint(3, 8));
+      for (int s = 0; s < shapes; ++s) {
+        // About one shape in eight is "other" (label 0, ignored after reduce_zero_label).
+        const uint8_t cls = rng.bernoulli(0.125) ? 0 : static_cast<uint8_t>(rng.randint(1, opt.classes));
+        const double cx = rng.uniform(0, W), cy = rng.uniform(0, H);
+        const double rx = rng.uniform(0.05, 0.35) * W, ry = rng.uniform(0.05, 0.35) * H;
+        const bool ellipse = rng.bernoulli(0.5);
+        for (int y = std::max(0, int(cy - ry)); y < std::min(H, int(cy + ry) + 1); ++y)
+          for (int x = std::max(0, int(cx - rx)); x < std::min(W, int(cx + rx) + 1); ++x) {
+            const double dx = (x - cx) / rx, dy = (y - cy) / ry;
+            if (!ellipse || dx * dx + dy * dy <= 1.0) lab.pixels[static_cast<size_t>(y) * W + x] = cls;
+          }
+      }
+      Image img;
+      img.width = W;
+      img.height = H;
+      img.channels = 3;
+      img.pixels.resize(static_cast<size_t>(W) * H * 3);
+      for (size_t p = 0; p < lab.pixels.size(); ++p) {
+        const int c = lab.pixels[p];
+        for (int ch = 0; ch < 3; ++ch) {
+          const int base = c == 0 ? 128 : palette(c, ch);
+          img.pixels[3 * p + ch] = static_cast<uint8_t>(std::min(255, std::max(0, base + int(rng.randint(-12, 12)))));
+        }
+      }
+      char name[64];
+      std::snprintf(name, sizeof(name), "ADE_%s_%08lld", prefix.c_str(), static_cast<long long>(i + 1));
+      write_file_bytes(img_dir + "/" + name + ".jpg", encode_jpeg(img, opt.quality));
+      write_file_bytes(ann_dir + "/" + name + ".png", encode_png(lab));
+    }
+  };
+  write_split("training", "train", opt.train, 0);
+  write_split("validation", "val", opt.val, 1);
+  return {root, opt.train, opt.val, opt.classes};
+}
+
+int prepare_data_main(int argc, char** argv) {
+  if (argc < 1 || !std::strcmp(argv[0], "--help") || !std::strcmp(argv[0], "-h")) {
+    std::fputs(kUsage, argc < 1 ? stderr : stdout);
+    print_result({{"cmd", "prepare-data"}, {"ok", argc >= 1}, {"help", argc >= 1}});
+    return argc < 1 ? 2 : 0;
+  }
+  const std::string cmd = argv[0];
+  const auto t0 = std::chrono::steady_clock::now();
+  try {
+    auto need_value = [&](int& i) -> std::string {
+      if (i + 1 >= argc) throw std::invalid_argument(std::string(argv[i]) + " needs a value");
+      return argv[++i];
+    };
+    auto to_int = [](const std::string& flag, const std::string& v) -> int64_t {
+      size_t pos = 0;
+      long long x = 0;
+      try {
+        x = std::stoll(v, &pos);
+      } catch (...) {
+        pos = 0;
+      }
+      if (pos != v.size() || x < 0) throw std::invalid_argument(flag + ": expected a non-negative integer, got '" + v + "'");
+      return x;
+    };
+    PrepareResult r;
+    if (cmd == "fashion-mnist-imagenet") {
+      FmnistImagenetOptions o;
+      for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        if (a == "--help" || a == "-h") {
+          std::fputs(kUsage, stdout);
+          print_result({{"cmd", "prepare-data"}, {"ok", true}, {"help", true}});
+          return 0;
+        }
+        else if (a == "--out") o.out = need_value(i);
+        else if (a == "--source") o.source = need_value(i);
+        else if (a == "--limit-train") o.limit_train = to_int(a, need_value(i));
+        else if (a == "--limit-val") o.limit_val = to_int(a, need_value(i));
+        else if (a == "--quality") o.quality = static_cast<int>(to_int(a, need_value(i)));
+        else if (a == "--flat-val") o.flat_val = true;
+        else throw std::invalid_argument("unknown option '" + a + "'");
+      }
+      r = prepare_fashion_mnist_imagenet(o);
+    } else if (cmd == "ade20k-synthetic") {
+      SyntheticAde20kOptions o;
+      for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        if (a == "--help" || a == "-h") {
+          std::fputs(kUsage, stdout);
+          print_result({{"cmd", "prepare-data"}, {"ok", true}, {"help", true}});
+          return 0;
+        }
+        else if (a == "--out") o.out = need_value(i);
+        else if (a == "--train") o.train = to_int(a, need_value(i));
+        else if (a == "--val") o.val = to_int(a, need_value(i));
+        else if (a == "--width") o.width = static_cast<int>(to_int(a, need_value(i)));
+        else if (a == "--height") o.height = static_cast<int>(to_int(a, need_value(i)));
+        else if (a == "--classes") o.classes = static_cast<int>(to_int(a, need_value(i)));
+        else if (a == "--quality") o.quality = static_cast<int>(to_int(a, need_value(i)));
+        else if (a == "--seed") o.seed = static_cast<uint64_t>(to_int(a, need_value(i)));
+        else throw std::invalid_argument("unknown option '" + a + "'");
+      }
+      r = prepare_synthetic_ade20k(o);
+    } else {
+      throw std::invalid_argument("unknown command '" + cmd + "'");
+    }
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    print_result({{"cmd", "prepare-data"}, {"ok", true}, {"subcommand", cmd}, {"root", r.root}, {"train", r.train},
+                  {"val", r.val}, {"classes", r.classes}, {"seconds", secs}});
+    return 0;
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "error: prepare-data: %s\n", e.what());
+    print_result({{"cmd", "prepare-data"}, {"ok", false}, {"error", e.what()}});
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: prepare-data %s: %s\n", cmd.c_str(), e.what());
+    print_result({{"cmd", "prepare-data"}, {"ok", false}, {"error", e.what()}});
+    return 1;
+  }
+}
+
+}  // namespace rpct
