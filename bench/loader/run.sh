@@ -48,7 +48,7 @@ import json, sys
 ours, nodct, ev, ref, mt = (json.loads(a) for a in sys.argv[1:6])
 cores = int(sys.argv[6])
 print(json.dumps({
-    "benchmark": "loader",
+    "bench": "loader",
     "ours_img_s_per_core": ours["img_s"],
     "torchvision_img_s_per_core": ref["img_s"],
     "ratio": round(ours["img_s"] / ref["img_s"], 2),

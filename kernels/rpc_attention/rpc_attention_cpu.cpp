@@ -28,7 +28,9 @@ void dgemm_(const char* transa, const char* transb, const int* m, const int* n, 
 // the default error handler costs time), and MKL's per-thread thread count.
 void vmsExp(int n, const float* a, float* r, long long mode) __attribute__((weak));
 void vmdExp(int n, const double* a, double* r, long long mode) __attribute__((weak));
-int MKL_Set_Num_Threads_Local(int n) __attribute__((weak));  // the C entry (lowercase is Fortran: int*)
+// The Fortran entry (argument by pointer). The C entry MKL_Set_Num_Threads_Local(int) was seen to bind
+// to this same address in some link orders, which then dereferenced the value 1 as a pointer.
+int mkl_set_num_threads_local_(const int* n) __attribute__((weak));
 }
 constexpr long long kVmlLowAccuracy = 0x1, kVmlHighAccuracy = 0x2, kVmlErrModeIgnore = 0x100;
 
@@ -36,8 +38,13 @@ constexpr long long kVmlLowAccuracy = 0x1, kVmlHighAccuracy = 0x2, kVmlErrModeIg
 // GEMM and the threads spin against each other). Sets MKL's thread-local count for the scope.
 struct MklSingleThread {
   int prev = 0;
-  MklSingleThread() { if (MKL_Set_Num_Threads_Local != nullptr) prev = MKL_Set_Num_Threads_Local(1); }
-  ~MklSingleThread() { if (MKL_Set_Num_Threads_Local != nullptr) MKL_Set_Num_Threads_Local(prev); }
+  MklSingleThread() {
+    const int one = 1;
+    if (mkl_set_num_threads_local_ != nullptr) prev = mkl_set_num_threads_local_(&one);
+  }
+  ~MklSingleThread() {
+    if (mkl_set_num_threads_local_ != nullptr) mkl_set_num_threads_local_(&prev);
+  }
 };
 
 namespace rpct {

@@ -35,7 +35,7 @@ PY
   && echo "ok   eval of the exported timm-named file gives the run's top-1" || fail "eval top1 differs"
 "$bin" import "$tmp/vit.safetensors" --config "$src/configs/fmnist_vit.yaml" --out "$tmp/x.safetensors" > "$tmp/bad.out" 2>&1 \
   && fail "import into a mismatched model succeeded"
-grep -q "vit.safetensors: tensor 'cls_token' has shape \[1, 1, 32\], the config's model expects \[1, 1, 96\]" "$tmp/bad.out" \
+grep -q "vit.safetensors: tensor 'cls_token' has shape \[1, 1, 32\], the config's model expects \[1, 1, 128\]" "$tmp/bad.out" \
   && echo "ok   shape mismatch names the file and tensor" || { fail "mismatch message"; cat "$tmp/bad.out"; }
 [ $fails = 0 ] && echo "all export checks passed" && exit 0
 exit 1
