@@ -51,12 +51,15 @@ void print_json(const json& j) {
   std::cout << j.dump() << std::endl;
 }
 
-// Parses argv[2..] with `desc`; returns the map, or prints help and returns nullopt.
+// Parses argv[2..] with `desc`; returns the map, or prints help (and a JSON line) and returns nullopt.
+// `positional`, if given, is the option that a bare argument fills (e.g. inspect CKPT_DIR).
 std::optional<po::variables_map> parse(int argc, char** argv, const po::options_description& desc,
-                                       const std::string& usage) {
+                                       const std::string& usage, const char* positional = nullptr) {
   po::variables_map vm;
+  po::positional_options_description pos;
+  if (positional) pos.add(positional, 1);
   try {
-    po::store(po::command_line_parser(argc - 1, argv + 1).options(desc).run(), vm);
+    po::store(po::command_line_parser(argc - 1, argv + 1).options(desc).positional(pos).run(), vm);
     if (vm.count("help")) {
       std::cout << usage << "\n" << desc << std::endl;
       print_json({{"cmd", argv[1]}, {"ok", true}, {"help", true}});
@@ -179,16 +182,9 @@ int cmd_eval(int argc, char** argv, rpct::DistContext& dist) {
 int cmd_inspect(int argc, char** argv) {
   po::options_description desc("rpctrain inspect options");
   desc.add_options()("help,h", "show this help")("checkpoint", po::value<std::string>()->required(), "checkpoint dir");
-  po::positional_options_description pos;
-  pos.add("checkpoint", 1);
-  po::variables_map vm;
-  po::store(po::command_line_parser(argc - 1, argv + 1).options(desc).positional(pos).run(), vm);
-  if (vm.count("help")) {
-    std::cout << "usage: rpctrain inspect CKPT_DIR\n\n" << desc << std::endl;
-    print_json({{"cmd", "inspect"}, {"ok", true}, {"help", true}});
-    return 0;
-  }
-  po::notify(vm);
+  auto parsed = parse(argc, argv, desc, "usage: rpctrain inspect CKPT_DIR", "checkpoint");
+  if (!parsed) return 0;
+  const auto& vm = *parsed;
   const auto dir = vm["checkpoint"].as<std::string>();
   const auto why = rpct::verify_checkpoint(dir);
   if (!why.empty()) throw std::runtime_error(why);
@@ -209,16 +205,10 @@ int cmd_export(int argc, char** argv) {
   desc.add_options()("help,h", "show this help")("checkpoint", po::value<std::string>()->required(), "checkpoint dir")(
       "format", po::value<std::string>()->default_value("safetensors"), "output format (safetensors)")(
       "out", po::value<std::string>()->required(), "output file")("ema", po::bool_switch(), "export the EMA weights");
-  po::positional_options_description pos;
-  pos.add("checkpoint", 1);
-  po::variables_map vm;
-  po::store(po::command_line_parser(argc - 1, argv + 1).options(desc).positional(pos).run(), vm);
-  if (vm.count("help")) {
-    std::cout << "usage: rpctrain export CKPT_DIR --format safetensors --out FILE [--ema]\n\n" << desc << std::endl;
-    print_json({{"cmd", "export"}, {"ok", true}, {"help", true}});
-    return 0;
-  }
-  po::notify(vm);
+  auto parsed = parse(argc, argv, desc, "usage: rpctrain export CKPT_DIR --format safetensors --out FILE [--ema]",
+                      "checkpoint");
+  if (!parsed) return 0;
+  const auto& vm = *parsed;
   if (vm["format"].as<std::string>() != "safetensors")
     throw UsageError("--format: only 'safetensors' is supported, got '" + vm["format"].as<std::string>() + "'");
   const auto dir = vm["checkpoint"].as<std::string>(), out = vm["out"].as<std::string>();
@@ -241,20 +231,9 @@ int cmd_import(int argc, char** argv) {
   auto desc = config_options("rpctrain import options");
   desc.add_options()("weights", po::value<std::string>()->required(), "safetensors file (timm or rpctrain names)")(
       "out", po::value<std::string>()->required(), "output .safetensors with rpctrain names, checked against --config");
-  po::positional_options_description pos;
-  pos.add("weights", 1);
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc - 1, argv + 1).options(desc).positional(pos).run(), vm);
-    if (vm.count("help")) {
-      std::cout << "usage: rpctrain import FILE --config CFG --out FILE\n\n" << desc << std::endl;
-      print_json({{"cmd", "import"}, {"ok", true}, {"help", true}});
-      return 0;
-    }
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw UsageError(e.what());
-  }
+  auto parsed = parse(argc, argv, desc, "usage: rpctrain import FILE --config CFG --out FILE", "weights");
+  if (!parsed) return 0;
+  const auto& vm = *parsed;
   auto cfg = load(vm);
   rpct::ViT model(cfg);
   load_weights(model, vm["weights"].as<std::string>(), false);  // checks every name and shape

@@ -182,16 +182,17 @@ int prepare_data_main(int argc, char** argv) {
       if (pos != v.size() || x < 0) throw std::invalid_argument(flag + ": expected a non-negative integer, got '" + v + "'");
       return x;
     };
+    auto print_help = [] {
+      std::fputs(kUsage, stdout);
+      print_result({{"cmd", "prepare-data"}, {"ok", true}, {"help", true}});
+      return 0;
+    };
     PrepareResult r;
     if (cmd == "fashion-mnist-imagenet") {
       FmnistImagenetOptions o;
       for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
-        if (a == "--help" || a == "-h") {
-          std::fputs(kUsage, stdout);
-          print_result({{"cmd", "prepare-data"}, {"ok", true}, {"help", true}});
-          return 0;
-        }
+        if (a == "--help" || a == "-h") return print_help();
         else if (a == "--out") o.out = need_value(i);
         else if (a == "--source") o.source = need_value(i);
         else if (a == "--limit-train") o.limit_train = to_int(a, need_value(i));
@@ -205,11 +206,7 @@ int prepare_data_main(int argc, char** argv) {
       SyntheticAde20kOptions o;
       for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
-        if (a == "--help" || a == "-h") {
-          std::fputs(kUsage, stdout);
-          print_result({{"cmd", "prepare-data"}, {"ok", true}, {"help", true}});
-          return 0;
-        }
+        if (a == "--help" || a == "-h") return print_help();
         else if (a == "--out") o.out = need_value(i);
         else if (a == "--train") o.train = to_int(a, need_value(i));
         else if (a == "--val") o.val = to_int(a, need_value(i));

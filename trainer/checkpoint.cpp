@@ -120,6 +120,7 @@ std::string params_sha256(const std::vector<std::pair<std::string, torch::Tensor
 }
 
 std::string verify_checkpoint(const std::string& dir) {
+  if (!fs::is_directory(dir)) return dir + ": checkpoint directory not found";
   const std::string done = dir + "/DONE";
   if (!fs::exists(done)) return dir + ": incomplete (no DONE marker)";
   json j;

@@ -7,7 +7,11 @@
 #include <limits>
 #include <random>
 
+#include "tests/kernels/attention_errors.h"
 #include "kernels/rpc_attention/rpc_attention.h"
+
+using rpct::test::rel_norm_err;
+using rpct::test::scaled_err;
 
 namespace {
 
@@ -22,18 +26,6 @@ constexpr double kFp32Tol = 1e-4;
 // |x| lies within float32 rounding of thresh, changing a single gradient element by O(1); 2e-3 admits
 // float32 rounding through the unrolled backward but not a wrong formula (those give >1e-1).
 constexpr double kFp32GradRelNorm = 2e-3;
-
-// max |a - b| / max(1, max |b|): an error relative to the tensor's scale.
-double scaled_err(const torch::Tensor& a, const torch::Tensor& b) {
-  auto bd = b.to(torch::kDouble), ad = a.to(torch::kDouble);
-  const double scale = std::max(1.0, bd.abs().max().item<double>());
-  return (ad - bd).abs().max().item<double>() / scale;
-}
-
-double rel_norm_err(const torch::Tensor& a, const torch::Tensor& b) {
-  auto bd = b.to(torch::kDouble), ad = a.to(torch::kDouble);
-  return (ad - bd).norm().item<double>() / std::max(1e-30, bd.norm().item<double>());
-}
 
 struct Case {
   int64_t B, H, N, D, n_iter;

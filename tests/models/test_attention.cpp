@@ -6,9 +6,13 @@
 #include <cmath>
 #include <random>
 
+#include "tests/kernels/attention_errors.h"
 #include "kernels/rpc_attention/rpc_attention.h"
 #include "models/attention.h"
 #include "models/vit.h"
+
+using rpct::test::rel_norm_err;
+using rpct::test::scaled_err;
 
 namespace {
 
@@ -21,15 +25,6 @@ constexpr double kFp32Tol = 2e-4;
 // float32 gradients by relative Frobenius norm: a soft-threshold mask bit can flip within float32
 // rounding of thresh (one gradient element changes by O(1)); a wrong formula gives > 1e-1.
 constexpr double kFp32GradRelNorm = 2e-3;
-
-double scaled_err(const torch::Tensor& a, const torch::Tensor& b) {
-  auto ad = a.to(torch::kDouble), bd = b.to(torch::kDouble);
-  return (ad - bd).abs().max().item<double>() / std::max(1.0, bd.abs().max().item<double>());
-}
-double rel_norm_err(const torch::Tensor& a, const torch::Tensor& b) {
-  auto ad = a.to(torch::kDouble), bd = b.to(torch::kDouble);
-  return (ad - bd).norm().item<double>() / std::max(1e-30, bd.norm().item<double>());
-}
 
 rpct::AttentionOptions options(rpct::AttentionKind kind, int64_t heads, int64_t head_dim, int64_t grid, bool fused) {
   rpct::AttentionOptions o;
