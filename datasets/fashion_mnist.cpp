@@ -106,9 +106,11 @@ std::pair<torch::Tensor, torch::Tensor> make_batch(const ImageSet& set, const st
   const int64_t* lab = set.labels.data_ptr<int64_t>();
   int64_t* out_lab = labels.data_ptr<int64_t>();
   for (int64_t i = 0; i < B; ++i) {
-    const int64_t idx = indices[i];
+    // indices[i] may be a repeated-augmentation code: the image is code % n, the augmentation is
+    // keyed on the code, so the copies of one image differ.
+    const int64_t code = indices[i], idx = code % set.size();
     if (augment)
-      augment_shift_flip(src + idx * h * w, dst + i * h * w, h, w, /*max_shift=*/2, seed, epoch, idx);
+      augment_shift_flip(src + idx * h * w, dst + i * h * w, h, w, /*max_shift=*/2, seed, epoch, code);
     else
       std::memcpy(dst + i * h * w, src + idx * h * w, h * w);
     out_lab[i] = lab[idx];

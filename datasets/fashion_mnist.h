@@ -31,6 +31,7 @@ void augment_shift_flip(const uint8_t* src, uint8_t* dst, int64_t h, int64_t w, 
                         int64_t epoch, int64_t index);
 
 // Collates samples `indices` of `set` into a normalized float batch (B, 1, H, W) and labels (B,).
+// An index >= set.size() is a repeated-augmentation code (see DistributedSampler): sample code % n.
 std::pair<torch::Tensor, torch::Tensor> make_batch(const ImageSet& set, const std::vector<int64_t>& indices,
                                                    bool augment, uint64_t seed, int64_t epoch);
 

@@ -61,9 +61,13 @@ Batch ImageFolderSource::make_batch(int64_t epoch, const std::vector<int64_t>& i
   float* x = b.x.data_ptr<float>();
   int64_t* y = b.y.data_ptr<int64_t>();
   for (int64_t i = 0; i < B; ++i) {
-    const int64_t used = load_with_policy(indices[i], opt_.on_bad_sample, &b.skipped, [&](int64_t idx) {
+    // indices[i] may be a repeated-augmentation code (sample code % n, copy code / n): the copy number
+    // goes into the augmentation key so the copies of one image are augmented differently.
+    const int64_t n = ds_.size(), copy_offset = (indices[i] / n) * n;
+    const int64_t used = load_with_policy(indices[i] % n, opt_.on_bad_sample, &b.skipped, [&](int64_t idx) {
       const auto bytes = read_file_bytes(ds_.path(idx));
-      classification_transform(bytes, ds_.path(idx), opt_.transform, opt_.seed, epoch, idx, x + i * 3 * S * S);
+      classification_transform(bytes, ds_.path(idx), opt_.transform, opt_.seed, epoch, idx + copy_offset,
+                               x + i * 3 * S * S);
     });
     b.indices.push_back(used);
     y[i] = ds_.label(used);

@@ -1,5 +1,6 @@
 #include "datasets/sampler.h"
 
+#include <algorithm>
 #include <numeric>
 #include <stdexcept>
 
@@ -20,9 +21,9 @@ std::vector<int64_t> epoch_permutation(int64_t n, uint64_t seed, int64_t epoch) 
 }
 
 DistributedSampler::DistributedSampler(int64_t dataset_size, int64_t per_rank_batch, int world, int rank,
-                                       uint64_t seed, bool shuffle)
+                                       uint64_t seed, bool shuffle, int repeats)
     : n_(dataset_size), b_(per_rank_batch), global_batch_(per_rank_batch * world), world_(world), rank_(rank),
-      seed_(seed), shuffle_(shuffle) {
+      seed_(seed), shuffle_(shuffle), repeats_(std::max(1, repeats)) {
   steps_ = global_batch_ > 0 ? n_ / global_batch_ : 0;
   if (steps_ == 0)
     throw std::invalid_argument("sampler: dataset of " + std::to_string(n_) + " samples is smaller than one global batch (" +
@@ -44,6 +45,11 @@ std::vector<int64_t> DistributedSampler::batch_at(int64_t epoch, int64_t pos) {
     } else {
       perm_.resize(n_);
       std::iota(perm_.begin(), perm_.end(), 0);
+    }
+    if (repeats_ > 1) {  // i0 i0+n i0+2n i1 i1+n ... truncated to n entries
+      std::vector<int64_t> rep(n_);
+      for (int64_t j = 0; j < n_; ++j) rep[j] = perm_[j / repeats_] + (j % repeats_) * n_;
+      perm_.swap(rep);
     }
     cached_epoch_ = epoch;
   }

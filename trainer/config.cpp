@@ -149,6 +149,7 @@ Registry make_registry(Config& c) {
   r.choice("data.kind", &d.kind, {"fashion_mnist", "imagenet", "ade20k"});
   r.text("data.root", &d.root);
   r.boolean("data.augment", &d.augment);
+  r.number("data.repeated_aug", &d.repeated_aug, 1, 16);
   r.number("data.limit_train", &d.limit_train, 0, kMaxInt);
   r.number("data.limit_test", &d.limit_test, 0, kMaxInt);
   r.number("data.workers", &d.workers, 0, 256);

@@ -39,6 +39,7 @@ struct DataConfig {
   std::string kind = "fashion_mnist";
   std::string root = "/usr/share/datasets/fashion-mnist";
   bool augment = true;
+  int repeated_aug = 1;  // DeiT's repeated augmentation: each sampled image k times per epoch (3 in DeiT)
   int limit_train = 0;  // 0 = all samples; >0 = the first k (for quick runs and tests)
   int limit_test = 0;
   // imagenet / ade20k input pipelines (datasets/loader.h)

@@ -190,7 +190,7 @@ TrainResult train(const Config& cfg, DistContext& dist, const std::string& run_d
     return n;
   }();
   DistributedSampler sampler(train_set->size(), t.batch_size, dist.world_size(), dist.rank(),
-                             static_cast<uint64_t>(t.seed));
+                             static_cast<uint64_t>(t.seed), /*shuffle=*/true, cfg.data.repeated_aug);
   const int64_t n_train = train_set->size();
   const int64_t per_step = sampler.global_batch() * t.accum_steps;  // samples per optimizer step
   const int64_t steps_per_epoch = n_train / per_step;

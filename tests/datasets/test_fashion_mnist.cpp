@@ -3,6 +3,8 @@
 
 #include <boost/filesystem.hpp>
 #include <fstream>
+#include <map>
+#include <set>
 
 #include "datasets/fashion_mnist.h"
 #include "datasets/sampler.h"
@@ -111,4 +113,39 @@ TEST(Sampler, ShardsAreDisjointAndMatchOneRankWithDoubleBatch) {
   }
   EXPECT_EQ(static_cast<int64_t>(seen.size()), (n / (2 * b)) * 2 * b);
   EXPECT_NE(r0.batch(3, 0), r0.batch(4, 0));  // a new permutation each epoch
+}
+
+TEST(Sampler, RepeatedAugmentationListsEachSampleKTimesAsDistinctCodes) {
+  const int64_t n = 999, b = 9;
+  const int k = 3;
+  rpct::DistributedSampler one(n, 2 * b, 1, 0, 5, true, k);
+  rpct::DistributedSampler r0(n, b, 2, 0, 5, true, k), r1(n, b, 2, 1, 5, true, k);
+  std::map<int64_t, std::set<int64_t>> copies;  // image -> its codes this epoch
+  for (int64_t s = 0; s < one.steps_per_epoch(); ++s) {
+    auto whole = one.batch(2, s), a = r0.batch(2, s), c = r1.batch(2, s);
+    std::vector<int64_t> joined(a);
+    joined.insert(joined.end(), c.begin(), c.end());
+    EXPECT_EQ(joined, whole);  // the global batch is the same at any world size
+    for (auto code : whole) {
+      ASSERT_LT(code, k * n);
+      EXPECT_TRUE(copies[rpct::repeat_source_index(code, n)].insert(code).second) << "code " << code << " twice";
+    }
+  }
+  // 999 entries hold 333 images x 3; the 55 full global batches of 18 take the first 990 = 330 x 3.
+  EXPECT_EQ(static_cast<int64_t>(copies.size()), one.steps_per_epoch() * 2 * b / k);
+  for (const auto& [img, codes] : copies) {
+    EXPECT_EQ(static_cast<int>(codes.size()), k) << "image " << img;
+    for (auto code : codes) EXPECT_EQ(code % n, img);
+  }
+}
+
+TEST(FashionMnist, RepeatedCopiesAreAugmentedDifferently) {
+  auto set = rpct::load_fashion_mnist(kRoot, "test", 64);
+  const int64_t n = set.size();
+  auto [plain, yp] = rpct::make_batch(set, {5, 5 + n, 5 + 2 * n}, false, 1, 0);
+  EXPECT_TRUE(plain[0].equal(plain[1]) && plain[0].equal(plain[2]));  // same image
+  EXPECT_EQ(yp[1].item<int64_t>(), set.labels[5].item<int64_t>());
+  auto [aug, ya] = rpct::make_batch(set, {5, 5 + n, 5 + 2 * n}, true, 1, 0);
+  // Keyed on the code: at least two of the three copies differ (each draw has 50 shift/flip outcomes).
+  EXPECT_FALSE(aug[0].equal(aug[1]) && aug[1].equal(aug[2]));
 }

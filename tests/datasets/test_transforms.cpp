@@ -157,6 +157,24 @@ TEST(Transforms, SameSampleSameTensorAcrossBatchesRanksAndWorkers) {
   EXPECT_TRUE(torch::equal(x.x[2], y.x[0]));
 }
 
+TEST(Transforms, RepeatedAugmentationCopiesLoadOneImageAugmentedDifferently) {
+  TempDir d;
+  const auto ds = make_set(d);
+  ClassificationSourceOptions o;
+  o.transform.img_size = 48;
+  o.mixup_on = false;
+  o.seed = 3;
+  auto src = std::make_shared<ImageFolderSource>(ds, o);
+  const int64_t n = ds.size();
+  // Codes 4, 4 + n, 4 + 2n: sample 4 three times (the sampler's repeated-augmentation encoding).
+  Batch b = src->make_batch(0, {4, 4 + n, 4 + 2 * n});
+  EXPECT_EQ(b.indices, (std::vector<int64_t>{4, 4, 4}));
+  EXPECT_TRUE(b.y.eq(ds.label(4)).all().item<bool>());
+  EXPECT_FALSE(torch::equal(b.x[0], b.x[1]));  // random crops of a 48 px output: never equal here
+  EXPECT_FALSE(torch::equal(b.x[1], b.x[2]));
+  EXPECT_TRUE(torch::equal(b.x[1], src->make_batch(0, {4 + n}).x[0]));  // and still deterministic
+}
+
 TEST(Transforms, MixupCutmixTargetsAndPairs) {
   const int64_t B = 6, C = 5;
   auto labels = torch::tensor({0, 1, 2, 3, 4, 0}, torch::kInt64);
