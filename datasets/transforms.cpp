@@ -173,6 +173,17 @@ void equalize(Image& img) {  // PIL ImageOps.equalize
   apply_lut(img, lut);
 }
 
+// The 4 bicubic (Keys, a = -0.5) weights at distances 1 + t, t, 1 - t, 2 - t for t in [0, 1):
+// bicubic_w evaluated in closed form, without its branches (this runs for every output pixel).
+inline void bicubic_taps(float t, float w[4]) {
+  constexpr float a = -0.5f;
+  const float u = 1.0f - t;
+  w[0] = a * t * u * u;
+  w[1] = ((a + 2.0f) * t - (a + 3.0f)) * t * t + 1.0f;
+  w[2] = ((a + 2.0f) * u - (a + 3.0f)) * u * u + 1.0f;
+  w[3] = a * u * t * t;
+}
+
 // PIL Image.transform(AFFINE, (a, b, c, d, e, f), BICUBIC, fillcolor): output pixel (x, y) samples
 // input (a x + b y + c, d x + e y + f) (pixel-edge coordinates at pixel centres); outside -> fill.
 void affine(Image& img, const double m[6]) {
@@ -198,10 +209,8 @@ void affine(Image& img, const double m[6]) {
       const int ix = static_cast<int>(std::floor(sx)), iy = static_cast<int>(std::floor(sy));
       const float fx = static_cast<float>(sx - ix), fy = static_cast<float>(sy - iy);
       float wx[4], wy[4];
-      for (int k = 0; k < 4; ++k) {
-        wx[k] = static_cast<float>(bicubic_w(fx - (k - 1)));
-        wy[k] = static_cast<float>(bicubic_w(fy - (k - 1)));
-      }
+      bicubic_taps(fx, wx);
+      bicubic_taps(fy, wy);
       float acc0 = 0, acc1 = 0, acc2 = 0;
       if (ix >= 1 && ix + 2 < w && iy >= 1 && iy + 2 < h) {  // interior: no clamping
         const uint8_t* base = img.pixels.data() + (iy - 1) * stride + (ix - 1) * 3;
