@@ -61,12 +61,6 @@ void DistContext::broadcast_bytes(void* data, size_t bytes, int root) const {
     RPCT_MPI(MPI_Bcast(p + off, static_cast<int>(std::min(kChunk, bytes - off)), MPI_BYTE, root, MPI_COMM_WORLD));
 }
 
-void DistContext::broadcast_tensor(torch::Tensor& t, int root) const {
-  TORCH_CHECK(t.device().is_cpu(), "broadcast_tensor: CPU tensors only (CUDA goes through the NCCL backend)");
-  TORCH_CHECK(t.is_contiguous(), "broadcast_tensor: tensor must be contiguous");
-  broadcast_bytes(t.data_ptr(), t.nbytes(), root);
-}
-
 std::string DistContext::broadcast_string(const std::string& s, int root) const {
   uint64_t n = s.size();
   broadcast_bytes(&n, sizeof(n), root);

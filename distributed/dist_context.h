@@ -25,7 +25,6 @@ class DistContext {
 
   void barrier() const;
   void broadcast_bytes(void* data, size_t bytes, int root = 0) const;
-  void broadcast_tensor(torch::Tensor& t, int root = 0) const;     // CPU tensors, in place
   std::string broadcast_string(const std::string& s, int root = 0) const;
   std::vector<double> allreduce_sum(const std::vector<double>& values) const;
   double allreduce_sum(double v) const { return allreduce_sum(std::vector<double>{v})[0]; }

@@ -140,22 +140,17 @@ void load_weights(rpct::ViT& model, const std::string& path, bool use_ema) {
     if (!why.empty()) throw std::runtime_error(why);
     file = path + "/model.safetensors";
   }
+  // rpctrain or timm names; with use_ema the checkpoint's "ema/<name>" entries replace the weights.
   std::map<std::string, torch::Tensor> by_name;
   for (auto& [n, t] : rpct::read_safetensors(file)) {
-    if (use_ema && n.rfind("ema/", 0) == 0)
-      by_name[n.substr(4)] = t;
-    else if (!by_name.count(from_timm_name(n)) || !use_ema)
+    if (n.rfind("ema/", 0) != 0)
       by_name.emplace(from_timm_name(n), t);
+    else if (use_ema)
+      by_name[n.substr(4)] = t;
   }
-  torch::NoGradGuard no_grad;
-  for (auto& p : model->named_parameters()) {
-    auto it = by_name.find(p.key());
-    if (it == by_name.end()) throw std::runtime_error(file + ": missing tensor '" + p.key() + "'");
-    if (it->second.sizes() != p.value().sizes())
-      throw std::runtime_error(file + ": tensor '" + p.key() + "' has shape " + c10::str(it->second.sizes()) +
-                               ", the config's model expects " + c10::str(p.value().sizes()));
-    p.value().copy_(it->second);
-  }
+  rpct::NamedTensors params, src(by_name.begin(), by_name.end());
+  for (const auto& p : model->named_parameters()) params.emplace_back(p.key(), p.value());
+  rpct::copy_named_tensors(src, "", params, file);
 }
 
 int cmd_eval(int argc, char** argv, rpct::DistContext& dist) {

@@ -75,7 +75,10 @@ void set_cpu_rng_state(const at::Tensor& s) {
   gen.set_state(s);
 }
 
-void copy_named(const NamedTensors& src, const std::string& prefix, const NamedTensors& dst, const std::string& file) {
+}  // namespace
+
+void copy_named_tensors(const NamedTensors& src, const std::string& prefix, const NamedTensors& dst,
+                        const std::string& file) {
   std::map<std::string, const torch::Tensor*> by_name;
   for (const auto& [n, t] : src) by_name[n] = &t;
   torch::NoGradGuard no_grad;
@@ -84,12 +87,10 @@ void copy_named(const NamedTensors& src, const std::string& prefix, const NamedT
     if (it == by_name.end()) throw std::runtime_error(file + ": missing tensor '" + prefix + n + "'");
     if (it->second->sizes() != t.sizes())
       throw std::runtime_error(file + ": tensor '" + prefix + n + "' has shape " + c10::str(it->second->sizes()) +
-                               ", the model expects " + c10::str(t.sizes()));
+                               ", the config's model expects " + c10::str(t.sizes()));
     t.copy_(*it->second);
   }
 }
-
-}  // namespace
 
 std::string sha256_bytes(const void* data, size_t n) {
   Sha256 h;
@@ -249,12 +250,12 @@ std::optional<LoadedCheckpoint> Checkpointer::load(const std::string& spec, cons
   out.dir = chosen;
   const std::string model_file = chosen + "/model.safetensors";
   auto model = read_safetensors(model_file);
-  copy_named(model, "", params, model_file);
-  copy_named(model, "buffer/", buffers, model_file);
+  copy_named_tensors(model, "", params, model_file);
+  copy_named_tensors(model, "buffer/", buffers, model_file);
   if (!ema.empty()) {
     NamedTensors ema_named;
     for (size_t i = 0; i < ema.size(); ++i) ema_named.emplace_back(params[i].first, ema[i]);
-    copy_named(model, "ema/", ema_named, model_file);
+    copy_named_tensors(model, "ema/", ema_named, model_file);
   }
   const std::string optim_file = chosen + "/optim.safetensors";
   std::map<std::string, std::string> steps;

@@ -35,6 +35,11 @@ std::string sha256_bytes(const void* data, size_t n);
 // SHA-256 over parameter names and bytes, in the model's registration order (fixed).
 std::string params_sha256(const std::vector<std::pair<std::string, torch::Tensor>>& named);
 
+// Copies src[prefix + name] into every (name, tensor) of dst; a missing name or another shape is an
+// error naming `file` and the tensor.
+void copy_named_tensors(const std::vector<std::pair<std::string, torch::Tensor>>& src, const std::string& prefix,
+                        const std::vector<std::pair<std::string, torch::Tensor>>& dst, const std::string& file);
+
 // "" when `dir` is a complete checkpoint whose files all verify; otherwise why not, naming the file.
 std::string verify_checkpoint(const std::string& dir);
 
