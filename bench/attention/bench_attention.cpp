@@ -10,6 +10,7 @@
 // packing buffers are not seen (both implementations use the same BLAS).
 #include <ATen/Parallel.h>
 #include <c10/core/CPUAllocator.h>
+#include <xmmintrin.h>
 
 #include <algorithm>
 #include <atomic>
@@ -97,6 +98,14 @@ Result measure(bool fused, const Shape& s, torch::Tensor& k, torch::Tensor& v, c
   return {t[t.size() / 2], peak_mb};  // median
 }
 
+// Flush-to-zero + denormals-are-zero on or off in every intra-op thread (torch.set_flush_denormal only
+// sets the calling thread; at::parallel_for with one task per thread reaches the pool's threads).
+void set_flush_denormal_all_threads(bool on, int threads) {
+  auto apply = [on] { _mm_setcsr(on ? (_mm_getcsr() | 0x8040u) : (_mm_getcsr() & ~0x8040u)); };
+  apply();
+  at::parallel_for(0, threads, 1, [&](int64_t, int64_t) { apply(); });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -107,6 +116,21 @@ int main(int argc, char** argv) {
   at::set_num_threads(threads);
   torch::manual_seed(0);
   const Shape shapes[] = {{"deit_tiny", 32, 3, 197, 64, 192, 4, 4.0, 9}, {"segmenter", 2, 3, 1025, 64, 192, 4, 4.0, 5}};
+  // Profiling aid: `bench_attention THREADS SHAPE SECONDS` runs only the fused op at SHAPE for SECONDS.
+  if (argc > 3) {
+    for (const auto& s : shapes) {
+      if (std::strcmp(s.name, argv[2]) != 0) continue;
+      auto k = torch::randn({s.B, s.H, s.N, s.D}).requires_grad_(true), v = torch::randn_like(k).requires_grad_(true);
+      auto g = torch::randn_like(k);
+      const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(std::atof(argv[3]));
+      int n = 0;
+      for (; std::chrono::steady_clock::now() < until; ++n) step(true, s, k, v, g);
+      std::printf("%s: %d fused steps\n", s.name, n);
+      return 0;
+    }
+    std::fprintf(stderr, "bench_attention: unknown shape %s\n", argv[2]);
+    return 2;
+  }
   for (const auto& s : shapes) {
     auto k = torch::randn({s.B, s.H, s.N, s.D}).requires_grad_(true);
     auto v = torch::randn({s.B, s.H, s.N, s.D}).requires_grad_(true);
@@ -114,11 +138,17 @@ int main(int argc, char** argv) {
     // Interleave: reference, fused (each with its own warm-up).
     const Result ref = measure(false, s, k, v, g);
     const Result fused = measure(true, s, k, v, g);
+    // The reference again with denormals flushed in all threads: the softmax of the later iterations
+    // underflows into denormals, which slow LibTorch's GEMMs ~10x by default. The fused op flushes them
+    // itself; this column shows how much of its lead is that.
+    set_flush_denormal_all_threads(true, threads);
+    const Result ref_ftz = measure(false, s, k, v, g);
+    set_flush_denormal_all_threads(false, threads);
     std::printf("{\"shape\":\"%s\",\"B\":%ld,\"H\":%ld,\"N\":%ld,\"D\":%ld,\"C\":%ld,\"n_iter\":%ld,\"lambda\":%g,"
                 "\"threads\":%d,\"fused_ms\":%.2f,\"reference_ms\":%.2f,\"fused_peak_mb\":%.2f,"
-                "\"reference_peak_mb\":%.2f}\n",
+                "\"reference_peak_mb\":%.2f,\"reference_ftz_ms\":%.2f}\n",
                 s.name, (long)s.B, (long)s.H, (long)s.N, (long)s.D, (long)s.C, (long)s.n_iter, s.lambda, threads,
-                fused.ms, ref.ms, fused.peak_mb, ref.peak_mb);
+                fused.ms, ref.ms, fused.peak_mb, ref.peak_mb, ref_ftz.ms);
     std::fflush(stdout);
   }
   return 0;

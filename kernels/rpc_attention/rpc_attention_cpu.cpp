@@ -4,10 +4,16 @@
 // attention goes over row tiles of `rows` x N scores (sized to stay in L2), so at most one row tile of an
 // N x N matrix exists per thread at any time. Forward keeps per iteration only L_t = A_t V (N x D) and
 // the softmax row log-sum-exp (N); backward recomputes the elementwise ADMM states (X_t, S_t, K2_t, Y_t)
-// from K and the saved L_t, and the attention tiles from K2_t and lse_t (flash-attention style).
-// GEMMs go straight to the BLAS that LibTorch carries (MKL's sgemm_/dgemm_); exp to MKL VML (vmsExp/vmdExp). Both are
-// looked up as weak symbols with a plain fallback, so a LibTorch without them still works (slower).
+// from K and the saved L_t, and the attention tiles from K2_t and the saved softmax row statistics (row max
+// and inverse row sum: the backward's P is then bit-identical to the forward's; flash-attention style).
+// GEMMs go straight to the BLAS that LibTorch carries (MKL's sgemm_/dgemm_), looked up as weak symbols with a
+// plain fallback, so a LibTorch without them still works (slower). The elementwise work (softmax rows with an
+// inlined exp, the ADMM updates and their adjoints) is in cpu_simd.h, vectorized per ISA.
 #include <ATen/Parallel.h>
+#if defined(__SSE__) || defined(__x86_64__)
+#include <xmmintrin.h>
+#define RPCT_HAVE_MXCSR 1
+#endif
 
 #include <algorithm>
 #include <cmath>
@@ -15,6 +21,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "kernels/rpc_attention/cpu_simd.h"
 #include "kernels/rpc_attention/rpc_attention.h"
 
 extern "C" {
@@ -24,15 +31,11 @@ void sgemm_(const char* transa, const char* transb, const int* m, const int* n, 
 void dgemm_(const char* transa, const char* transb, const int* m, const int* n, const int* k, const double* alpha,
             const double* a, const int* lda, const double* b, const int* ldb, const double* beta, double* c,
             const int* ldc) __attribute__((weak));
-// MKL VML with an explicit mode (accuracy | VML_ERRMODE_IGNORE: exp underflow to 0 is expected here and
-// the default error handler costs time), and MKL's per-thread thread count.
-void vmsExp(int n, const float* a, float* r, long long mode) __attribute__((weak));
-void vmdExp(int n, const double* a, double* r, long long mode) __attribute__((weak));
+// MKL's per-thread thread count.
 // The Fortran entry (argument by pointer). The C entry MKL_Set_Num_Threads_Local(int) was seen to bind
 // to this same address in some link orders, which then dereferenced the value 1 as a pointer.
 int mkl_set_num_threads_local_(const int* n) __attribute__((weak));
 }
-constexpr long long kVmlLowAccuracy = 0x1, kVmlHighAccuracy = 0x2, kVmlErrModeIgnore = 0x100;
 
 // Inside an at::parallel_for task MKL must run single-threaded (else it opens a nested OpenMP team per
 // GEMM and the threads spin against each other). Sets MKL's thread-local count for the scope.
@@ -45,6 +48,19 @@ struct MklSingleThread {
   ~MklSingleThread() {
     if (mkl_set_num_threads_local_ != nullptr) mkl_set_num_threads_local_(&prev);
   }
+};
+
+// Flush-to-zero and denormals-are-zero for the calling thread, for the scope. The softmax of the later
+// ADMM iterations is sharply peaked: exp(s - max) underflows into the denormal range for a large share of
+// the scores (36% of them at the 4th iteration of the DeiT-Tiny benchmark), and every FMA that reads a
+// denormal P element takes a microcode assist (MKL's sgemm ran ~10x slower on such tiles). Values below
+// FLT_MIN (1.2e-38) contribute nothing measurable to a softmax row that sums to 1, so they are flushed.
+struct FlushDenormals {
+#ifdef RPCT_HAVE_MXCSR
+  unsigned int saved = _mm_getcsr();
+  FlushDenormals() { _mm_setcsr(saved | 0x8040u); }  // FTZ (bit 15) | DAZ (bit 6)
+  ~FlushDenormals() { _mm_setcsr(saved); }
+#endif
 };
 
 namespace rpct {
@@ -77,16 +93,6 @@ void gemm_rm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T
     }
 }
 
-template <typename T>
-void exp_inplace(T* x, int64_t n) {
-  if constexpr (std::is_same_v<T, float>) {
-    if (vmsExp != nullptr) return vmsExp(static_cast<int>(n), x, x, kVmlLowAccuracy | kVmlErrModeIgnore);
-  } else {
-    if (vmdExp != nullptr) return vmdExp(static_cast<int>(n), x, x, kVmlHighAccuracy | kVmlErrModeIgnore);
-  }
-  for (int64_t i = 0; i < n; ++i) x[i] = std::exp(x[i]);
-}
-
 // Rows per score tile: rows * N elements of T within ~256 KiB (an L2 share), at least 8, at most N.
 template <typename T>
 int64_t tile_rows(int64_t N) {
@@ -94,81 +100,37 @@ int64_t tile_rows(int64_t N) {
   return std::max<int64_t>(1, std::min<int64_t>(N, std::max<int64_t>(8, budget / std::max<int64_t>(N, 1))));
 }
 
-// O = softmax(scale * Q Q^T) V over row tiles; lse[i] = log sum_j exp(scale * q_i . q_j).
+// O = softmax(scale * Q Q^T) V over row tiles. rowstat (2N): [0, N) row max m_i of the scores, [N, 2N) the
+// inverse row sum 1 / sum_j exp(s_ij - m_i).
 // Q, V, O: (N, D); tile: rows * N workspace.
 template <typename T>
-void sym_attention_forward(const T* Q, const T* V, T* O, T* lse, int64_t N, int64_t D, T scale, T* tile,
+void sym_attention_forward(const T* Q, const T* V, T* O, T* rowstat, int64_t N, int64_t D, T scale, T* tile,
                            int64_t rows) {
   for (int64_t i0 = 0; i0 < N; i0 += rows) {
     const int64_t r = std::min(rows, N - i0);
     gemm_rm<T>(false, true, r, N, D, scale, Q + i0 * D, D, Q, D, T(0), tile, N);  // (r, N)
-    for (int64_t i = 0; i < r; ++i) {
-      T* s = tile + i * N;
-      T m = -std::numeric_limits<T>::infinity();
-      for (int64_t j = 0; j < N; ++j) m = std::max(m, s[j]);
-      for (int64_t j = 0; j < N; ++j) s[j] -= m;
-      exp_inplace(s, N);
-      T l = 0;
-      for (int64_t j = 0; j < N; ++j) l += s[j];
-      const T inv = T(1) / l;
-      for (int64_t j = 0; j < N; ++j) s[j] *= inv;
-      lse[i0 + i] = m + std::log(l);
-    }
+    cpu_simd::dispatch<cpu_simd::SoftmaxRows>(tile, r, N, rowstat + i0, rowstat + N + i0);
     gemm_rm<T>(false, false, r, D, N, T(1), tile, N, V, D, T(0), O + i0 * D, D);  // (r, D)
   }
 }
 
 // Backward of O = softmax(scale * Q Q^T) V given dO: dQ = (dQ overwritten), dV += .
-// P is recomputed tile by tile from lse; delta_i = dO_i . O_i.
+// P is recomputed tile by tile from the forward's rowstat.
 template <typename T>
-void sym_attention_backward(const T* Q, const T* V, const T* O, const T* lse, const T* dO, T* dQ, T* dV, int64_t N,
-                            int64_t D, T scale, T* tile_p, T* tile_dp, T* delta, int64_t rows) {
-  for (int64_t i = 0; i < N; ++i) {
-    T acc = 0;
-    for (int64_t d = 0; d < D; ++d) acc += dO[i * D + d] * O[i * D + d];
-    delta[i] = acc;
-  }
+void sym_attention_backward(const T* Q, const T* V, const T* rowstat, const T* dO, T* dQ, T* dV, int64_t N,
+                            int64_t D, T scale, T* tile_p, T* tile_dp, int64_t rows) {
   std::fill(dQ, dQ + N * D, T(0));
   for (int64_t i0 = 0; i0 < N; i0 += rows) {
     const int64_t r = std::min(rows, N - i0);
     gemm_rm<T>(false, true, r, N, D, scale, Q + i0 * D, D, Q, D, T(0), tile_p, N);  // scores (r, N)
-    for (int64_t i = 0; i < r; ++i) {
-      T* p = tile_p + i * N;
-      const T l = lse[i0 + i];
-      for (int64_t j = 0; j < N; ++j) p[j] -= l;
-      exp_inplace(p, N);  // P (r, N)
-    }
+    cpu_simd::dispatch<cpu_simd::ExpRows>(tile_p, r, N, rowstat + i0, rowstat + N + i0);  // P (r, N)
     gemm_rm<T>(true, false, N, D, r, T(1), tile_p, N, dO + i0 * D, D, T(1), dV, D);      // dV += P^T dO
     gemm_rm<T>(false, true, r, N, D, T(1), dO + i0 * D, D, V, D, T(0), tile_dp, N);      // dP = dO V^T
-    for (int64_t i = 0; i < r; ++i) {
-      const T* p = tile_p + i * N;
-      T* ds = tile_dp + i * N;
-      const T di = delta[i0 + i];
-      for (int64_t j = 0; j < N; ++j) ds[j] = scale * p[j] * (ds[j] - di);  // d(scores) * scale
-    }
+    cpu_simd::dispatch<cpu_simd::SoftmaxGradRows>(tile_p, tile_dp, r, N, scale);  // d(scores) * scale
     // scores_ij = scale q_i . q_j: dQ_i += dS_i: Q, dQ_j += dS_:j^T Q_i
     gemm_rm<T>(false, false, r, D, N, T(1), tile_dp, N, Q, D, T(1), dQ + i0 * D, D);
     gemm_rm<T>(true, false, N, D, r, T(1), tile_dp, N, Q + i0 * D, D, T(1), dQ, D);
   }
-}
-
-// One ADMM step's elementwise part: x = K - L + Y; S = shrink(x); K2 = K - S - Y. Shared by forward and
-// backward so that the recomputed masks are bit-identical to the forward's.
-template <typename T>
-inline void admm_prepare(const T* K, const T* L, const T* Y, T thresh, T* X, T* S, T* K2, int64_t n) {
-  for (int64_t e = 0; e < n; ++e) {
-    const T x = K[e] - L[e] + Y[e];
-    const T shrunk = std::abs(x) - thresh;
-    const T s = shrunk > T(0) ? std::copysign(shrunk, x) : T(0);
-    X[e] = x;
-    S[e] = s;
-    K2[e] = K[e] - s - Y[e];
-  }
-}
-
-template <typename T>
-inline void admm_dual(const T* K, const T* L, const T* S, T* Y, int64_t n) {
-  for (int64_t e = 0; e < n; ++e) Y[e] += K[e] - L[e] - S[e];
 }
 
 template <typename T>
@@ -185,6 +147,7 @@ void forward_impl(const torch::Tensor& k, const torch::Tensor& v, int64_t n_iter
   T* stp = stats.data_ptr<T>();
   at::parallel_for(0, BH, 1, [&](int64_t begin, int64_t end) {
     MklSingleThread mkl_single;
+    FlushDenormals ftz;
     // Workspace as one tensor (through c10's CPU allocator, so memory accounting sees it).
     auto ws = at::zeros({rows * N + 5 * ND}, k.options());
     T* tile = ws.data_ptr<T>();
@@ -197,24 +160,23 @@ void forward_impl(const torch::Tensor& k, const torch::Tensor& v, int64_t n_iter
       const T* K = kp + bh * ND;
       const T* V = vp + bh * ND;
       T* Lb = lp + bh * T_ * ND;
-      T* lseb = sp + bh * T_ * N;
-      double sum_abs = 0;
-      for (int64_t e = 0; e < ND; ++e) sum_abs += std::abs(static_cast<double>(K[e]));
+      T* rowst = sp + bh * T_ * 2 * N;
+      const double sum_abs = cpu_simd::dispatch<cpu_simd::SumAbs>(K, ND);
       double thresh = 0;
       if (sum_abs > 0) thresh = lambda * static_cast<double>(N * model_dim) / (4.0 * sum_abs);
       else if (lambda > 0) thresh = std::numeric_limits<double>::infinity();
       stp[bh * 2] = static_cast<T>(sum_abs);
       stp[bh * 2 + 1] = static_cast<T>(thresh);
       if (n_iter == 0) {
-        sym_attention_forward<T>(K, V, Lb, lseb, N, D, scale, tile, rows);
+        sym_attention_forward<T>(K, V, Lb, rowst, N, D, scale, tile, rows);
       } else {
         std::fill(Y, Y + ND, T(0));
         const T th = static_cast<T>(thresh);
         for (int64_t t = 0; t < n_iter; ++t) {
           const T* Lprev = t == 0 ? zeros : Lb + (t - 1) * ND;
-          admm_prepare<T>(K, Lprev, Y, th, X, S, K2, ND);
-          sym_attention_forward<T>(K2, V, Lb + t * ND, lseb + t * N, N, D, scale, tile, rows);
-          admm_dual<T>(K, Lb + t * ND, S, Y, ND);
+          cpu_simd::dispatch<cpu_simd::AdmmPrepare>(K, Lprev, Y, th, X, S, K2, ND);
+          sym_attention_forward<T>(K2, V, Lb + t * ND, rowst + t * 2 * N, N, D, scale, tile, rows);
+          cpu_simd::dispatch<cpu_simd::AdmmDual>(K, Lb + t * ND, S, Y, ND);
         }
       }
       std::copy(Lb + (T_ - 1) * ND, Lb + T_ * ND, op + bh * ND);
@@ -239,13 +201,13 @@ void backward_impl(const torch::Tensor& g, const torch::Tensor& k, const torch::
   T* gvp = gv.data_ptr<T>();
   at::parallel_for(0, BH, 1, [&](int64_t begin, int64_t end) {
     MklSingleThread mkl_single;
+    FlushDenormals ftz;
     // Workspace as one tensor (see forward): score tiles, per-iteration recomputed states X_t and K2_t
     // (this task only; O(n_iter N D)), adjoints.
-    auto ws = at::zeros({2 * rows * N + N + 6 * ND + 2 * n_iter * ND}, k.options());
+    auto ws = at::zeros({2 * rows * N + 6 * ND + 2 * n_iter * ND}, k.options());
     T* tile_p = ws.data_ptr<T>();
     T* tile_dp = tile_p + rows * N;
-    T* delta = tile_dp + rows * N;
-    T* gL = delta + N;
+    T* gL = tile_dp + rows * N;
     T* gY = gL + ND;
     T* dK2 = gY + ND;
     T* Y = dK2 + ND;
@@ -258,13 +220,13 @@ void backward_impl(const torch::Tensor& g, const torch::Tensor& k, const torch::
       const T* K = kp + bh * ND;
       const T* V = vp + bh * ND;
       const T* Lb = lp + bh * T_ * ND;
-      const T* lseb = sp + bh * T_ * N;
+      const T* rowst = sp + bh * T_ * 2 * N;
       T* GK = gkp + bh * ND;
       T* GV = gvp + bh * ND;
       std::fill(GV, GV + ND, T(0));
       if (n_iter == 0) {
-        sym_attention_backward<T>(K, V, Lb, lseb, G, GK, GV, N, D, scale, tile_p, tile_dp,
-                                  delta, rows);
+        sym_attention_backward<T>(K, V, rowst, G, GK, GV, N, D, scale, tile_p, tile_dp,
+                                  rows);
         continue;
       }
       const double sum_abs = static_cast<double>(stp[bh * 2]);
@@ -273,8 +235,8 @@ void backward_impl(const torch::Tensor& g, const torch::Tensor& k, const torch::
       std::fill(Y, Y + ND, T(0));
       for (int64_t t = 0; t < n_iter; ++t) {
         const T* Lprev = t == 0 ? zeros : Lb + (t - 1) * ND;
-        admm_prepare<T>(K, Lprev, Y, th, Xs + t * ND, S, K2s + t * ND, ND);
-        admm_dual<T>(K, Lb + t * ND, S, Y, ND);
+        cpu_simd::dispatch<cpu_simd::AdmmPrepare>(K, Lprev, Y, th, Xs + t * ND, S, K2s + t * ND, ND);
+        cpu_simd::dispatch<cpu_simd::AdmmDual>(K, Lb + t * ND, S, Y, ND);
       }
       // Reverse sweep. gL: adjoint of L_t; gY: adjoint of Y_t (Y_T is unused: 0).
       std::copy(G, G + ND, gL);
@@ -285,21 +247,10 @@ void backward_impl(const torch::Tensor& g, const torch::Tensor& k, const torch::
         // Y_t = Y_{t-1} + K - L_t - S_t
         for (int64_t e = 0; e < ND; ++e) gL[e] -= gY[e];
         // L_t = softmax(scale K2_t K2_t^T) V
-        sym_attention_backward<T>(K2s + t * ND, V, Lb + t * ND, lseb + t * N, gL, dK2, GV, N, D,
-                                  scale, tile_p, tile_dp, delta, rows);
+        sym_attention_backward<T>(K2s + t * ND, V, rowst + t * 2 * N, gL, dK2, GV, N, D,
+                                  scale, tile_p, tile_dp, rows);
         // K2_t = K - S_t - Y_{t-1};  S_t = shrink(X_t, thresh);  X_t = K - L_{t-1} + Y_{t-1}
-        const T* X = Xs + t * ND;
-        double gth = 0;
-        for (int64_t e = 0; e < ND; ++e) {
-          const T gs = -gY[e] - dK2[e];
-          const bool on = std::abs(X[e]) - th > T(0);
-          const T gx = on ? gs : T(0);
-          if (on) gth -= static_cast<double>(X[e] > T(0) ? gs : -gs);
-          GK[e] += gY[e] + dK2[e] + gx;
-          gL[e] = -gx;                     // adjoint of L_{t-1} from X_t
-          gY[e] = gY[e] - dK2[e] + gx;     // adjoint of Y_{t-1}
-        }
-        g_thresh += gth;
+        g_thresh += cpu_simd::dispatch<cpu_simd::AdmmBackward>(Xs + t * ND, th, dK2, gY, gL, GK, ND);
       }
       // thresh = lambda * mu, mu = N * C / (4 sum|K|): d thresh / dK = -thresh / sum|K| * sign(K).
       if (sum_abs > 0 && lambda != 0.0) {
@@ -331,7 +282,7 @@ std::vector<torch::Tensor> rpc_attention_cpu_forward(const torch::Tensor& k_in, 
   const int64_t B = k.size(0), H = k.size(1), N = k.size(2), D = k.size(3), T_ = std::max<int64_t>(n_iter, 1);
   auto out = torch::empty_like(k);                                  // (B, H, N, D)
   auto Ls = torch::empty({B, H, T_, N, D}, k.options());            // every iteration's L
-  auto lse = torch::empty({B, H, T_, N}, k.options());              // softmax row log-sum-exp
+  auto lse = torch::empty({B, H, T_, 2, N}, k.options());           // softmax row max and inverse row sum
   auto stats = torch::empty({B, H, 2}, k.options());                // {sum|K|, thresh}
   AT_DISPATCH_FLOATING_TYPES(k.scalar_type(), "rpc_attention_cpu_forward", [&] {
     forward_impl<scalar_t>(k, v, n_iter, lambda, model_dim, out, Ls, lse, stats);
