@@ -1,8 +1,25 @@
 #include "distributed/grad_sync.h"
 
+#include <torch/csrc/autograd/function_hook.h>
+#include <torch/csrc/autograd/variable.h>
+
+#include <functional>
 #include <sstream>
 
 namespace rpct {
+namespace {
+
+// Runs after AccumulateGrad has updated a parameter's .grad (LibTorch's post-accumulate-grad hook, the
+// C++ side of Tensor.register_post_accumulate_grad_hook). One per parameter, owned by GradSync.
+struct PostAccumulateHook final : torch::autograd::PostAccumulateGradHook {
+  explicit PostAccumulateHook(std::function<void()> fn) : fn_(std::move(fn)) {}
+  void operator()(const torch::autograd::Variable& /*param*/) override { fn_(); }
+
+ private:
+  std::function<void()> fn_;
+};
+
+}  // namespace
 
 uint64_t fnv1a64(const std::string& s, uint64_t h) {
   for (unsigned char c : s) {
@@ -49,17 +66,54 @@ GradSync::GradSync(std::vector<std::pair<std::string, torch::Tensor>> params, co
   }
   ready_.assign(params_.size(), false);
   reset_round();
+  torch::NoGradGuard no_grad;
   for (int64_t i = 0; i < static_cast<int64_t>(params_.size()); ++i) {
     if (where_[i].first < 0) continue;
-    hooks_.emplace_back(i, params_[i].second.register_hook([this, i](const torch::Tensor& g) {
-      on_grad(i, g);
-      return g;
+    auto& p = params_[i].second;
+    TORCH_CHECK(p.is_contiguous(), "GradSync: parameter ", params_[i].first, " is not contiguous");
+    p.mutable_grad() = slot_view(i);
+    torch::autograd::impl::set_post_acc_grad_hooks(p, std::make_unique<PostAccumulateHook>([this, i] {
+      on_grad_ready(i);
     }));
   }
 }
 
 GradSync::~GradSync() {
-  for (const auto& [param, id] : hooks_) params_[param].second.remove_hook(id);
+  for (int64_t i = 0; i < static_cast<int64_t>(where_.size()); ++i)
+    if (where_[i].first >= 0) torch::autograd::impl::set_post_acc_grad_hooks(params_[i].second, nullptr);
+}
+
+// The slot as a parameter-shaped tensor sharing the bucket's memory. Made with set_ rather than as an
+// autograd view (narrow().view()), so that optimizers' zero_grad(set_to_none=false), which detach_()es
+// .grad, accept it.
+torch::Tensor GradSync::slot_view(int64_t param) const {
+  const auto& b = buckets_[where_[param].first];
+  const auto& s = b.slots[where_[param].second];
+  const auto& p = params_[param].second;
+  auto g = torch::empty({0}, b.buffer.options());
+  g.set_(b.buffer.storage(), b.buffer.storage_offset() + s.offset, p.sizes(), p.strides());
+  return g;
+}
+
+bool GradSync::grad_is_slot_view(int64_t param) const {
+  const auto& g = params_[param].second.grad();
+  const auto& b = buckets_[where_[param].first];
+  const auto& s = b.slots[where_[param].second];
+  return g.defined() && g.is_contiguous() &&
+         g.data_ptr() == static_cast<void*>(static_cast<char*>(b.buffer.data_ptr()) + s.offset * b.buffer.element_size());
+}
+
+double GradSync::loss_scale() const { return backend_ && opt_.prescaled_loss ? 1.0 / dist_.world_size() : 1.0; }
+
+void GradSync::zero_grad() {
+  torch::NoGradGuard no_grad;
+  if (!backend_) {
+    for (auto& [name, p] : params_) p.mutable_grad() = torch::Tensor();
+    return;
+  }
+  for (auto& b : buckets_) b.buffer.zero_();
+  for (int64_t i = 0; i < static_cast<int64_t>(params_.size()); ++i)
+    if (where_[i].first >= 0 && !grad_is_slot_view(i)) params_[i].second.mutable_grad() = slot_view(i);
 }
 
 std::vector<int64_t> GradSync::bucket_bytes() const {
@@ -78,27 +132,31 @@ void GradSync::reset_round() {
   next_launch_ = 0;
 }
 
-void GradSync::on_grad(int64_t param, const torch::Tensor& grad) {
+void GradSync::gather_into_slot(int64_t param) {
+  auto& p = params_[param].second;
+  if (grad_is_slot_view(param)) {
+    if (!opt_.prescaled_loss) p.mutable_grad().mul_(inv_world_);  // just accumulated: in cache
+    return;
+  }
+  // .grad was replaced (set_to_none, or a caller's tensor): copy it in, or zeros for an unused parameter.
+  auto dst = slot_view(param);
+  const auto& g = p.grad();
+  if (!g.defined())
+    dst.zero_();
+  else if (opt_.prescaled_loss)
+    dst.copy_(g);
+  else
+    torch::mul_out(dst, g, inv_world_);
+  p.mutable_grad() = dst;
+}
+
+void GradSync::on_grad_ready(int64_t param) {
   if (!sync_ || ready_[param]) return;
   torch::NoGradGuard no_grad;
-  const auto [bi, si] = where_[param];
-  auto& b = buckets_[bi];
-  const auto& slot = b.slots[si];
-  auto dst = b.buffer.narrow(0, slot.offset, slot.numel);
-  // The bucket holds the full accumulated gradient: what earlier no_sync micro-batches left in
-  // .grad plus this micro-batch's gradient (which autograd adds to .grad after this hook).
-  // Pre-scaled by 1/world so the summed bucket is already the mean (exact for power-of-2 worlds).
-  auto& p = params_[param].second;
-  if (p.grad().defined() && p.grad().is_alias_of(b.buffer))
-    p.mutable_grad() = p.grad().clone();  // .grad still views the bucket (grads not reset): detach it
-  const auto& acc = p.grad();
-  if (acc.defined())
-    torch::add_out(dst, acc.reshape({-1}), grad.reshape({-1})).mul_(inv_world_);
-  else
-    torch::mul_out(dst, grad.reshape({-1}), inv_world_);
+  gather_into_slot(param);
   ready_[param] = true;
+  auto& b = buckets_[where_[param].first];
   if (--b.pending == 0) launch_ready_in_order();
-  // Poke progress of in-flight collectives (MPI progresses only inside MPI calls).
   for (int64_t k = 0; k < next_launch_; ++k)
     if (buckets_[k].work) buckets_[k].work->test();
 }
@@ -115,17 +173,13 @@ void GradSync::launch_ready_in_order() {
 void GradSync::finish() {
   if (!backend_ || !sync_) return;
   torch::NoGradGuard no_grad;
-  // Parameters that got no gradient this round (unused): their accumulated grad or zero.
+  // Parameters whose gradient did not arrive in this backward (unused, or accumulated only in no_sync
+  // micro-batches): their slots get what .grad holds.
   for (int64_t bi = 0; bi < num_buckets(); ++bi) {
     auto& b = buckets_[bi];
     for (const auto& s : b.slots) {
       if (ready_[s.param]) continue;
-      const auto& g = params_[s.param].second.grad();
-      auto dst = b.buffer.narrow(0, s.offset, s.numel);
-      if (g.defined())
-        torch::mul_out(dst, g.reshape({-1}), inv_world_);
-      else
-        dst.zero_();
+      gather_into_slot(s.param);
       ready_[s.param] = true;
       --b.pending;
     }
@@ -139,15 +193,6 @@ void GradSync::finish() {
            << b.buffer.nbytes() << " bytes) at step " << step_;
       Watchdog::Scope guard(watchdog_.get(), what.str());
       b.work->wait();
-    }
-    // .grad shares the averaged bucket's memory (no copy, as DDP's gradient_as_bucket_view). It is
-    // made with set_ rather than as an autograd view, so that zero_grad's detach_() accepts it; the
-    // next round's hooks write the bucket only after zero_grad has released these tensors.
-    for (const auto& s : b.slots) {
-      auto& p = params_[s.param].second;
-      auto g = torch::empty({0}, b.buffer.options());
-      g.set_(b.buffer.storage(), b.buffer.storage_offset() + s.offset, p.sizes(), p.contiguous().strides());
-      p.mutable_grad() = g;
     }
   }
   reset_round();

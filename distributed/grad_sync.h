@@ -1,9 +1,16 @@
 // GradSync: DistributedDataParallel for LibTorch. Parameters are bucketed in reverse registration
-// order (first bucket ~first_bucket_mb, then bucket_mb); autograd hooks copy each gradient into its
-// bucket's flat buffer as it becomes ready, and a full bucket's sum all-reduce is launched at once
-// (in bucket order, identical on every rank) while backward goes on. finish() waits (under the
-// watchdog) and writes the mean into every parameter's .grad (gradients are scaled by 1/world
-// as they are copied into the buckets, so the all-reduced sum is already the mean).
+// order (first bucket ~first_bucket_mb, then bucket_mb). Every parameter's .grad is a view into its
+// bucket's flat buffer (PyTorch DDP's gradient_as_bucket_view), so autograd's AccumulateGrad writes
+// gradients straight into the buckets; a post-accumulate-grad hook marks each one ready, and a full
+// bucket's sum all-reduce is launched at once (in bucket order, identical on every rank) while backward
+// goes on. finish() waits (under the watchdog); .grad then holds the mean over ranks.
+//
+// Zeroing: call zero_grad() (zeroes the buckets in place). If a caller sets .grad to undefined instead
+// (optimizer.zero_grad() with set_to_none), gradients land outside the buckets and GradSync copies
+// each one in when it is ready: correct, one extra copy of every gradient.
+// Averaging: by default each gradient is scaled by 1/world when it is ready (in cache, right after its
+// accumulation). With `prescaled_loss` the caller multiplies its loss by loss_scale() (= 1/world)
+// instead, the gradients arrive averaged, and the buckets are all-reduced as they are (no extra pass).
 #pragma once
 #include <torch/torch.h>
 
@@ -21,6 +28,7 @@ struct GradSyncOptions {
   double first_bucket_mb = 1.0;
   double bucket_mb = 25.0;
   double timeout_s = 300.0;
+  bool prescaled_loss = false;  // the caller scales its loss by loss_scale(); see above
 };
 
 class GradSync {
@@ -43,11 +51,19 @@ class GradSync {
   // false = no_sync: gradients only accumulate locally (gradient accumulation micro-batches).
   void set_sync(bool enabled) { sync_ = enabled; }
   bool sync_enabled() const { return sync_; }
-  // After backward of a synced micro-batch: launch what is left, wait, average into .grad.
+  // After backward of a synced micro-batch: launch what is left, wait; .grad holds the mean.
   void finish();
+  // Zeroes every gradient in place (the buckets); makes each .grad its bucket view again if a caller
+  // replaced it. Without a backend (world size 1): sets every .grad to undefined, like set_to_none.
+  void zero_grad();
+  // The factor the caller multiplies its loss by: 1/world with prescaled_loss and a backend, else 1.
+  double loss_scale() const;
 
   int64_t num_buckets() const { return static_cast<int64_t>(buckets_.size()); }
+  // Buckets whose all-reduce has been launched in this round (reset by finish()).
+  int64_t num_launched() const { return next_launch_; }
   std::vector<int64_t> bucket_bytes() const;
+  const torch::Tensor& bucket_buffer(int64_t i) const { return buckets_[i].buffer; }
   Watchdog* watchdog() { return watchdog_.get(); }
   bool active() const { return backend_ != nullptr; }
   CommBackend* backend() { return backend_.get(); }
@@ -63,7 +79,11 @@ class GradSync {
     bool launched = false;
     std::unique_ptr<CommWork> work;
   };
-  void on_grad(int64_t param, const torch::Tensor& grad);
+  void on_grad_ready(int64_t param);
+  torch::Tensor slot_view(int64_t param) const;  // shaped like the parameter
+  bool grad_is_slot_view(int64_t param) const;
+  // Brings param's gradient into its slot (copy if .grad is elsewhere, zeros if undefined), averaged.
+  void gather_into_slot(int64_t param);
   void launch_ready_in_order();
   void reset_round();
 
@@ -72,13 +92,12 @@ class GradSync {
   GradSyncOptions opt_;
   std::vector<std::pair<std::string, torch::Tensor>> params_;
   std::vector<std::pair<int64_t, int64_t>> where_;  // param -> (bucket, slot index)
-  std::vector<std::pair<int64_t, unsigned>> hooks_;  // (param, hook id)
   std::vector<Bucket> buckets_;
   std::vector<bool> ready_;  // per param, this round
   int64_t next_launch_ = 0;
   int64_t step_ = 0;
   bool sync_ = true;
-  torch::Tensor inv_world_;  // 1 / world size (0-dim), gradients are scaled by it on copy-in
+  torch::Tensor inv_world_;  // 1 / world size (0-dim)
   std::unique_ptr<Watchdog> watchdog_;
 };
 

@@ -157,7 +157,8 @@ TrainResult train(const Config& cfg, DistContext& dist, const std::string& run_d
   for (const auto& p : model->named_parameters()) params.emplace_back(p.key(), p.value());
   for (const auto& b : model->named_buffers()) buffers.emplace_back(b.key(), b.value());
   GradSync sync(params, dist, dist.world_size() > 1 ? make_backend(dist, device) : nullptr,
-                GradSyncOptions{cfg.dist.first_bucket_mb, cfg.dist.bucket_mb, cfg.dist.timeout_s});
+                GradSyncOptions{cfg.dist.first_bucket_mb, cfg.dist.bucket_mb, cfg.dist.timeout_s,
+                                /*prescaled_loss=*/true});
   sync.check_fingerprint(to_yaml(cfg));
   {
     std::vector<torch::Tensor> state;
@@ -240,7 +241,7 @@ TrainResult train(const Config& cfg, DistContext& dist, const std::string& run_d
       maybe_inject_fault(dist.rank(), st.step);
       const double lr = lr_at(t, epoch + static_cast<double>(st.epoch_pos) / n_train);
       set_lr(*opt, lr);
-      opt->zero_grad();
+      sync.zero_grad();  // in place: .grad are views into GradSync's buckets
       sync.set_step(st.step);
       double step_loss = 0;
       for (int a = 0; a < t.accum_steps; ++a) {
@@ -254,7 +255,7 @@ TrainResult train(const Config& cfg, DistContext& dist, const std::string& run_d
                          ? -(b.y_soft.to(device) * torch::log_softmax(logits, 1)).sum(1).mean()
                          : loss_fn(logits, b.y.to(device), t.label_smoothing)) /
                     t.accum_steps;
-        loss.backward();
+        (loss * sync.loss_scale()).backward();  // 1/world: gradients arrive averaged over ranks
         step_loss += loss.item<double>();
       }
       sync.finish();

@@ -20,8 +20,9 @@ std::vector<std::pair<std::string, torch::Tensor>> named(rpct::ViT& m) {
   return out;
 }
 
-rpct::GradSync make_sync(rpct::ViT& m, double first_mb = 0.01, double mb = 0.05) {
-  return rpct::GradSync(named(m), dist(), rpct::make_mpi_backend(dist()), rpct::GradSyncOptions{first_mb, mb, 60.0});
+rpct::GradSync make_sync(rpct::ViT& m, double first_mb = 0.01, double mb = 0.05, bool prescaled_loss = false) {
+  return rpct::GradSync(named(m), dist(), rpct::make_mpi_backend(dist()),
+                        rpct::GradSyncOptions{first_mb, mb, 60.0, prescaled_loss});
 }
 
 rpct::Config tiny_config() {
@@ -62,6 +63,35 @@ TEST(GradSync, BucketsCoverEveryParameterOnce) {
   EXPECT_EQ(std::accumulate(bytes.begin(), bytes.end(), int64_t{0}), total);
 }
 
+// The trainer's way: .grad are views into the buckets, so autograd writes gradients straight into them
+// (no copy), and the post-accumulate-grad hooks launch every bucket's all-reduce during backward. After
+// an optimizer zero_grad (set_to_none) the gradients land elsewhere; GradSync copies them back in.
+TEST(GradSync, GradientsLandInBucketsAndLaunchDuringBackward) {
+  REQUIRE_TWO_RANKS();
+  torch::manual_seed(0);
+  rpct::ViT m(tiny_config());
+  auto sync = make_sync(m, 0.01, 0.05, /*prescaled_loss=*/true);
+  ASSERT_GT(sync.num_buckets(), 2);
+  auto opt = rpct::make_optimizer(m, tiny_config().train);
+  auto x = torch::randn({4, 1, 28, 28}), y = torch::tensor({0, 1, 2, 3});
+  auto params = m->parameters();
+  std::vector<void*> slots;
+  sync.zero_grad();
+  for (const auto& p : params) slots.push_back(p.grad().data_ptr());
+  for (const bool set_to_none : {false, true}) {
+    SCOPED_TRACE(set_to_none ? "after optimizer zero_grad (set_to_none)" : "after GradSync::zero_grad");
+    if (set_to_none) opt->zero_grad();
+    else sync.zero_grad();
+    (torch::nn::functional::cross_entropy(m->forward(x), y) * sync.loss_scale()).backward();
+    EXPECT_EQ(sync.num_launched(), sync.num_buckets()) << "the hooks launched every bucket during backward";
+    sync.finish();
+    for (size_t i = 0; i < params.size(); ++i) {
+      ASSERT_TRUE(params[i].grad().defined()) << i;
+      EXPECT_EQ(params[i].grad().data_ptr(), slots[i]) << "param " << i << " .grad is not its bucket slot";
+    }
+  }
+}
+
 TEST(GradSync, BroadcastMakesEveryRankEqualToRoot) {
   REQUIRE_TWO_RANKS();
   torch::manual_seed(100 + dist().rank());  // different init per rank
@@ -83,26 +113,35 @@ TEST(GradSync, TwoRanksEqualOneRankWithDoubleBatch) {
   auto cfg = tiny_config();
   auto data = rpct::load_fashion_mnist(cfg.data.root, "train", 2048);
   const int64_t b = 32, steps = 4;
-  for (int accum : {1, 2}) {
+  // Two ways to use GradSync: as the trainer does (sync.zero_grad() in place, .grad are bucket views, the
+  // loss pre-scaled by 1/world), and as a plain LibTorch loop would (optimizer zero_grad = set_to_none,
+  // GradSync copies each gradient into its bucket and averages).
+  const std::pair<bool, int> modes[] = {{true, 1}, {true, 2}, {false, 1}, {false, 2}};  // (trainer_mode, accum)
+  for (const auto& [trainer_mode, accum] : modes) {
+    SCOPED_TRACE(std::string(trainer_mode ? "bucket views, prescaled loss" : "set_to_none, averaging copy") +
+                 ", accum " + std::to_string(accum));
     torch::manual_seed(7);
     rpct::ViT dp(cfg);
     torch::manual_seed(7);
     rpct::ViT single(cfg);
-    auto sync = make_sync(dp);
+    auto sync = make_sync(dp, 0.01, 0.05, trainer_mode);
     auto opt_dp = rpct::make_optimizer(dp, cfg.train);
     auto opt_single = rpct::make_optimizer(single, cfg.train);
     rpct::DistributedSampler shard(data.size(), b, 2, dist().rank(), 3), whole(data.size(), 2 * b, 1, 0, 3);
     for (int64_t s = 0; s < steps; ++s) {
       // Data-parallel: this rank's b samples, in `accum` micro-batches.
       auto idx = shard.batch(0, s);
-      opt_dp->zero_grad();
+      if (trainer_mode)
+        sync.zero_grad();
+      else
+        opt_dp->zero_grad();
       for (int a = 0; a < accum; ++a) {
         std::vector<int64_t> part(idx.begin() + a * b / accum, idx.begin() + (a + 1) * b / accum);
         auto [x, y] = rpct::make_batch(data, part, false, 0, 0);
         sync.set_sync(a == accum - 1);
         (torch::nn::functional::cross_entropy(dp->forward(x), y,
                                               torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(0.1)) /
-         accum)
+         accum * sync.loss_scale())
             .backward();
       }
       sync.finish();
