@@ -3,7 +3,7 @@
 // One task per (batch, head) (at::parallel_for over B*H). A task runs all iterations; each iteration's
 // attention goes over row tiles of `rows` x N scores (sized to stay in L2), so at most one row tile of an
 // N x N matrix exists per thread at any time. Forward keeps per iteration only L_t = A_t V (N x D) and
-// the softmax row log-sum-exp (N); backward recomputes the elementwise ADMM states (X_t, S_t, K2_t, Y_t)
+// the softmax row statistics (2N); backward recomputes the elementwise ADMM states (X_t, S_t, K2_t, Y_t)
 // from K and the saved L_t, and the attention tiles from K2_t and the saved softmax row statistics (row max
 // and inverse row sum: the backward's P is then bit-identical to the forward's; flash-attention style).
 // GEMMs go straight to the BLAS that LibTorch carries (MKL's sgemm_/dgemm_), looked up as weak symbols with a
