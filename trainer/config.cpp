@@ -187,6 +187,7 @@ Registry make_registry(Config& c) {
   r.number("train.log_every", &t.log_every, 1, kMaxInt);
   r.number("train.eval_batch_size", &t.eval_batch_size, 1, 1 << 20);
   r.number("train.ema", &t.ema, 0, 0.9999999);
+  r.boolean("train.flush_denormal", &t.flush_denormal);
   r.choice("train.device", &t.device, {"auto", "cpu", "cuda"});
 
   r.number("dist.bucket_mb", &c.dist.bucket_mb, 0.001, 4096);

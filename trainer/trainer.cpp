@@ -1,8 +1,14 @@
 #include "trainer/trainer.h"
 
+#include <ATen/Parallel.h>
+
 #include <algorithm>
 #include <fstream>
 #include <thread>
+#if defined(__x86_64__) || defined(__SSE__)
+#include <xmmintrin.h>
+#define RPCT_HAVE_MXCSR 1
+#endif
 
 #include "datasets/data_factory.h"
 #include "datasets/sampler.h"
@@ -23,7 +29,23 @@ void configure_runtime(const Config& cfg, const DistContext& dist) {
     threads = std::max(1, cores / std::max(1, dist.local_size()));
   }
   torch::set_num_threads(threads);
+  set_flush_denormal_all_threads(cfg.train.flush_denormal);
   torch::manual_seed(static_cast<uint64_t>(cfg.train.seed));
+}
+
+bool set_flush_denormal_all_threads(bool on) {
+#ifdef RPCT_HAVE_MXCSR
+  constexpr unsigned kFtzDaz = 0x8040u;  // FTZ (bit 15) | DAZ (bit 6)
+  auto apply = [on] { _mm_setcsr(on ? (_mm_getcsr() | kFtzDaz) : (_mm_getcsr() & ~kFtzDaz)); };
+  apply();
+  // One task per pool thread: at::parallel_for with grain 1 over get_num_threads() items gives each
+  // OpenMP thread exactly one (static schedule); the pool's threads keep their MXCSR.
+  at::parallel_for(0, at::get_num_threads(), 1, [&](int64_t, int64_t) { apply(); });
+  return true;
+#else
+  (void)on;
+  return false;
+#endif
 }
 
 std::unique_ptr<torch::optim::AdamW> make_optimizer(ViT& model, const TrainConfig& t) {

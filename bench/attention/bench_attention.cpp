@@ -10,7 +10,6 @@
 // packing buffers are not seen (both implementations use the same BLAS).
 #include <ATen/Parallel.h>
 #include <c10/core/CPUAllocator.h>
-#include <xmmintrin.h>
 
 #include <algorithm>
 #include <atomic>
@@ -22,6 +21,7 @@
 #include <vector>
 
 #include "kernels/rpc_attention/rpc_attention.h"
+#include "trainer/trainer.h"
 
 namespace {
 
@@ -98,14 +98,6 @@ Result measure(bool fused, const Shape& s, torch::Tensor& k, torch::Tensor& v, c
   return {t[t.size() / 2], peak_mb};  // median
 }
 
-// Flush-to-zero + denormals-are-zero on or off in every intra-op thread (torch.set_flush_denormal only
-// sets the calling thread; at::parallel_for with one task per thread reaches the pool's threads).
-void set_flush_denormal_all_threads(bool on, int threads) {
-  auto apply = [on] { _mm_setcsr(on ? (_mm_getcsr() | 0x8040u) : (_mm_getcsr() & ~0x8040u)); };
-  apply();
-  at::parallel_for(0, threads, 1, [&](int64_t, int64_t) { apply(); });
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -141,9 +133,9 @@ int main(int argc, char** argv) {
     // The reference again with denormals flushed in all threads: the softmax of the later iterations
     // underflows into denormals, which slow LibTorch's GEMMs ~10x by default. The fused op flushes them
     // itself; this column shows how much of its lead is that.
-    set_flush_denormal_all_threads(true, threads);
+    rpct::set_flush_denormal_all_threads(true);
     const Result ref_ftz = measure(false, s, k, v, g);
-    set_flush_denormal_all_threads(false, threads);
+    rpct::set_flush_denormal_all_threads(false);
     std::printf("{\"shape\":\"%s\",\"B\":%ld,\"H\":%ld,\"N\":%ld,\"D\":%ld,\"C\":%ld,\"n_iter\":%ld,\"lambda\":%g,"
                 "\"threads\":%d,\"fused_ms\":%.2f,\"reference_ms\":%.2f,\"fused_peak_mb\":%.2f,"
                 "\"reference_peak_mb\":%.2f,\"reference_ftz_ms\":%.2f}\n",
