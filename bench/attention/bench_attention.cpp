@@ -109,8 +109,10 @@ int main(int argc, char** argv) {
   torch::manual_seed(0);
   const Shape shapes[] = {{"deit_tiny", 32, 3, 197, 64, 192, 4, 4.0, 9}, {"segmenter", 2, 3, 1025, 64, 192, 4, 4.0, 5}};
   // Profiling aid: `bench_attention THREADS SHAPE SECONDS` runs only the fused op at SHAPE for SECONDS.
+  // Also knows `deit_tiny_sym`: the DeiT-Tiny shape at n_iter = 0 (plain symmetric attention, SymViT).
+  const Shape profile_shapes[] = {shapes[0], shapes[1], {"deit_tiny_sym", 32, 3, 197, 64, 192, 0, 0.0, 9}};
   if (argc > 3) {
-    for (const auto& s : shapes) {
+    for (const auto& s : profile_shapes) {
       if (std::strcmp(s.name, argv[2]) != 0) continue;
       auto k = torch::randn({s.B, s.H, s.N, s.D}).requires_grad_(true), v = torch::randn_like(k).requires_grad_(true);
       auto g = torch::randn_like(k);
