@@ -126,7 +126,6 @@ void GradSync::reset_round() {
   std::fill(ready_.begin(), ready_.end(), false);
   for (auto& b : buckets_) {
     b.pending = static_cast<int64_t>(b.slots.size());
-    b.launched = false;
     b.work.reset();
   }
   next_launch_ = 0;
@@ -157,6 +156,7 @@ void GradSync::on_grad_ready(int64_t param) {
   ready_[param] = true;
   auto& b = buckets_[where_[param].first];
   if (--b.pending == 0) launch_ready_in_order();
+  // Poke progress of in-flight collectives (MPI progresses only inside MPI calls).
   for (int64_t k = 0; k < next_launch_; ++k)
     if (buckets_[k].work) buckets_[k].work->test();
 }
@@ -165,7 +165,6 @@ void GradSync::launch_ready_in_order() {
   while (next_launch_ < num_buckets() && buckets_[next_launch_].pending == 0) {
     auto& b = buckets_[next_launch_];
     b.work = backend_->allreduce_sum_async(b.buffer);
-    b.launched = true;
     ++next_launch_;
   }
 }

@@ -76,7 +76,6 @@ class GradSync {
     torch::Tensor buffer;  // flat, all slots
     std::vector<Slot> slots;
     int64_t pending = 0;
-    bool launched = false;
     std::unique_ptr<CommWork> work;
   };
   void on_grad_ready(int64_t param);
