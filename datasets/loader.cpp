@@ -3,7 +3,7 @@
 #include <chrono>
 #include <stdexcept>
 
-#include "trainer/log.h"
+#include "core/log.h"
 
 namespace rpct {
 namespace {

@@ -5,7 +5,9 @@
 #include <cstdio>
 #include <cstring>
 
-#include "distributed/mpi_check.h"
+#include <mpi.h>
+
+#include "core/check.h"
 
 #ifdef RPCT_WITH_CUDA
 #include <cuda_runtime.h>
@@ -26,6 +28,7 @@ DistContext& DistContext::init(int* argc, char*** argv) {
   // Errors are returned (and turned into exceptions naming rank and call), not fatal.
   RPCT_MPI(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
   RPCT_MPI(MPI_Comm_rank(MPI_COMM_WORLD, &ctx->rank_));
+  process_rank() = ctx->rank_;  // named by every checked-call error from here on
   RPCT_MPI(MPI_Comm_size(MPI_COMM_WORLD, &ctx->world_));
   MPI_Comm local;
   RPCT_MPI(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, ctx->rank_, MPI_INFO_NULL, &local));

@@ -12,7 +12,9 @@
 
 #include "distributed/backend.h"
 #include "distributed/dist_context.h"
-#include "distributed/mpi_check.h"
+#include <mpi.h>
+
+#include "core/check.h"
 
 namespace rpct {
 namespace {

@@ -9,21 +9,9 @@
 #include <chrono>
 #include <thread>
 
+#include "core/check.h"
 #include "distributed/backend.h"
 #include "distributed/dist_context.h"
-
-#define RPCT_CUDA(call)                                                                                      \
-  do {                                                                                                       \
-    cudaError_t e_ = (call);                                                                                 \
-    TORCH_CHECK(e_ == cudaSuccess, "rank ", rank_, ": ", #call, " failed at ", __FILE__, ":", __LINE__, ": ", \
-                cudaGetErrorString(e_));                                                                     \
-  } while (0)
-#define RPCT_NCCL(call)                                                                                      \
-  do {                                                                                                       \
-    ncclResult_t r_ = (call);                                                                                \
-    TORCH_CHECK(r_ == ncclSuccess, "rank ", rank_, ": ", #call, " failed at ", __FILE__, ":", __LINE__, ": ", \
-                ncclGetErrorString(r_));                                                                     \
-  } while (0)
 
 namespace rpct {
 namespace {

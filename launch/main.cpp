@@ -13,7 +13,7 @@
 #include "launch/launcher.h"
 #include "tools/prepare_data.h"
 #include "trainer/config.h"
-#include "trainer/log.h"
+#include "core/log.h"
 #include "trainer/checkpoint.h"
 #include "trainer/run_dir.h"
 #include "trainer/safetensors.h"

@@ -8,7 +8,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "trainer/log.h"
+#include "core/log.h"
 #include "trainer/run_dir.h"
 #include "trainer/safetensors.h"
 

@@ -5,15 +5,12 @@
 #include <algorithm>
 #include <fstream>
 #include <thread>
-#if defined(__x86_64__) || defined(__SSE__)
-#include <xmmintrin.h>
-#define RPCT_HAVE_MXCSR 1
-#endif
 
+#include "core/ftz.h"
 #include "datasets/data_factory.h"
 #include "datasets/sampler.h"
 #include "distributed/grad_sync.h"
-#include "trainer/log.h"
+#include "core/log.h"
 #include "trainer/lr_schedule.h"
 #include "trainer/metrics.h"
 #include "trainer/run_dir.h"
@@ -31,21 +28,6 @@ void configure_runtime(const Config& cfg, const DistContext& dist) {
   torch::set_num_threads(threads);
   set_flush_denormal_all_threads(cfg.train.flush_denormal);
   torch::manual_seed(static_cast<uint64_t>(cfg.train.seed));
-}
-
-bool set_flush_denormal_all_threads(bool on) {
-#ifdef RPCT_HAVE_MXCSR
-  constexpr unsigned kFtzDaz = 0x8040u;  // FTZ (bit 15) | DAZ (bit 6)
-  auto apply = [on] { _mm_setcsr(on ? (_mm_getcsr() | kFtzDaz) : (_mm_getcsr() & ~kFtzDaz)); };
-  apply();
-  // One task per pool thread: at::parallel_for with grain 1 over get_num_threads() items gives each
-  // OpenMP thread exactly one (static schedule); the pool's threads keep their MXCSR.
-  at::parallel_for(0, at::get_num_threads(), 1, [&](int64_t, int64_t) { apply(); });
-  return true;
-#else
-  (void)on;
-  return false;
-#endif
 }
 
 std::unique_ptr<torch::optim::AdamW> make_optimizer(ViT& model, const TrainConfig& t) {

@@ -30,11 +30,6 @@ struct TrainResult {
 // train.flush_denormal, and seeds torch.
 void configure_runtime(const Config& cfg, const DistContext& dist);
 
-// Flush-to-zero + denormals-are-zero (x86 MXCSR) on or off in the calling thread and in every LibTorch
-// intra-op thread (torch.set_flush_denormal only sets the calling thread). Returns false where the CPU
-// has no such mode (then nothing changes).
-bool set_flush_denormal_all_threads(bool on);
-
 // The device of this rank: train.device (auto = cuda:<local rank> when CUDA is available, else cpu).
 torch::Device pick_device(const Config& cfg, const DistContext& dist);
 

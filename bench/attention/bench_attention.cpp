@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "kernels/rpc_attention/rpc_attention.h"
+#include "core/ftz.h"
 #include "trainer/trainer.h"
 
 namespace {

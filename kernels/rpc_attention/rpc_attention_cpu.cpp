@@ -9,11 +9,11 @@
 // GEMMs go straight to the BLAS that LibTorch carries (MKL's sgemm_/dgemm_), looked up as weak symbols with a
 // plain fallback, so a LibTorch without them still works (slower). The elementwise work (softmax rows with an
 // inlined exp, the ADMM updates and their adjoints) is in cpu_simd.h, vectorized per ISA.
+// Each task runs with flush-to-zero (core/ftz.h): the softmax of the later ADMM iterations is sharply
+// peaked, exp(s - max) underflows into denormals for a large share of the scores (36% at the 4th iteration
+// of the DeiT-Tiny benchmark), and MKL's sgemm ran ~10x slower on such tiles; values below FLT_MIN add
+// nothing measurable to a row that sums to 1.
 #include <ATen/Parallel.h>
-#if defined(__SSE__) || defined(__x86_64__)
-#include <xmmintrin.h>
-#define RPCT_HAVE_MXCSR 1
-#endif
 
 #include <algorithm>
 #include <cmath>
@@ -21,6 +21,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "core/ftz.h"
 #include "kernels/rpc_attention/cpu_simd.h"
 #include "kernels/rpc_attention/rpc_attention.h"
 
@@ -50,18 +51,6 @@ struct MklSingleThread {
   }
 };
 
-// Flush-to-zero and denormals-are-zero for the calling thread, for the scope. The softmax of the later
-// ADMM iterations is sharply peaked: exp(s - max) underflows into the denormal range for a large share of
-// the scores (36% of them at the 4th iteration of the DeiT-Tiny benchmark), and every FMA that reads a
-// denormal P element takes a microcode assist (MKL's sgemm ran ~10x slower on such tiles). Values below
-// FLT_MIN (1.2e-38) contribute nothing measurable to a softmax row that sums to 1, so they are flushed.
-struct FlushDenormals {
-#ifdef RPCT_HAVE_MXCSR
-  unsigned int saved = _mm_getcsr();
-  FlushDenormals() { _mm_setcsr(saved | 0x8040u); }  // FTZ (bit 15) | DAZ (bit 6)
-  ~FlushDenormals() { _mm_setcsr(saved); }
-#endif
-};
 
 namespace rpct {
 namespace {
@@ -147,7 +136,7 @@ void forward_impl(const torch::Tensor& k, const torch::Tensor& v, int64_t n_iter
   T* stp = stats.data_ptr<T>();
   at::parallel_for(0, BH, 1, [&](int64_t begin, int64_t end) {
     MklSingleThread mkl_single;
-    FlushDenormals ftz;
+    ScopedFlushDenormal ftz;  // see core/ftz.h: saturated softmax rows underflow into denormals
     // Workspace as one tensor (through c10's CPU allocator, so memory accounting sees it).
     auto ws = at::zeros({rows * N + 5 * ND}, k.options());
     T* tile = ws.data_ptr<T>();
@@ -201,7 +190,7 @@ void backward_impl(const torch::Tensor& g, const torch::Tensor& k, const torch::
   T* gvp = gv.data_ptr<T>();
   at::parallel_for(0, BH, 1, [&](int64_t begin, int64_t end) {
     MklSingleThread mkl_single;
-    FlushDenormals ftz;
+    ScopedFlushDenormal ftz;  // see core/ftz.h: saturated softmax rows underflow into denormals
     // Workspace as one tensor (see forward): score tiles, per-iteration recomputed states X_t and K2_t
     // (this task only; O(n_iter N D)), adjoints.
     auto ws = at::zeros({2 * rows * N + 6 * ND + 2 * n_iter * ND}, k.options());
