@@ -66,4 +66,26 @@ void reduce_zero_label(uint8_t* labels, size_t n) {
   for (size_t i = 0; i < n; ++i) labels[i] = labels[i] == 0 ? kIgnoreLabel : (labels[i] == 255 ? 255 : labels[i] - 1);
 }
 
+Ade20kSource::Ade20kSource(Ade20kDataset ds, SegmentationSourceOptions opt) : ds_(std::move(ds)), opt_(std::move(opt)) {}
+
+Batch Ade20kSource::make_batch(int64_t epoch, const std::vector<int64_t>& indices) {
+  const int64_t B = static_cast<int64_t>(indices.size()), S = opt_.transform.crop;
+  Batch b;
+  b.epoch = epoch;
+  b.x = torch::empty({B, 3, S, S}, batch_float_options(opt_.pin_memory));  // (B, 3, S, S)
+  b.y = torch::empty({B, S, S}, torch::kInt64);                      // (B, S, S)
+  float* x = b.x.data_ptr<float>();
+  int64_t* y = b.y.data_ptr<int64_t>();
+  for (int64_t i = 0; i < B; ++i) {
+    const int64_t used = load_with_policy(indices[i], opt_.on_bad_sample, &b.skipped, [&](int64_t idx) {
+      const auto img = read_file_bytes(ds_.image_path(idx));
+      const auto lab = read_file_bytes(ds_.label_path(idx));
+      segmentation_train_transform(img, ds_.image_path(idx), lab, ds_.label_path(idx), opt_.transform, opt_.seed, epoch,
+                                   idx, x + i * 3 * S * S, y + i * S * S);
+    });
+    b.indices.push_back(used);
+  }
+  return b;
+}
+
 }  // namespace rpct

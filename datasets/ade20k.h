@@ -9,6 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "datasets/batch_source.h"
+#include "datasets/transforms.h"
+
 namespace rpct {
 
 constexpr int kAde20kClasses = 150;
@@ -33,5 +36,25 @@ class Ade20kDataset {
 
 // In place: 0 -> 255, v -> v - 1 (so 255 stays 255).
 void reduce_zero_label(uint8_t* labels, size_t n);
+
+struct SegmentationSourceOptions {
+  SegmentationTransformOptions transform;
+  uint64_t seed = 0;
+  BadSamplePolicy on_bad_sample = BadSamplePolicy::kSkip;
+  bool pin_memory = true;
+};
+
+// Train batches: (B, 3, crop, crop) float + (B, crop, crop) int64 labels (255 = ignore).
+class Ade20kSource : public BatchSource {
+ public:
+  Ade20kSource(Ade20kDataset ds, SegmentationSourceOptions opt);
+  int64_t size() const override { return ds_.size(); }
+  Batch make_batch(int64_t epoch, const std::vector<int64_t>& indices) override;
+  const Ade20kDataset& dataset() const { return ds_; }
+
+ private:
+  Ade20kDataset ds_;
+  SegmentationSourceOptions opt_;
+};
 
 }  // namespace rpct

@@ -119,4 +119,15 @@ std::pair<torch::Tensor, torch::Tensor> make_batch(const ImageSet& set, const st
   return {x, labels};
 }
 
+FashionMnistSource::FashionMnistSource(ImageSet set, bool augment, uint64_t seed)
+    : set_(std::move(set)), augment_(augment), seed_(seed) {}
+
+Batch FashionMnistSource::make_batch(int64_t epoch, const std::vector<int64_t>& indices) {
+  Batch b;
+  b.epoch = epoch;
+  std::tie(b.x, b.y) = rpct::make_batch(set_, indices, augment_, seed_, epoch);
+  b.indices = indices;
+  return b;
+}
+
 }  // namespace rpct

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <string>
 
+#include "datasets/batch_source.h"
+
 namespace rpct {
 
 constexpr double kFashionMnistMean = 0.2860;  // over the 60k training images, pixel/255
@@ -37,5 +39,18 @@ std::pair<torch::Tensor, torch::Tensor> make_batch(const ImageSet& set, const st
 
 // splitmix64: a stateless, well-mixed hash used to derive per-sample random numbers.
 uint64_t mix64(uint64_t x);
+
+// Fashion-MNIST as a BatchSource: 1-channel 28x28 batches, shift/flip augmentation when `augment`.
+class FashionMnistSource : public BatchSource {
+ public:
+  FashionMnistSource(ImageSet set, bool augment, uint64_t seed);
+  int64_t size() const override { return set_.size(); }
+  Batch make_batch(int64_t epoch, const std::vector<int64_t>& indices) override;
+
+ private:
+  ImageSet set_;
+  bool augment_;
+  uint64_t seed_;
+};
 
 }  // namespace rpct

@@ -198,4 +198,34 @@ ImageFolderDataset ImageFolderDataset::open(const ImageFolderOptions& opt) {
   return ds;
 }
 
+ImageFolderSource::ImageFolderSource(ImageFolderDataset ds, ClassificationSourceOptions opt)
+    : ds_(std::move(ds)), opt_(std::move(opt)) {
+  opt_.mixup.num_classes = ds_.num_classes();
+}
+
+Batch ImageFolderSource::make_batch(int64_t epoch, const std::vector<int64_t>& indices) {
+  const int64_t B = static_cast<int64_t>(indices.size()), S = opt_.transform.img_size;
+  Batch b;
+  b.epoch = epoch;
+  b.x = torch::empty({B, 3, S, S}, batch_float_options(opt_.pin_memory));  // (B, 3, S, S)
+  b.y = torch::empty({B}, torch::kInt64);                            // (B,)
+  float* x = b.x.data_ptr<float>();
+  int64_t* y = b.y.data_ptr<int64_t>();
+  for (int64_t i = 0; i < B; ++i) {
+    // indices[i] may be a repeated-augmentation code (sample code % n, copy code / n): the copy number
+    // goes into the augmentation key so the copies of one image are augmented differently.
+    const int64_t n = ds_.size(), copy_offset = (indices[i] / n) * n;
+    const int64_t used = load_with_policy(indices[i] % n, opt_.on_bad_sample, &b.skipped, [&](int64_t idx) {
+      const auto bytes = read_file_bytes(ds_.path(idx));
+      classification_transform(bytes, ds_.path(idx), opt_.transform, opt_.seed, epoch, idx + copy_offset,
+                               x + i * 3 * S * S);
+    });
+    b.indices.push_back(used);
+    y[i] = ds_.label(used);
+  }
+  if (opt_.transform.train && opt_.mixup_on && opt_.mixup.enabled())
+    b.y_soft = mixup_cutmix(b.x, b.y, opt_.mixup, opt_.seed, epoch, b.indices);
+  return b;
+}
+
 }  // namespace rpct

@@ -10,6 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "datasets/batch_source.h"
+#include "datasets/transforms.h"
+
 namespace rpct {
 
 struct ImageFolderOptions {
@@ -50,5 +53,28 @@ std::vector<std::string> list_image_files(const std::string& dir);
 std::vector<std::string> list_subdirs(const std::string& dir);
 // Indices of an evenly strided subset of k out of n (all if k <= 0 or k >= n).
 std::vector<int64_t> strided_subset(int64_t n, int64_t k);
+
+// The training / evaluation batches of an ImageFolderDataset: (B, 3, S, S) float + (B,) labels, Mixup/CutMix
+// soft targets when training with them on.
+struct ClassificationSourceOptions {
+  ClassificationTransformOptions transform;
+  MixupOptions mixup;          // used when train && mixup.enabled(); num_classes set from the dataset
+  bool mixup_on = true;
+  uint64_t seed = 0;
+  BadSamplePolicy on_bad_sample = BadSamplePolicy::kSkip;
+  bool pin_memory = true;      // only when CUDA is available
+};
+
+class ImageFolderSource : public BatchSource {
+ public:
+  ImageFolderSource(ImageFolderDataset ds, ClassificationSourceOptions opt);
+  int64_t size() const override { return ds_.size(); }
+  Batch make_batch(int64_t epoch, const std::vector<int64_t>& indices) override;
+  const ImageFolderDataset& dataset() const { return ds_; }
+
+ private:
+  ImageFolderDataset ds_;
+  ClassificationSourceOptions opt_;
+};
 
 }  // namespace rpct

@@ -3,8 +3,6 @@
 #include <chrono>
 #include <stdexcept>
 
-#include "core/log.h"
-
 namespace rpct {
 namespace {
 
@@ -12,100 +10,8 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-torch::TensorOptions float_options(bool pin) {
-  auto o = torch::TensorOptions().dtype(torch::kFloat32);
-  if (pin && torch::cuda::is_available()) o = o.pinned_memory(true);
-  return o;
-}
-
 }  // namespace
 
-BadSamplePolicy parse_bad_sample_policy(const std::string& s) {
-  if (s == "skip") return BadSamplePolicy::kSkip;
-  if (s == "error") return BadSamplePolicy::kError;
-  throw std::invalid_argument("data.on_bad_sample must be skip or error, got '" + s + "'");
-}
-
-bool BadSampleTracker::mark(int64_t index, const std::string& message) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (!bad_.insert(index).second) return false;
-  messages_.push_back(message);
-  log_info("skipping bad sample %lld: %s", static_cast<long long>(index), message.c_str());
-  return true;
-}
-bool BadSampleTracker::is_bad(int64_t index) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return bad_.count(index) != 0;
-}
-int64_t BadSampleTracker::count() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return static_cast<int64_t>(bad_.size());
-}
-std::vector<std::string> BadSampleTracker::messages() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return messages_;
-}
-
-// ---------------------------------------------------------------------------------------------------
-ImageFolderSource::ImageFolderSource(ImageFolderDataset ds, ClassificationSourceOptions opt)
-    : ds_(std::move(ds)), opt_(std::move(opt)) {
-  opt_.mixup.num_classes = ds_.num_classes();
-}
-
-Batch ImageFolderSource::make_batch(int64_t epoch, const std::vector<int64_t>& indices) {
-  const int64_t B = static_cast<int64_t>(indices.size()), S = opt_.transform.img_size;
-  Batch b;
-  b.epoch = epoch;
-  b.x = torch::empty({B, 3, S, S}, float_options(opt_.pin_memory));  // (B, 3, S, S)
-  b.y = torch::empty({B}, torch::kInt64);                            // (B,)
-  float* x = b.x.data_ptr<float>();
-  int64_t* y = b.y.data_ptr<int64_t>();
-  for (int64_t i = 0; i < B; ++i) {
-    // indices[i] may be a repeated-augmentation code (sample code % n, copy code / n): the copy number
-    // goes into the augmentation key so the copies of one image are augmented differently.
-    const int64_t n = ds_.size(), copy_offset = (indices[i] / n) * n;
-    const int64_t used = load_with_policy(indices[i] % n, opt_.on_bad_sample, &b.skipped, [&](int64_t idx) {
-      const auto bytes = read_file_bytes(ds_.path(idx));
-      classification_transform(bytes, ds_.path(idx), opt_.transform, opt_.seed, epoch, idx + copy_offset,
-                               x + i * 3 * S * S);
-    });
-    b.indices.push_back(used);
-    y[i] = ds_.label(used);
-  }
-  if (opt_.transform.train && opt_.mixup_on && opt_.mixup.enabled())
-    b.y_soft = mixup_cutmix(b.x, b.y, opt_.mixup, opt_.seed, epoch, b.indices);
-  return b;
-}
-
-Ade20kSource::Ade20kSource(Ade20kDataset ds, SegmentationSourceOptions opt) : ds_(std::move(ds)), opt_(std::move(opt)) {}
-
-Batch Ade20kSource::make_batch(int64_t epoch, const std::vector<int64_t>& indices) {
-  const int64_t B = static_cast<int64_t>(indices.size()), S = opt_.transform.crop;
-  Batch b;
-  b.epoch = epoch;
-  b.x = torch::empty({B, 3, S, S}, float_options(opt_.pin_memory));  // (B, 3, S, S)
-  b.y = torch::empty({B, S, S}, torch::kInt64);                      // (B, S, S)
-  float* x = b.x.data_ptr<float>();
-  int64_t* y = b.y.data_ptr<int64_t>();
-  for (int64_t i = 0; i < B; ++i) {
-    const int64_t used = load_with_policy(indices[i], opt_.on_bad_sample, &b.skipped, [&](int64_t idx) {
-      const auto img = read_file_bytes(ds_.image_path(idx));
-      const auto lab = read_file_bytes(ds_.label_path(idx));
-      segmentation_train_transform(img, ds_.image_path(idx), lab, ds_.label_path(idx), opt_.transform, opt_.seed, epoch,
-                                   idx, x + i * 3 * S * S, y + i * S * S);
-    });
-    b.indices.push_back(used);
-  }
-  return b;
-}
-
-SegmentationEvalSample Ade20kSource::eval_sample(int64_t index) const {
-  const auto img = read_file_bytes(ds_.image_path(index));
-  const auto lab = read_file_bytes(ds_.label_path(index));
-  return segmentation_eval_transform(img, ds_.image_path(index), lab, ds_.label_path(index), opt_.transform);
-}
-
-// ---------------------------------------------------------------------------------------------------
 DataLoader::DataLoader(std::shared_ptr<BatchSource> source, int workers, int prefetch)
     : source_(std::move(source)), workers_(std::max(workers, 0)), prefetch_(std::max(prefetch, 1)) {
   if (!source_) throw std::invalid_argument("DataLoader: null source");

@@ -1,11 +1,13 @@
 # sources of this area (see the top-level CMakeLists.txt)
 target_sources(rpct_core PRIVATE
+  datasets/fashion_mnist.cpp
+  datasets/sampler.cpp
   datasets/decode.cpp
   datasets/image_folder.cpp
   datasets/ade20k.cpp
   datasets/transforms.cpp
   datasets/loader.cpp
-  datasets/data_factory.cpp
+  datasets/batch_source.cpp
   tools/prepare_data.cpp
 )
 target_link_libraries(rpct_core PUBLIC turbojpeg png)

@@ -42,10 +42,7 @@ DistContext& DistContext::init(int* argc, char*** argv) {
   // One GPU per local rank, selected before anything allocates on a device.
   int n_dev = 0;
   if (cudaGetDeviceCount(&n_dev) == cudaSuccess && n_dev > 0) {
-    const cudaError_t e = cudaSetDevice(ctx->local_rank_ % n_dev);
-    if (e != cudaSuccess)
-      throw std::runtime_error("rank " + std::to_string(ctx->rank_) + ": cudaSetDevice(" +
-                               std::to_string(ctx->local_rank_ % n_dev) + ") failed: " + cudaGetErrorString(e));
+    RPCT_CUDA(cudaSetDevice(ctx->local_rank_ % n_dev));
   } else {
     cudaGetLastError();  // no device: CPU run
   }

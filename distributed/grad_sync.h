@@ -50,7 +50,6 @@ class GradSync {
   void set_step(int64_t step) { step_ = step; }
   // false = no_sync: gradients only accumulate locally (gradient accumulation micro-batches).
   void set_sync(bool enabled) { sync_ = enabled; }
-  bool sync_enabled() const { return sync_; }
   // After backward of a synced micro-batch: launch what is left, wait; .grad holds the mean.
   void finish();
   // Zeroes every gradient in place (the buckets); makes each .grad its bucket view again if a caller

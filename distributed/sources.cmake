@@ -1,5 +1,7 @@
 # distributed/: the only code that includes mpi.h or nccl.h.
 target_sources(rpct_core PRIVATE
+  ${CMAKE_CURRENT_LIST_DIR}/dist_context.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/backend.cpp
   ${CMAKE_CURRENT_LIST_DIR}/mpi_backend.cpp
   ${CMAKE_CURRENT_LIST_DIR}/grad_sync.cpp
   ${CMAKE_CURRENT_LIST_DIR}/watchdog.cpp

@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "distributed/dist_context.h"
-#include "datasets/data_factory.h"
+#include "trainer/data.h"
 #include "launch/launcher.h"
 #include "tools/prepare_data.h"
 #include "trainer/config.h"
@@ -17,6 +17,7 @@
 #include "trainer/checkpoint.h"
 #include "trainer/run_dir.h"
 #include "trainer/safetensors.h"
+#include "trainer/runtime.h"
 #include "trainer/trainer.h"
 
 namespace po = boost::program_options;
@@ -49,6 +50,12 @@ const char* kTopHelp =
 
 void print_json(const json& j) {
   std::cout << j.dump() << std::endl;
+}
+
+// `fields` plus the evaluation's metrics under the task's names (its "loss" as `loss_key`).
+json with_metrics(json fields, const rpct::EvalResult& r, const char* loss_key) {
+  for (const auto& [name, v] : r.metrics) fields[name == "loss" ? loss_key : name] = v;
+  return fields;
 }
 
 // Parses argv[2..] with `desc`; returns the map, or prints help (and a JSON line) and returns nullopt.
@@ -110,10 +117,17 @@ int cmd_train(int argc, char** argv, rpct::DistContext& dist) {
   run_dir = dist.broadcast_string(run_dir);
   auto r = rpct::train(cfg, dist, run_dir, resume);
   if (dist.is_root())
-    print_json({{"cmd", "train"}, {"ok", true}, {"top1", r.eval.top1}, {"top5", r.eval.top5},
-                {"test_loss", r.eval.loss}, {"train_loss", r.train_loss}, {"epochs", r.epochs}, {"steps", r.steps},
-                {"images_per_s", r.images_per_s}, {"seconds", r.seconds}, {"world_size", dist.world_size()},
-                {"params_sha256", r.params_sha256}, {"run_dir", r.run_dir}});
+    print_json(with_metrics({{"cmd", "train"},
+                             {"ok", true},
+                             {"train_loss", r.train_loss},
+                             {"epochs", r.epochs},
+                             {"steps", r.steps},
+                             {"images_per_s", r.images_per_s},
+                             {"seconds", r.seconds},
+                             {"world_size", dist.world_size()},
+                             {"params_sha256", r.params_sha256},
+                             {"run_dir", r.run_dir}},
+                            r.eval, "test_loss"));
   return 0;
 }
 
@@ -131,7 +145,7 @@ std::string from_timm_name(const std::string& n) {
 }
 
 // Loads weights into `model` from a checkpoint dir or a .safetensors file (rpctrain or timm names).
-void load_weights(rpct::ViT& model, const std::string& path, bool use_ema) {
+void load_weights(torch::nn::Module& model, const std::string& path, bool use_ema) {
   namespace fs = boost::filesystem;
   if (!fs::exists(path)) throw std::runtime_error(path + ": checkpoint not found");
   std::string file = path;
@@ -149,7 +163,7 @@ void load_weights(rpct::ViT& model, const std::string& path, bool use_ema) {
       by_name[n.substr(4)] = t;
   }
   rpct::NamedTensors params, src(by_name.begin(), by_name.end());
-  for (const auto& p : model->named_parameters()) params.emplace_back(p.key(), p.value());
+  for (const auto& p : model.named_parameters()) params.emplace_back(p.key(), p.value());
   rpct::copy_named_tensors(src, "", params, file);
 }
 
@@ -163,14 +177,12 @@ int cmd_eval(int argc, char** argv, rpct::DistContext& dist) {
   auto cfg = load(*vm);
   const auto path = (*vm)["checkpoint"].as<std::string>();
   rpct::configure_runtime(cfg, dist);
-  rpct::ViT model(cfg);
-  load_weights(model, path, (*vm)["ema"].as<bool>());
-  model->to(rpct::pick_device(cfg, dist));
+  auto task = rpct::make_task(cfg, rpct::pick_device(cfg, dist));
+  load_weights(task->model(), path, (*vm)["ema"].as<bool>());
   auto test = rpct::make_batch_source(cfg, /*train=*/false);
-  auto r = rpct::evaluate(model, *test, cfg, dist);
+  auto r = rpct::evaluate(*task, *test, cfg.train.eval_batch_size, dist);
   if (dist.is_root())
-    print_json({{"cmd", "eval"}, {"ok", true}, {"top1", r.top1}, {"top5", r.top5}, {"loss", r.loss},
-                {"samples", r.samples}, {"checkpoint", path}});
+    print_json(with_metrics({{"cmd", "eval"}, {"ok", true}, {"samples", r.samples}, {"checkpoint", path}}, r, "loss"));
   return 0;
 }
 
@@ -230,10 +242,11 @@ int cmd_import(int argc, char** argv) {
   if (!parsed) return 0;
   const auto& vm = *parsed;
   auto cfg = load(vm);
-  rpct::ViT model(cfg);
+  auto task = rpct::make_task(cfg, torch::kCPU);
+  auto& model = task->model();
   load_weights(model, vm["weights"].as<std::string>(), false);  // checks every name and shape
   rpct::NamedTensors tensors;
-  for (const auto& p : model->named_parameters()) tensors.emplace_back(p.key(), p.value());
+  for (const auto& p : model.named_parameters()) tensors.emplace_back(p.key(), p.value());
   const auto out = vm["out"].as<std::string>();
   rpct::write_safetensors(out, tensors, {{"format", "rpctrain"}});
   print_json({{"cmd", "import"}, {"ok", true}, {"out", out}, {"tensors", tensors.size()},

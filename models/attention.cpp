@@ -1,5 +1,7 @@
 #include "models/attention.h"
 
+#include <algorithm>
+
 #include <cmath>
 #include <stdexcept>
 
@@ -100,6 +102,23 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x) {
   }
   out = out.transpose(1, 2).reshape({B, N, C});
   return proj_drop_->forward(proj_->forward(out));
+}
+
+AttentionOptions AttentionPlan::for_block(int index, int64_t dim, int64_t heads, int64_t grid, double proj_drop) const {
+  AttentionOptions o;
+  o.dim = dim;
+  o.heads = heads;
+  o.kind = kind;
+  o.attn_drop = attn_drop;
+  o.proj_drop = proj_drop;
+  o.grid = grid;
+  o.rpc_n_iter = rpc_n_iter;
+  o.rpc_lambda = rpc_lambda;
+  o.use_fused = use_fused;
+  if (kind == AttentionKind::kRpc && !rpc_all_layers &&
+      std::find(rpc_layers.begin(), rpc_layers.end(), index) == rpc_layers.end())
+    o.kind = AttentionKind::kSym;
+  return o;
 }
 
 }  // namespace rpct

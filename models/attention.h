@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include <string>
+#include <vector>
 
 namespace rpct {
 
@@ -46,5 +47,21 @@ class AttentionImpl : public torch::nn::Module {
   torch::Tensor rel_index_;  // kvpos: (N, N) int64 index into the table (CPU; derived from grid)
 };
 TORCH_MODULE(Attention);
+
+// Which attention every block of a model uses: `kind` in all blocks, except that with kind rpc RPC-Attention
+// runs only in the blocks listed in `rpc_layers` (or every block with rpc_all_layers) and symmetric KV
+// attention in the others (the RPC-SymViT setup of the paper).
+struct AttentionPlan {
+  AttentionKind kind = AttentionKind::kSoftmax;
+  bool use_fused = true;
+  double attn_drop = 0.0;
+  int rpc_n_iter = 4;
+  double rpc_lambda = 4.0;
+  std::vector<int> rpc_layers = {0};
+  bool rpc_all_layers = false;
+
+  // Block `index`'s options for width `dim`, `heads` heads, patch grid `grid`, projection dropout `proj_drop`.
+  AttentionOptions for_block(int index, int64_t dim, int64_t heads, int64_t grid, double proj_drop) const;
+};
 
 }  // namespace rpct

@@ -1,7 +1,5 @@
 #include "models/vit.h"
 
-#include <algorithm>
-
 namespace rpct {
 
 PatchEmbedImpl::PatchEmbedImpl(int64_t img_size, int64_t patch, int64_t in_chans, int64_t dim)
@@ -50,26 +48,7 @@ torch::Tensor BlockImpl::forward(const torch::Tensor& x) {
   return h + drop_path(m, drop_path_, is_training());
 }
 
-AttentionOptions attention_options_for_block(const Config& cfg, int index, int64_t grid) {
-  AttentionOptions o;
-  o.dim = cfg.model.dim;
-  o.heads = cfg.model.heads;
-  o.attn_drop = cfg.attention.attn_drop;
-  o.proj_drop = cfg.model.dropout;
-  o.grid = grid;
-  o.rpc_n_iter = cfg.attention.rpc_n_iter;
-  o.rpc_lambda = cfg.attention.rpc_lambda;
-  o.use_fused = cfg.attention.impl == "fused";
-  o.kind = parse_attention_kind(cfg.attention.kind);
-  if (o.kind == AttentionKind::kRpc && !cfg.attention.rpc_all_layers) {
-    const auto& layers = cfg.attention.rpc_layers;
-    if (std::find(layers.begin(), layers.end(), index) == layers.end()) o.kind = AttentionKind::kSym;
-  }
-  return o;
-}
-
-ViTImpl::ViTImpl(const Config& cfg) {
-  const auto& m = cfg.model;
+ViTImpl::ViTImpl(const ViTOptions& m) {
   patch_embed_ = register_module("patch_embed", PatchEmbed(m.img_size, m.patch, m.in_chans, m.dim));
   const int64_t grid = patch_embed_->grid();
   num_tokens_ = 1 + grid * grid;
@@ -80,7 +59,7 @@ ViTImpl::ViTImpl(const Config& cfg) {
   for (int i = 0; i < m.depth; ++i) {
     // Stochastic depth rate grows linearly with depth, as in DeiT/timm.
     const double dp = m.depth > 1 ? m.drop_path * i / (m.depth - 1) : m.drop_path;
-    blocks_->push_back(Block(attention_options_for_block(cfg, i, grid), m.mlp_ratio, dp, m.dropout));
+    blocks_->push_back(Block(m.attention.for_block(i, m.dim, m.heads, grid, m.dropout), m.mlp_ratio, dp, m.dropout));
   }
   norm_ = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({m.dim}).eps(1e-6)));
   head_ = register_module("head", torch::nn::Linear(m.dim, m.num_classes));

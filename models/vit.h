@@ -4,7 +4,6 @@
 #include <torch/torch.h>
 
 #include "models/attention.h"
-#include "trainer/config.h"
 
 namespace rpct {
 
@@ -38,9 +37,23 @@ class BlockImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Block);
 
+struct ViTOptions {
+  int64_t img_size = 28;
+  int64_t patch = 4;
+  int64_t in_chans = 1;
+  int64_t num_classes = 10;
+  int64_t dim = 96;
+  int64_t depth = 4;
+  int64_t heads = 3;
+  double mlp_ratio = 2.0;
+  double drop_path = 0.0;  // at the last block; grows linearly from 0 at the first (DeiT/timm)
+  double dropout = 0.0;    // after the position embedding, in the MLP and after the attention projection
+  AttentionPlan attention;
+};
+
 class ViTImpl : public torch::nn::Module {
  public:
-  explicit ViTImpl(const Config& cfg);
+  explicit ViTImpl(const ViTOptions& opt);
   torch::Tensor forward_features(const torch::Tensor& x);  // (B, Cin, H, W) -> (B, 1+N, C)
   torch::Tensor forward(const torch::Tensor& x);           // (B, Cin, H, W) -> (B, classes)
   int64_t num_tokens() const { return num_tokens_; }
@@ -55,8 +68,5 @@ class ViTImpl : public torch::nn::Module {
   torch::nn::Linear head_{nullptr};
 };
 TORCH_MODULE(ViT);
-
-// The attention options of block `index` under `cfg` (RPC only in the configured layers, others sym).
-AttentionOptions attention_options_for_block(const Config& cfg, int index, int64_t grid);
 
 }  // namespace rpct

@@ -180,7 +180,7 @@ std::string Checkpointer::save(const NamedTensors& params, const NamedTensors& b
     json meta = {{"format_version", kCheckpointFormat}, {"step", state.step},
                  {"epoch", state.epoch},                {"epoch_pos", state.epoch_pos},
                  {"epoch_steps", state.epoch_steps},    {"epoch_loss_sum", global_loss_sum / dist_.world_size()},
-                 {"best_top1", state.best_top1},        {"best_step", state.best_step},
+                 {"best_metric", state.best_metric},      {"best_step", state.best_step},
                  {"world_size", dist_.world_size()},    {"batch_size_per_rank", cfg_.train.batch_size},
                  {"config", to_yaml(cfg_)}};
     write_file_atomic(dir + "/meta.json", meta.dump(2));
@@ -284,7 +284,7 @@ std::optional<LoadedCheckpoint> Checkpointer::load(const std::string& spec, cons
   s.epoch_pos = meta.at("epoch_pos");
   s.epoch_steps = meta.at("epoch_steps");
   s.epoch_loss_sum = meta.at("epoch_loss_sum");
-  s.best_top1 = meta.at("best_top1");
+  s.best_metric = meta.contains("best_metric") ? meta.at("best_metric") : meta.at("best_top1");  // older runs: top-1
   s.best_step = meta.at("best_step");
   out.world_size = meta.at("world_size");
   out.config_yaml = meta.at("config");

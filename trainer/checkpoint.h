@@ -1,6 +1,6 @@
-// Checkpoints: <run>/ckpt/step_XXXXXXXX/ holding model.pt (parameters, buffers, EMA), optim.pt,
-// meta.json (step, epoch position, world size, config, format version), rank_XXXXX.pt per rank
-// (RNG state), and DONE: written by rank 0 after a barrier, listing every file with its SHA-256.
+// Checkpoints: <run>/ckpt/step_XXXXXXXX/ holding model.safetensors (parameters, "buffer/" buffers, "ema/"
+// EMA), optim.safetensors (optimizer state), meta.json (step, epoch position, world size, config, format
+// version), rank_XXXXX.safetensors per rank (RNG state), and DONE: written by rank 0 after a barrier, listing every file with its SHA-256.
 // Every file is written to a temporary name, fsynced, renamed. A directory without a DONE, or whose
 // checksums do not verify, is never loaded.
 #pragma once
@@ -25,7 +25,7 @@ struct TrainState {
   int64_t epoch_pos = 0;        // global samples consumed in this epoch (sampler position)
   int64_t epoch_steps = 0;      // optimizer steps done in this epoch
   double epoch_loss_sum = 0;    // sum of this epoch's step losses (for its logged mean)
-  double best_top1 = -1;        // best validation top-1 so far, and its checkpoint step
+  double best_metric = -1;      // best value of the task's primary metric so far (higher is better), and its step
   int64_t best_step = -1;
 };
 

@@ -95,7 +95,7 @@ struct DistConfig {
 struct CkptConfig {
   int every_steps = 0;     // also checkpoint every k optimizer steps (0: only at epoch ends)
   bool epoch_end = true;   // checkpoint at the end of every epoch
-  int keep = 2;            // keep the newest k complete checkpoints (plus the best by top-1)
+  int keep = 2;            // keep the newest k complete checkpoints (plus the best by the task's primary metric)
 };
 
 struct RunConfig {

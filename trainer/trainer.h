@@ -1,19 +1,24 @@
-// The training loop: data-parallel over the ranks of DistContext (one process = world size 1).
+// The training loop, written once for every Task (trainer/task.h), data-parallel over the ranks of
+// DistContext (one process = world size 1):
+//   train()    the whole run: data, Trainer, checkpoints/resume, epochs, evaluation, logs, final export;
+//   Trainer    one rank's model, optimizer, GradSync and EMA; step() = one optimizer step over
+//              micro-batches (what the tests run too);
+//   evaluate() a task on an evaluation set, sharded over the ranks, reduced once.
 #pragma once
+#include <functional>
+#include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
-#include "datasets/fashion_mnist.h"
-#include "datasets/loader.h"
 #include "distributed/dist_context.h"
-#include "models/vit.h"
+#include "distributed/grad_sync.h"
 #include "trainer/config.h"
+#include "trainer/ema.h"
+#include "trainer/safetensors.h"
+#include "trainer/task.h"
 
 namespace rpct {
-
-struct EvalResult {
-  double loss = 0, top1 = 0, top5 = 0;
-  int64_t samples = 0;
-};
 
 struct TrainResult {
   EvalResult eval;        // after the last epoch
@@ -26,25 +31,55 @@ struct TrainResult {
   std::string params_sha256;  // of the final parameters (names + bytes, registration order)
 };
 
-// Sets intra-op threads (train.threads, or cores / ranks on this node), flush-to-zero per
-// train.flush_denormal, and seeds torch.
-void configure_runtime(const Config& cfg, const DistContext& dist);
-
-// The device of this rank: train.device (auto = cuda:<local rank> when CUDA is available, else cpu).
-torch::Device pick_device(const Config& cfg, const DistContext& dist);
-
-// Evaluates `model` on `set`, sharded across ranks; metrics are global (reduced).
-EvalResult evaluate(ViT& model, BatchSource& set, const Config& cfg, const DistContext& dist);
-
 // Trains per `cfg`; rank 0 writes <run_dir>/{metrics.jsonl, model.safetensors, ckpt/step_*/}.
 // `resume`: "" (fresh), "auto" (newest valid checkpoint of run_dir, if any) or a checkpoint dir.
 TrainResult train(const Config& cfg, DistContext& dist, const std::string& run_dir, const std::string& resume = "");
 
-// One optimizer step on a batch (used by train() and by tests). Returns the loss.
-double train_step(ViT& model, torch::optim::Optimizer& opt, const torch::Tensor& x, const torch::Tensor& y,
-                  const TrainConfig& t);
+// The task of `cfg` (classification; data.kind ade20k has no task yet) with its model on `device`.
+std::unique_ptr<Task> make_task(const Config& cfg, torch::Device device);
 
-// AdamW with timm's parameter groups: no weight decay for biases, norms, cls/pos tokens.
-std::unique_ptr<torch::optim::AdamW> make_optimizer(ViT& model, const TrainConfig& t);
+// Evaluates `task` on `set`: this rank's contiguous shard in batches of `batch_size`, the sums reduced
+// over all ranks once; the metrics are global. Collective.
+EvalResult evaluate(Task& task, BatchSource& set, int64_t batch_size, const DistContext& dist);
+
+// The optimizer of train.*: AdamW with timm's parameter groups (decay, then no decay per
+// Task::no_weight_decay).
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(Task& task, const TrainConfig& t);
+
+class Trainer {
+ public:
+  // Sets up the optimizer, the EMA (train.ema > 0) and, when `data_parallel` and the world has more than
+  // one rank, GradSync (fingerprint check of the config and parameters, rank 0's weights broadcast).
+  Trainer(const Config& cfg, DistContext& dist, std::unique_ptr<Task> task, bool data_parallel = true);
+
+  // One optimizer step at learning rate `lr` over this rank's `micro_batches` micro-batches, taken one at a
+  // time from `next`: forward + backward of each (gradients accumulate locally; the all-reduce overlaps the
+  // last backward), gradient clipping (train.clip_grad), optimizer step, EMA. Returns the step's loss: the
+  // mean over its micro-batches on this rank.
+  double step(int micro_batches, const std::function<Batch()>& next, double lr);
+  double step(const Batch& batch, double lr) {
+    return step(1, [&] { return batch; }, lr);
+  }
+
+  EvalResult evaluate(BatchSource& set) { return rpct::evaluate(*task_, set, cfg_.train.eval_batch_size, dist_); }
+
+  Task& task() { return *task_; }
+  const NamedTensors& params() const { return params_; }
+  const NamedTensors& buffers() const { return buffers_; }
+  torch::optim::Optimizer& optimizer() { return *opt_; }
+  // The EMA's tensors, or empty when train.ema is off (the form Checkpointer takes).
+  const std::vector<torch::Tensor>& ema_tensors() const;
+  GradSync& grad_sync() { return *sync_; }
+  int64_t num_params() const;
+
+ private:
+  Config cfg_;
+  DistContext& dist_;
+  std::unique_ptr<Task> task_;
+  NamedTensors params_, buffers_;
+  std::unique_ptr<torch::optim::Optimizer> opt_;
+  std::unique_ptr<GradSync> sync_;
+  std::unique_ptr<Ema> ema_;
+};
 
 }  // namespace rpct

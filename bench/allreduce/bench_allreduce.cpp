@@ -10,6 +10,7 @@
 #include "distributed/backend.h"
 #include "distributed/grad_sync.h"
 #include "models/vit.h"
+#include "trainer/classification.h"
 
 using Clock = std::chrono::steady_clock;
 
@@ -19,7 +20,7 @@ int main(int argc, char** argv) {
   const int reps = argc > 1 ? std::atoi(argv[1]) : 200;
   auto cfg = rpct::parse_config("model: {arch: tiny, img_size: 224, patch: 16, in_chans: 3, num_classes: 1000}\n",
                                 "deit_tiny");
-  rpct::ViT model(cfg);
+  rpct::ViT model(rpct::vit_options(cfg));
   std::vector<std::pair<std::string, torch::Tensor>> named;
   int64_t bytes = 0;
   for (const auto& p : model->named_parameters()) {

@@ -22,7 +22,6 @@
 
 #include "kernels/rpc_attention/rpc_attention.h"
 #include "core/ftz.h"
-#include "trainer/trainer.h"
 
 namespace {
 

@@ -2,7 +2,7 @@
 
 #include <fstream>
 
-#include "datasets/data_factory.h"
+#include "trainer/data.h"
 #include "datasets/image_folder.h"
 #include "datasets/loader.h"
 #include "tests/datasets/fixtures.h"

@@ -5,6 +5,7 @@
 #include "datasets/sampler.h"
 #include "distributed/backend.h"
 #include "distributed/grad_sync.h"
+#include "trainer/classification.h"
 #include "trainer/trainer.h"
 
 namespace {
@@ -13,6 +14,8 @@ rpct::DistContext& dist() { return rpct::DistContext::get(); }
 
 #define REQUIRE_TWO_RANKS() \
   if (dist().world_size() != 2) GTEST_SKIP() << "run under mpirun -np 2 (world size " << dist().world_size() << ")"
+
+rpct::ViT make_vit(const rpct::Config& cfg) { return rpct::ViT(rpct::vit_options(cfg)); }
 
 std::vector<std::pair<std::string, torch::Tensor>> named(rpct::ViT& m) {
   std::vector<std::pair<std::string, torch::Tensor>> out;
@@ -28,7 +31,8 @@ rpct::GradSync make_sync(rpct::ViT& m, double first_mb = 0.01, double mb = 0.05,
 rpct::Config tiny_config() {
   return rpct::parse_config(
       "model: {patch: 7, dim: 32, depth: 2, heads: 2, drop_path: 0.0, dropout: 0.0}\n"
-      "train: {lr: 2.0e-3, clip_grad: 1.0, label_smoothing: 0.1}\n",
+      "train: {lr: 2.0e-3, clip_grad: 1.0, label_smoothing: 0.1}\n"
+      "dist: {first_bucket_mb: 0.01, bucket_mb: 0.05}\n",  // small caps: several buckets
       "tiny.yaml");
 }
 
@@ -54,7 +58,7 @@ TEST(MpiBackend, AllReduceMatchesClosedForm) {
 TEST(GradSync, BucketsCoverEveryParameterOnce) {
   REQUIRE_TWO_RANKS();
   torch::manual_seed(0);
-  rpct::ViT m(tiny_config());
+  auto m = make_vit(tiny_config());
   auto sync = make_sync(m, 0.01, 0.05);
   int64_t total = 0;
   for (const auto& p : m->parameters()) total += p.numel() * 4;
@@ -69,10 +73,10 @@ TEST(GradSync, BucketsCoverEveryParameterOnce) {
 TEST(GradSync, GradientsLandInBucketsAndLaunchDuringBackward) {
   REQUIRE_TWO_RANKS();
   torch::manual_seed(0);
-  rpct::ViT m(tiny_config());
+  auto m = make_vit(tiny_config());
   auto sync = make_sync(m, 0.01, 0.05, /*prescaled_loss=*/true);
   ASSERT_GT(sync.num_buckets(), 2);
-  auto opt = rpct::make_optimizer(m, tiny_config().train);
+  torch::optim::AdamW opt(m->parameters());
   auto x = torch::randn({4, 1, 28, 28}), y = torch::tensor({0, 1, 2, 3});
   auto params = m->parameters();
   std::vector<void*> slots;
@@ -80,7 +84,7 @@ TEST(GradSync, GradientsLandInBucketsAndLaunchDuringBackward) {
   for (const auto& p : params) slots.push_back(p.grad().data_ptr());
   for (const bool set_to_none : {false, true}) {
     SCOPED_TRACE(set_to_none ? "after optimizer zero_grad (set_to_none)" : "after GradSync::zero_grad");
-    if (set_to_none) opt->zero_grad();
+    if (set_to_none) opt.zero_grad();
     else sync.zero_grad();
     (torch::nn::functional::cross_entropy(m->forward(x), y) * sync.loss_scale()).backward();
     EXPECT_EQ(sync.num_launched(), sync.num_buckets()) << "the hooks launched every bucket during backward";
@@ -95,75 +99,84 @@ TEST(GradSync, GradientsLandInBucketsAndLaunchDuringBackward) {
 TEST(GradSync, BroadcastMakesEveryRankEqualToRoot) {
   REQUIRE_TWO_RANKS();
   torch::manual_seed(100 + dist().rank());  // different init per rank
-  rpct::ViT m(tiny_config());
+  auto m = make_vit(tiny_config());
   auto sync = make_sync(m);
   auto params = m->parameters();
   sync.broadcast_from_root(params);
   torch::manual_seed(100);  // what rank 0 initialized
-  rpct::ViT ref(tiny_config());
+  auto ref = make_vit(tiny_config());
   auto rp = ref->parameters();
   for (size_t i = 0; i < params.size(); ++i) EXPECT_TRUE(params[i].equal(rp[i])) << i;
 }
 
-// k steps with 2 ranks x batch b (GradSync) == k steps with 1 rank x batch 2b, and the same with
-// gradient accumulation (2 micro-batches of b/2 with no_sync on the first).
+// k steps with 2 ranks x batch b == k steps with 1 rank x batch 2b, and the same with gradient accumulation
+// (2 micro-batches of b/2, no_sync on the first). Two ways to use GradSync: the trainer's own step
+// (Trainer::step: .grad are bucket views zeroed in place, the loss pre-scaled by 1/world), and a plain
+// LibTorch loop (optimizer zero_grad = set_to_none; GradSync copies each gradient into its bucket and
+// averages). The reference is Trainer::step in one process (no GradSync) on the whole global batch.
 TEST(GradSync, TwoRanksEqualOneRankWithDoubleBatch) {
   REQUIRE_TWO_RANKS();
   torch::set_num_threads(1);
   auto cfg = tiny_config();
   auto data = rpct::load_fashion_mnist(cfg.data.root, "train", 2048);
   const int64_t b = 32, steps = 4;
-  // Two ways to use GradSync: as the trainer does (sync.zero_grad() in place, .grad are bucket views, the
-  // loss pre-scaled by 1/world), and as a plain LibTorch loop would (optimizer zero_grad = set_to_none,
-  // GradSync copies each gradient into its bucket and averages).
-  const std::pair<bool, int> modes[] = {{true, 1}, {true, 2}, {false, 1}, {false, 2}};  // (trainer_mode, accum)
-  for (const auto& [trainer_mode, accum] : modes) {
-    SCOPED_TRACE(std::string(trainer_mode ? "bucket views, prescaled loss" : "set_to_none, averaging copy") +
-                 ", accum " + std::to_string(accum));
+  auto batch_of = [&](const std::vector<int64_t>& idx) {
+    rpct::Batch batch;
+    std::tie(batch.x, batch.y) = rpct::make_batch(data, idx, false, 0, 0);
+    return batch;
+  };
+  const std::pair<bool, int> modes[] = {{true, 1}, {true, 2}, {false, 1}, {false, 2}};  // (trainer_step, accum)
+  for (const auto& [trainer_step, accum] : modes) {
+    SCOPED_TRACE(std::string(trainer_step ? "Trainer::step" : "plain loop, set_to_none") + ", accum " +
+                 std::to_string(accum));
     torch::manual_seed(7);
-    rpct::ViT dp(cfg);
+    rpct::Trainer dp(cfg, dist(), rpct::make_task(cfg, torch::kCPU));
     torch::manual_seed(7);
-    rpct::ViT single(cfg);
-    auto sync = make_sync(dp, 0.01, 0.05, trainer_mode);
-    auto opt_dp = rpct::make_optimizer(dp, cfg.train);
-    auto opt_single = rpct::make_optimizer(single, cfg.train);
+    rpct::Trainer single(cfg, dist(), rpct::make_task(cfg, torch::kCPU), /*data_parallel=*/false);
+    // The plain loop's own model, optimizer and GradSync (averaging copy, no pre-scaled loss).
+    torch::manual_seed(7);
+    auto plain = rpct::make_task(cfg, torch::kCPU);
+    auto opt = rpct::make_optimizer(*plain, cfg.train);
+    std::vector<std::pair<std::string, torch::Tensor>> plain_params;
+    for (const auto& p : plain->model().named_parameters()) plain_params.emplace_back(p.key(), p.value());
+    rpct::GradSync sync(plain_params, dist(), rpct::make_mpi_backend(dist()), rpct::GradSyncOptions{0.01, 0.05, 60.0});
     rpct::DistributedSampler shard(data.size(), b, 2, dist().rank(), 3), whole(data.size(), 2 * b, 1, 0, 3);
     for (int64_t s = 0; s < steps; ++s) {
-      // Data-parallel: this rank's b samples, in `accum` micro-batches.
-      auto idx = shard.batch(0, s);
-      if (trainer_mode)
-        sync.zero_grad();
-      else
-        opt_dp->zero_grad();
-      for (int a = 0; a < accum; ++a) {
-        std::vector<int64_t> part(idx.begin() + a * b / accum, idx.begin() + (a + 1) * b / accum);
-        auto [x, y] = rpct::make_batch(data, part, false, 0, 0);
-        sync.set_sync(a == accum - 1);
-        (torch::nn::functional::cross_entropy(dp->forward(x), y,
-                                              torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(0.1)) /
-         accum * sync.loss_scale())
-            .backward();
+      const auto idx = shard.batch(0, s);  // this rank's b samples, in `accum` micro-batches
+      auto micro = [&](int a) {
+        return batch_of(std::vector<int64_t>(idx.begin() + a * b / accum, idx.begin() + (a + 1) * b / accum));
+      };
+      if (trainer_step) {
+        int a = 0;
+        dp.step(accum, [&] { return micro(a++); }, cfg.train.lr);
+      } else {
+        plain->model().train();
+        opt->zero_grad();
+        for (int a = 0; a < accum; ++a) {
+          sync.set_sync(a == accum - 1);
+          (plain->train_loss(micro(a)) / accum).backward();
+        }
+        sync.finish();
+        torch::nn::utils::clip_grad_norm_(plain->model().parameters(), cfg.train.clip_grad);
+        opt->step();
       }
-      sync.finish();
-      torch::nn::utils::clip_grad_norm_(dp->parameters(), cfg.train.clip_grad);
-      opt_dp->step();
-      // Reference: one process, the whole global batch.
-      auto [x, y] = rpct::make_batch(data, whole.batch(0, s), false, 0, 0);
-      rpct::train_step(single, *opt_single, x, y, cfg.train);
+      single.step(batch_of(whole.batch(0, s)), cfg.train.lr);
     }
     // float32 reductions summed in another order (per-rank means, then averaged) differ from the
     // single-batch mean by rounding only; after 4 Adam steps of lr 2e-3 that stays below 1e-5.
     constexpr double kParamTol = 1e-5;
-    auto a = dp->parameters(), c = single->parameters();
-    for (size_t i = 0; i < a.size(); ++i)
-      EXPECT_TRUE(torch::allclose(a[i], c[i], kParamTol, kParamTol))
-          << "accum " << accum << " param " << i << " max diff " << (a[i] - c[i]).abs().max().item<double>();
+    const auto& ref = single.params();
+    for (size_t i = 0; i < ref.size(); ++i) {
+      const auto& got = trainer_step ? dp.params()[i].second : plain_params[i].second;
+      EXPECT_TRUE(torch::allclose(got, ref[i].second, kParamTol, kParamTol))
+          << ref[i].first << " max diff " << (got - ref[i].second).abs().max().item<double>();
+    }
   }
 }
 
 TEST(GradSync, ConfigMismatchIsAClearErrorOnEveryRank) {
   REQUIRE_TWO_RANKS();
-  rpct::ViT m(tiny_config());
+  auto m = make_vit(tiny_config());
   auto sync = make_sync(m);
   EXPECT_NO_THROW(sync.check_fingerprint("same config"));
   try {

@@ -10,6 +10,7 @@
 #include "kernels/rpc_attention/rpc_attention.h"
 #include "models/attention.h"
 #include "models/vit.h"
+#include "trainer/classification.h"
 
 using rpct::test::rel_norm_err;
 using rpct::test::scaled_err;
@@ -197,21 +198,22 @@ TEST(AttentionVariants, ViTChoosesPerLayerAndImplsAgree) {
   };
   auto cfg = rpct::parse_config(cfg_text("fused"), "t.yaml");
   for (int i = 0; i < 3; ++i) {
-    auto o = rpct::attention_options_for_block(cfg, i, 4);
+    auto o = rpct::vit_options(cfg).attention.for_block(i, 32, 4, 4, 0.0);
     EXPECT_EQ(o.kind, i == 1 ? rpct::AttentionKind::kRpc : rpct::AttentionKind::kSym) << "block " << i;
     EXPECT_TRUE(o.use_fused);
   }
   torch::manual_seed(3);
-  rpct::ViT fused(cfg);
+  rpct::ViT fused(rpct::vit_options(cfg));
   torch::manual_seed(3);
-  rpct::ViT ref(rpct::parse_config(cfg_text("reference"), "t.yaml"));
+  rpct::ViT ref(rpct::vit_options(rpct::parse_config(cfg_text("reference"), "t.yaml")));
   fused->eval();
   ref->eval();
   auto x = torch::randn({2, 1, 28, 28});
   EXPECT_LE(scaled_err(fused->forward(x), ref->forward(x)), kFp32Tol);
   for (auto kind : {"kvpos", "sym", "softmax"}) {
-    rpct::ViT m(rpct::parse_config("model: {img_size: 28, patch: 7, dim: 32, depth: 2, heads: 4, num_classes: 10}\n"
-                                   "attention: {kind: " + std::string(kind) + "}\n", "t.yaml"));
+    rpct::ViT m(rpct::vit_options(
+        rpct::parse_config("model: {img_size: 28, patch: 7, dim: 32, depth: 2, heads: 4, num_classes: 10}\n"
+                           "attention: {kind: " + std::string(kind) + "}\n", "t.yaml")));
     auto y = m->forward(x);
     EXPECT_EQ(y.sizes(), (std::vector<int64_t>{2, 10})) << kind;
     y.sum().backward();

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "models/vit.h"
+#include "trainer/classification.h"
 
 namespace {
 
@@ -20,7 +21,7 @@ int64_t count_params(rpct::ViT& m) {
 
 TEST(ViT, ShapesForCustomModel) {
   torch::manual_seed(0);
-  rpct::ViT m(small_config("softmax"));
+  rpct::ViT m(rpct::vit_options(small_config("softmax")));
   EXPECT_EQ(m->num_tokens(), 1 + 16);
   auto x = torch::randn({3, 1, 28, 28});
   EXPECT_EQ(m->forward(x).sizes(), (std::vector<int64_t>{3, 10}));
@@ -28,7 +29,7 @@ TEST(ViT, ShapesForCustomModel) {
 }
 
 TEST(ViT, SymmetricAttentionHasNoQueryProjection) {
-  rpct::ViT qkv(small_config("softmax")), kv(small_config("sym"));
+  rpct::ViT qkv(rpct::vit_options(small_config("softmax"))), kv(rpct::vit_options(small_config("sym")));
   // Each block loses the C x C query weight and its C bias.
   const int64_t C = 32, depth = 2;
   EXPECT_EQ(count_params(qkv) - count_params(kv), depth * (C * C + C));
@@ -39,7 +40,7 @@ TEST(ViT, SymmetricAttentionHasNoQueryProjection) {
 TEST(ViT, DeiTTinyParameterCount) {
   auto cfg = rpct::parse_config("model: {arch: tiny, img_size: 224, patch: 16, in_chans: 3, num_classes: 1000}\n",
                                 "tiny.yaml");
-  rpct::ViT m(cfg);
+  rpct::ViT m(rpct::vit_options(cfg));
   // DeiT-Tiny (timm vit_tiny_patch16_224): 5,717,416 parameters.
   EXPECT_EQ(count_params(m), 5717416);
   auto x = torch::randn({1, 3, 224, 224});
@@ -51,7 +52,7 @@ TEST(ViT, SymmetricScoresAreSymmetric) {
   // by recomputing them from the block's own kv projection.
   torch::manual_seed(1);
   auto cfg = small_config("sym");
-  rpct::ViT m(cfg);
+  rpct::ViT m(rpct::vit_options(cfg));
   m->eval();
   auto attn = m->named_modules()["blocks.0.attn"]->as<rpct::AttentionImpl>();
   ASSERT_NE(attn, nullptr);

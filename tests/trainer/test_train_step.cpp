@@ -14,12 +14,12 @@ TEST(Train, StepsOnRealDataDecreaseTheLoss) {
   auto set = rpct::load_fashion_mnist(cfg.data.root, "train", 256);
   std::vector<int64_t> idx(64);
   std::iota(idx.begin(), idx.end(), 0);
-  auto [x, y] = rpct::make_batch(set, idx, false, 0, 0);
-  rpct::ViT model(cfg);
-  auto opt = rpct::make_optimizer(model, cfg.train);
-  const double first = rpct::train_step(model, *opt, x, y, cfg.train);
+  rpct::Batch batch;
+  std::tie(batch.x, batch.y) = rpct::make_batch(set, idx, false, 0, 0);
+  rpct::Trainer trainer(cfg, rpct::DistContext::get(), rpct::make_task(cfg, torch::kCPU));
+  const double first = trainer.step(batch, cfg.train.lr);
   double last = first;
-  for (int i = 0; i < 20; ++i) last = rpct::train_step(model, *opt, x, y, cfg.train);
+  for (int i = 0; i < 20; ++i) last = trainer.step(batch, cfg.train.lr);
   // Fitting one fixed batch for 20 steps must lower the loss clearly, not by noise.
   constexpr double kMinRelativeDrop = 0.2;
   EXPECT_LT(last, first * (1.0 - kMinRelativeDrop)) << "first " << first << " last " << last;
@@ -50,37 +50,6 @@ TEST(Train, ShortRunIsDeterministic) {
   auto a = rpct::train(cfg, dist, dir.string());
   auto b = rpct::train(cfg, dist, dir.string());
   EXPECT_EQ(a.train_loss, b.train_loss);  // bit-identical: same seed, same thread count
-  EXPECT_EQ(a.eval.loss, b.eval.loss);
+  EXPECT_EQ(a.eval.at("loss"), b.eval.at("loss"));
   boost::filesystem::remove_all(dir);
 }
-
-#if defined(__x86_64__)
-#include <ATen/Parallel.h>
-#include <xmmintrin.h>
-
-#include <atomic>
-#include <limits>
-
-// train.flush_denormal: flush-to-zero + denormals-are-zero must reach every LibTorch intra-op thread (where
-// the GEMMs run), not only the calling thread as torch.set_flush_denormal does; and off must undo it.
-TEST(Runtime, FlushDenormalReachesEveryIntraOpThreadAndUndoes) {
-  at::set_num_threads(2);
-  auto threads_with_ftz = [] {
-    std::atomic<int> with{0}, tasks{0};
-    at::parallel_for(0, at::get_num_threads(), 1, [&](int64_t, int64_t) {
-      ++tasks;
-      if ((_mm_getcsr() & 0x8040u) == 0x8040u) ++with;
-    });
-    return std::make_pair(with.load(), tasks.load());
-  };
-  volatile float tiny = std::numeric_limits<float>::denorm_min();
-  ASSERT_TRUE(rpct::set_flush_denormal_all_threads(true));
-  auto [with, tasks] = threads_with_ftz();
-  EXPECT_EQ(tasks, at::get_num_threads());
-  EXPECT_EQ(with, tasks);
-  EXPECT_EQ(tiny * 2.0f, 0.0f);  // a denormal operand reads as 0
-  ASSERT_TRUE(rpct::set_flush_denormal_all_threads(false));
-  EXPECT_EQ(threads_with_ftz().first, 0);
-  EXPECT_GT(tiny * 2.0f, 0.0f);
-}
-#endif

@@ -1,4 +1,4 @@
-#include "datasets/data_factory.h"
+#include "trainer/data.h"
 
 #include <stdexcept>
 
@@ -42,17 +42,6 @@ SegmentationSourceOptions segmentation_source_options(const Config& cfg) {
   o.on_bad_sample = parse_bad_sample_policy(d.on_bad_sample);
   o.pin_memory = d.pin_memory;
   return o;
-}
-
-FashionMnistSource::FashionMnistSource(ImageSet set, bool augment, uint64_t seed)
-    : set_(std::move(set)), augment_(augment), seed_(seed) {}
-
-Batch FashionMnistSource::make_batch(int64_t epoch, const std::vector<int64_t>& indices) {
-  Batch b;
-  b.epoch = epoch;
-  std::tie(b.x, b.y) = rpct::make_batch(set_, indices, augment_, seed_, epoch);
-  b.indices = indices;
-  return b;
 }
 
 std::shared_ptr<BatchSource> make_batch_source(const Config& cfg, bool train) {

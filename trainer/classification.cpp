@@ -1,0 +1,82 @@
+#include "trainer/classification.h"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace rpct {
+
+namespace F = torch::nn::functional;
+
+ViTOptions vit_options(const Config& cfg) {
+  const ModelConfig& m = cfg.model;
+  const AttentionConfig& a = cfg.attention;
+  ViTOptions o;
+  o.img_size = m.img_size;
+  o.patch = m.patch;
+  o.in_chans = m.in_chans;
+  o.num_classes = m.num_classes;
+  o.dim = m.dim;
+  o.depth = m.depth;
+  o.heads = m.heads;
+  o.mlp_ratio = m.mlp_ratio;
+  o.drop_path = m.drop_path;
+  o.dropout = m.dropout;
+  o.attention.kind = parse_attention_kind(a.kind);
+  o.attention.use_fused = a.impl == "fused";
+  o.attention.attn_drop = a.attn_drop;
+  o.attention.rpc_n_iter = a.rpc_n_iter;
+  o.attention.rpc_lambda = a.rpc_lambda;
+  o.attention.rpc_layers = a.rpc_layers;
+  o.attention.rpc_all_layers = a.rpc_all_layers;
+  return o;
+}
+
+torch::Tensor classification_loss(const torch::Tensor& logits, const torch::Tensor& labels, const torch::Tensor& soft,
+                                  double smoothing) {
+  if (soft.defined()) return -(soft * torch::log_softmax(logits, 1)).sum(1).mean();
+  return F::cross_entropy(logits, labels, F::CrossEntropyFuncOptions().label_smoothing(smoothing));
+}
+
+ClassificationTask::ClassificationTask(const Config& cfg, torch::Device device)
+    : cfg_(cfg), device_(device), vit_(vit_options(cfg)) {
+  vit_->to(device_);
+}
+
+std::string ClassificationTask::describe() const {
+  int64_t n = 0;
+  for (const auto& p : vit_->parameters()) n += p.numel();
+  const auto& m = cfg_.model;
+  char line[512];
+  std::snprintf(line, sizeof(line), "ViT %s dim %d depth %d heads %d patch %d tokens %lld attention %s (%lld params) on %s",
+                m.arch.c_str(), m.dim, m.depth, m.heads, m.patch, static_cast<long long>(vit_->num_tokens()),
+                cfg_.attention.kind.c_str(), static_cast<long long>(n), device_.str().c_str());
+  return line;
+}
+
+torch::Tensor ClassificationTask::train_loss(const Batch& batch) {
+  auto logits = vit_->forward(batch.x.to(device_, /*non_blocking=*/true));  // (B, classes)
+  return classification_loss(logits, batch.y.to(device_),
+                             batch.y_soft.defined() ? batch.y_soft.to(device_) : torch::Tensor(),
+                             cfg_.train.label_smoothing);
+}
+
+torch::Tensor ClassificationTask::eval_sums(const Batch& batch) {
+  auto y = batch.y.to(device_);                        // (B,)
+  auto logits = vit_->forward(batch.x.to(device_));    // (B, classes)
+  const int64_t k = std::min<int64_t>(5, logits.size(1));
+  auto loss = F::cross_entropy(logits, y, F::CrossEntropyFuncOptions().reduction(torch::kSum));
+  auto hit = std::get<1>(logits.topk(k, 1)).eq(y.unsqueeze(1));  // (B, k)
+  return torch::stack({loss.to(torch::kFloat64), hit.select(1, 0).sum().to(torch::kFloat64),
+                       hit.any(1).sum().to(torch::kFloat64)});
+}
+
+EvalResult ClassificationTask::eval_result(const std::vector<double>& sums, int64_t samples) const {
+  const double n = std::max<double>(1.0, static_cast<double>(samples));
+  EvalResult r;
+  r.samples = samples;
+  r.metrics = {{"loss", sums[0] / n}, {"top1", sums[1] / n}, {"top5", sums[2] / n}};
+  r.primary = "top1";
+  return r;
+}
+
+}  // namespace rpct

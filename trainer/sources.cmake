@@ -1,0 +1,14 @@
+# trainer/: config -> options, Task, the loop, checkpoints, metrics (see the top-level CMakeLists.txt)
+target_sources(rpct_core PRIVATE
+  ${CMAKE_CURRENT_LIST_DIR}/config.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/runtime.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/data.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/classification.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/ema.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/trainer.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/test_hooks.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/metrics.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/run_dir.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/safetensors.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/checkpoint.cpp
+)
