@@ -1,6 +1,6 @@
-# CUDA sources (included inside if(RPCT_WITH_CUDA) after rpct_cuda is created; see the top-level
-# CMakeLists.txt). nvcc builds for sm_80 and sm_90: keep .cu files few.
-target_sources(rpct_cuda PRIVATE ${CMAKE_CURRENT_LIST_DIR}/rpc_attention/rpc_attention_launch.cu)
+# CUDA build of this area (included inside if(RPCT_WITH_CUDA) after rpct_cuda is created from
+# rpc_attention/rpc_attention_launch.cu, the one nvcc source; see the top-level CMakeLists.txt). nvcc
+# builds for sm_80 and sm_90: keep .cu files few.
 target_compile_options(rpct_cuda PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:--expt-relaxed-constexpr -lineinfo>)
 # The tensor-facing entry (torch + CUDA runtime headers, g++).
 target_sources(rpct_core PRIVATE ${CMAKE_CURRENT_LIST_DIR}/rpc_attention/rpc_attention_cuda.cpp)

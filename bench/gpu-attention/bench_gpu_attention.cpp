@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "kernels/rpc_attention/rpc_attention_cuda.h"
+#include "kernels/rpc_attention/rpc_attention.h"
 
 namespace {
 
@@ -64,6 +64,8 @@ int main(int argc, char** argv) {
     auto k = (0.5 * torch::randn({B, H, N, D}, opts)).contiguous();
     auto v = torch::randn({B, H, N, D}, opts);
     auto go = torch::randn({B, H, N, D}, opts);
+    // The kernels are called directly below, so check the shape and arguments as the op entry would.
+    rpct::rpc_attention_check_inputs(k, v, 4, 4.0, C, rpct::RpcAttentionBackend::kCuda);
     const double elem = dt == torch::kBFloat16 ? 2.0 : 4.0;
     const double attn_flops = 4.0 * B * H * N * N * D;  // K K^T and P V, one attention
     const double io_bytes = 3.0 * B * H * N * D * elem;  // read K, V; write out

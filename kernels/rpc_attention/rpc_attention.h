@@ -1,5 +1,7 @@
-// RPC-Attention (and symmetric softmax attention, its inner step): the LibTorch-ops reference, the
-// fused CPU kernel, the CUDA entry points and the torch op with its autograd function.
+// RPC-Attention (and symmetric softmax attention, its inner step): the one declaration header of the
+// op's entry points: the torch op with its input check and kernel choice, the LibTorch-ops reference,
+// the fused CPU kernel and the CUDA kernels (whose raw-pointer launchers and params structs are in the
+// torch-free rpc_attention_cuda_params.h, for nvcc).
 // Math: ../shared/spec/attention.md section 4; kernels/rpc_attention/README.md for the details.
 //
 // Convention shared by every entry point: n_iter == 0 is plain symmetric softmax attention
@@ -15,11 +17,26 @@
 namespace rpct {
 
 // ---- the torch op (custom autograd function; CPU: fused kernel, CUDA: rpc_attention_cuda_*) ----
-// k, v: (B, H, N, D) -> (B, H, N, D). CPU: float32 or float64. CUDA: whatever the CUDA kernels take.
+// k, v: (B, H, N, D), any strides -> (B, H, N, D). Checks its inputs once (rpc_attention_check_inputs
+// for the backend of k's device) and runs that backend's kernels on contiguous copies.
 torch::Tensor rpc_attention(const torch::Tensor& k, const torch::Tensor& v, int64_t n_iter, double lambda,
                             int64_t model_dim);
 // True when rpc_attention has a kernel for tensors like `t` (device and dtype) in this build.
 bool rpc_attention_fused_supports(const torch::Tensor& t);
+
+// The kernel families of the op; rpc_attention picks one from the tensors' device (CUDA only in a
+// build with RPCT_WITH_CUDA).
+enum class RpcAttentionBackend { kCpu, kCuda };
+// The op's one input check, for the kernels of `backend` (throws c10::Error naming what failed):
+//   both:  k, v (B, H, N, D) of one shape, dtype and device; n_iter >= 0; for n_iter >= 1 lambda
+//          finite and >= 0, model_dim >= 1;
+//   kCpu:  float32 or float64; N < 2^20 and N * D < 2^31;
+//   kCuda: float32 or bfloat16; D in {32, 64, 128}; B, H, N >= 1; B * H * N * D < 2^31 - 1 and
+//          B * H < 65536 (int indexing, grid y).
+// The kernel entry points below trust that it passed. Public so that the tests check the CUDA rules on
+// CPU tensors (which the emulator runs) without a GPU.
+void rpc_attention_check_inputs(const torch::Tensor& k, const torch::Tensor& v, int64_t n_iter, double lambda,
+                                int64_t model_dim, RpcAttentionBackend backend);
 
 // ---- the reference (the specification; autograd gives its gradients) ----
 // k, v: (B, H, N, D) -> (B, H, N, D). attn_drop is applied to the LAST iteration's attention matrix
@@ -35,9 +52,12 @@ torch::Tensor softmax_attention_reference(const torch::Tensor& q, const torch::T
 // The RPC threshold lambda * mu per (batch, head), guarded as above: (B, H, N, D) -> (B, H, 1, 1).
 torch::Tensor rpc_threshold_reference(const torch::Tensor& k, double lambda, int64_t model_dim);
 
-// ---- the fused CPU kernel (float32, float64; contiguous (B, H, N, D) inputs) ----
-// Returns {out (B,H,N,D), L (B,H,T,N,D) every iteration's output, lse (B,H,T,N) softmax row
-// log-sum-exp of every iteration, stats (B,H,2) = {sum|K|, thresh}} with T = max(n_iter, 1).
+// ---- the kernels: inputs as rpc_attention_check_inputs accepts them for their backend, k, v (and
+// grad_out) contiguous in one dtype; they check nothing themselves ----
+
+// The fused CPU kernel (rpc_attention_cpu.cpp; float32, float64).
+// Returns {out (B,H,N,D), L (B,H,T,N,D) every iteration's output, lse (B,H,T,2,N) softmax row max and
+// inverse row sum of every iteration, stats (B,H,2) = {sum|K|, thresh}} with T = max(n_iter, 1).
 std::vector<torch::Tensor> rpc_attention_cpu_forward(const torch::Tensor& k, const torch::Tensor& v, int64_t n_iter,
                                                      double lambda, int64_t model_dim);
 // Returns {grad_k, grad_v}. `saved` is what the forward returned after `out`.
@@ -45,13 +65,14 @@ std::vector<torch::Tensor> rpc_attention_cpu_backward(const torch::Tensor& grad_
                                                       const torch::Tensor& v, const std::vector<torch::Tensor>& saved,
                                                       int64_t n_iter, double lambda, int64_t model_dim);
 
-// ---- CUDA kernels (kernels/rpc_attention/rpc_attention_launch.cu, only with RPCT_WITH_CUDA) ----
-// k, v: (B, H, N, D) contiguous CUDA tensors, same dtype (float32 or bfloat16). n_iter == 0 means plain
-// symmetric softmax attention softmax(K K^T * D^-0.5) V; n_iter >= 1 is RPC-Attention per the spec, with
-// mu = N * model_dim / (4 * sum|K|) per (batch, head). Returns {out (B,H,N,D), saved tensors...}.
+// The CUDA kernels (rpc_attention_cuda.cpp -> rpc_attention_launch.cu; defined only with RPCT_WITH_CUDA).
+// k, v: CUDA tensors, float32 or bfloat16. Returns {out (B,H,N,D), saved...}:
+//   saved, n_iter == 0: {lse (1,B,H,N) f32, out (B,H,N,D)}
+//   saved, n_iter >= 1: {lse (T,B,H,N), K2 (T,B,H,N,D), S (T,B,H,N,D), L (T,B,H,N,D),
+//                        thresh = lambda*mu (B,H), sum|K| (B,H)}, all float32, T = n_iter.
 std::vector<torch::Tensor> rpc_attention_cuda_forward(const torch::Tensor& k, const torch::Tensor& v, int64_t n_iter,
                                                       double lambda, int64_t model_dim);
-// Returns {grad_k, grad_v}. `saved` is what forward returned after `out`.
+// Returns {grad_k, grad_v} in k's dtype. `saved` is what forward returned after `out`.
 std::vector<torch::Tensor> rpc_attention_cuda_backward(const torch::Tensor& grad_out, const torch::Tensor& k,
                                                        const torch::Tensor& v, const std::vector<torch::Tensor>& saved,
                                                        int64_t n_iter, double lambda, int64_t model_dim);

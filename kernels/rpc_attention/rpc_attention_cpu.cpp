@@ -250,24 +250,11 @@ void backward_impl(const torch::Tensor& g, const torch::Tensor& k, const torch::
   });
 }
 
-void check_inputs(const torch::Tensor& k, const torch::Tensor& v, int64_t n_iter, const char* who) {
-  TORCH_CHECK(k.device().is_cpu() && v.device().is_cpu(), who, ": CPU tensors expected");
-  TORCH_CHECK(k.dim() == 4 && v.sizes() == k.sizes(), who, ": k and v must both be (B, H, N, D), got ", k.sizes(),
-              " and ", v.sizes());
-  TORCH_CHECK(k.scalar_type() == v.scalar_type(), who, ": k and v dtypes differ");
-  TORCH_CHECK(k.scalar_type() == torch::kFloat || k.scalar_type() == torch::kDouble, who,
-              ": float32 or float64 expected, got ", k.scalar_type());
-  TORCH_CHECK(n_iter >= 0, who, ": n_iter must be >= 0");
-  TORCH_CHECK(k.size(2) * k.size(3) < (int64_t(1) << 31) && k.size(2) < (int64_t(1) << 20), who,
-              ": N or N*D too large for the CPU kernel");
-}
-
 }  // namespace
 
-std::vector<torch::Tensor> rpc_attention_cpu_forward(const torch::Tensor& k_in, const torch::Tensor& v_in,
-                                                     int64_t n_iter, double lambda, int64_t model_dim) {
-  check_inputs(k_in, v_in, n_iter, "rpc_attention_cpu_forward");
-  auto k = k_in.contiguous(), v = v_in.contiguous();
+// Inputs checked by the op entry (rpc_attention_check_inputs, kCpu) and contiguous.
+std::vector<torch::Tensor> rpc_attention_cpu_forward(const torch::Tensor& k, const torch::Tensor& v, int64_t n_iter,
+                                                     double lambda, int64_t model_dim) {
   const int64_t B = k.size(0), H = k.size(1), N = k.size(2), D = k.size(3), T_ = std::max<int64_t>(n_iter, 1);
   auto out = torch::empty_like(k);                                  // (B, H, N, D)
   auto Ls = torch::empty({B, H, T_, N, D}, k.options());            // every iteration's L
@@ -279,16 +266,13 @@ std::vector<torch::Tensor> rpc_attention_cpu_forward(const torch::Tensor& k_in, 
   return {out, Ls, lse, stats};
 }
 
-std::vector<torch::Tensor> rpc_attention_cpu_backward(const torch::Tensor& grad_out, const torch::Tensor& k_in,
-                                                      const torch::Tensor& v_in, const std::vector<torch::Tensor>& saved,
+std::vector<torch::Tensor> rpc_attention_cpu_backward(const torch::Tensor& grad_out, const torch::Tensor& k,
+                                                      const torch::Tensor& v, const std::vector<torch::Tensor>& saved,
                                                       int64_t n_iter, double lambda, int64_t model_dim) {
-  check_inputs(k_in, v_in, n_iter, "rpc_attention_cpu_backward");
-  TORCH_CHECK(saved.size() == 3, "rpc_attention_cpu_backward: expected the 3 saved tensors of the forward");
-  auto k = k_in.contiguous(), v = v_in.contiguous();
-  auto g = grad_out.to(k.scalar_type()).contiguous();
+  TORCH_INTERNAL_ASSERT(saved.size() == 3, "rpc_attention_cpu_backward: saved is not what the forward returned");
   auto gk = torch::empty_like(k), gv = torch::empty_like(v);
   AT_DISPATCH_FLOATING_TYPES(k.scalar_type(), "rpc_attention_cpu_backward", [&] {
-    backward_impl<scalar_t>(g, k, v, saved[0], saved[1], saved[2], n_iter, lambda, model_dim, gk, gv);
+    backward_impl<scalar_t>(grad_out, k, v, saved[0], saved[1], saved[2], n_iter, lambda, model_dim, gk, gv);
   });
   return {gk, gv};
 }

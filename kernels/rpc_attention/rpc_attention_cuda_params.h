@@ -1,9 +1,15 @@
-// The plain parameter structs of the CUDA RPC-Attention kernels (pointers, strides, sizes): shared
-// by the device code (rpc_attention_kernels.cuh, nvcc or the emulator) and the tensor-facing entry
-// (rpc_attention_cuda_entry.h, g++). No CUDA, no torch.
+// The plain parameter structs of the CUDA RPC-Attention kernels (pointers, strides, sizes, element
+// type) and the raw-pointer launchers that take them: shared by the device code
+// (rpc_attention_kernels.cuh, nvcc or the emulator), the launch file (rpc_attention_launch.cu) and the
+// tensor-facing entry (rpc_attention_cuda_entry.h, g++). No CUDA, no torch. The kernels trust these
+// params: the op entry (rpc_attention_op.cpp) has checked the tensors they point to.
 #pragma once
 
 namespace rpct {
+
+// The head dims the CUDA kernels are compiled for (rpc_attention_kernels.cuh instantiates each one);
+// the op entry accepts no other for CUDA.
+constexpr bool rpc_cuda_supports_head_dim(long long D) { return D == 32 || D == 64 || D == 128; }
 
 // ---- parameters: plain structs of pointers and sizes. Tensors are (B, H, N, D) row-major with
 // element strides bh_stride (between (b, h) slices) and row_stride (between tokens); the fp32
@@ -11,6 +17,7 @@ namespace rpct {
 struct RpcDims {
   int BH, N, D;               // B*H slices of N rows of D
   long long bh_stride, row_stride;  // of the input/output tensors (elements)
+  bool bf16;                  // element type T of the input/output tensors: bfloat16, else float32
 };
 
 struct RpcFwdArgs {
@@ -56,5 +63,11 @@ struct RpcBwdArgs {
   float lambda;
   float model_dim;
 };
+
+// The raw-pointer launchers (rpc_attention_launch.cu, nvcc; only with RPCT_WITH_CUDA): enqueue the
+// kernels for args.dims' element type and head dim on `stream` (a cudaStream_t). Throw
+// std::runtime_error on a CUDA error (file:line).
+void rpc_attention_cuda_forward_launch(const RpcFwdArgs& args, void* stream);
+void rpc_attention_cuda_backward_launch(const RpcBwdArgs& args, void* stream);
 
 }  // namespace rpct

@@ -35,6 +35,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "kernels/rpc_attention/rpc_attention_cuda_params.h"
 
@@ -531,24 +532,46 @@ void rpc_backward_run_d(const RpcBwdArgs& p, gpu_stream_t stream) {
   RPCT_LAUNCH(finish, grid_elems, block, stream, p, RowsStage{0, 0, 0});
 }
 
+// ============================== dispatch ==============================
+// The one (element type, head dim) dispatch of the CUDA kernels, used by the nvcc build
+// (rpc_attention_launch.cu) and the emulator alike: calls run(Type<T>{}, HeadDim<D>{}). The op entry
+// (rpc_attention_op.cpp) has already accepted only float32/bfloat16 and rpc_cuda_supports_head_dim.
 template <class T>
-void rpc_forward_run(const RpcFwdArgs& p, gpu_stream_t stream) {
-  switch (p.dims.D) {
-    case 32: return rpc_forward_run_d<T, 32>(p, stream);
-    case 64: return rpc_forward_run_d<T, 64>(p, stream);
-    case 128: return rpc_forward_run_d<T, 128>(p, stream);
-    default: throw std::invalid_argument("rpc_attention CUDA kernels: head dim must be 32, 64 or 128, got " + std::to_string(p.dims.D));
-  }
+struct Type {
+  using type = T;
+};
+template <int D>
+using HeadDim = std::integral_constant<int, D>;
+
+template <class Run>
+void dispatch_dtype_and_head_dim(const RpcDims& dims, Run&& run) {
+  auto by_head_dim = [&](auto type) {
+    switch (dims.D) {
+      case 32: return run(type, HeadDim<32>{});
+      case 64: return run(type, HeadDim<64>{});
+      case 128: return run(type, HeadDim<128>{});
+      default:
+        throw std::invalid_argument("rpc_attention CUDA kernels: no kernel for head dim " + std::to_string(dims.D) +
+                                    " (the op entry admits 32, 64, 128 only)");
+    }
+  };
+  if (dims.bf16)
+    by_head_dim(Type<bf16_t>{});
+  else
+    by_head_dim(Type<float>{});
 }
 
-template <class T>
-void rpc_backward_run(const RpcBwdArgs& p, gpu_stream_t stream) {
-  switch (p.dims.D) {
-    case 32: return rpc_backward_run_d<T, 32>(p, stream);
-    case 64: return rpc_backward_run_d<T, 64>(p, stream);
-    case 128: return rpc_backward_run_d<T, 128>(p, stream);
-    default: throw std::invalid_argument("rpc_attention CUDA kernels: head dim must be 32, 64 or 128, got " + std::to_string(p.dims.D));
-  }
+// Forward / backward of the kernels for p.dims' element type and head dim, enqueued on `stream`.
+inline void rpc_forward(const RpcFwdArgs& p, gpu_stream_t stream) {
+  dispatch_dtype_and_head_dim(p.dims, [&](auto type, auto head_dim) {
+    rpc_forward_run_d<typename decltype(type)::type, decltype(head_dim)::value>(p, stream);
+  });
+}
+
+inline void rpc_backward(const RpcBwdArgs& p, gpu_stream_t stream) {
+  dispatch_dtype_and_head_dim(p.dims, [&](auto type, auto head_dim) {
+    rpc_backward_run_d<typename decltype(type)::type, decltype(head_dim)::value>(p, stream);
+  });
 }
 
 }  // namespace RPCT_KERNELS_NS

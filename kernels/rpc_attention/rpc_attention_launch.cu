@@ -1,28 +1,17 @@
-// Grid setup and dispatch of the CUDA RPC-Attention kernels (rpc_attention_kernels.cuh) for float32
-// and bfloat16, on raw pointers: no torch here, so nvcc only sees CUDA. The tensor-facing entry is
+// The nvcc translation unit of the CUDA RPC-Attention kernels: instantiates rpc_attention_kernels.cuh
+// (its dispatch on element type and head dim) behind the raw-pointer launchers declared in
+// rpc_attention_cuda_params.h. No torch here, so nvcc only sees CUDA; the tensor-facing entry is
 // rpc_attention_cuda.cpp. Every CUDA call is checked (RPCT_CUDA_CHECK: file, line, error string).
 #include "kernels/rpc_attention/rpc_attention_kernels.cuh"
 
 namespace rpct {
 
-// Declared in rpc_attention_cuda.h (not included: it pulls in torch).
-void rpc_attention_cuda_forward_launch(const RpcFwdArgs& args, bool bf16, void* stream);
-void rpc_attention_cuda_backward_launch(const RpcBwdArgs& args, bool bf16, void* stream);
-
-void rpc_attention_cuda_forward_launch(const RpcFwdArgs& args, bool bf16, void* stream) {
-  const auto s = static_cast<cudaStream_t>(stream);
-  if (bf16)
-    kernels_v1::rpc_forward_run<__nv_bfloat16>(args, s);
-  else
-    kernels_v1::rpc_forward_run<float>(args, s);
+void rpc_attention_cuda_forward_launch(const RpcFwdArgs& args, void* stream) {
+  kernels_v1::rpc_forward(args, static_cast<cudaStream_t>(stream));
 }
 
-void rpc_attention_cuda_backward_launch(const RpcBwdArgs& args, bool bf16, void* stream) {
-  const auto s = static_cast<cudaStream_t>(stream);
-  if (bf16)
-    kernels_v1::rpc_backward_run<__nv_bfloat16>(args, s);
-  else
-    kernels_v1::rpc_backward_run<float>(args, s);
+void rpc_attention_cuda_backward_launch(const RpcBwdArgs& args, void* stream) {
+  kernels_v1::rpc_backward(args, static_cast<cudaStream_t>(stream));
 }
 
 }  // namespace rpct

@@ -1,85 +1,146 @@
-// The torch op: entry checks, CPU/CUDA dispatch, the custom autograd function, and the registration
-// as torch.ops.rpct.rpc_attention.
+// The torch op: its one input check (rpc_attention_check_inputs), the one place that picks a kernel
+// (the backend from the device; each backend's dtypes and head dims), the custom autograd function,
+// and the registration as torch.ops.rpct.rpc_attention.
 #include <torch/library.h>
 
-#include "kernels/rpc_attention/rpc_attention.h"
+#include <cmath>
+#include <limits>
+#include <optional>
 
-// RPCT_RPC_ATTENTION_CUDA is set by kernels/sources.cmake when RPCT_WITH_CUDA is on AND
-// rpc_attention_launch.cu exists, so the tree links while the CUDA kernels are not written yet.
+#include "kernels/rpc_attention/rpc_attention.h"
+#include "kernels/rpc_attention/rpc_attention_cuda_params.h"
 
 namespace rpct {
 namespace {
 
-std::vector<torch::Tensor> dispatch_forward(const torch::Tensor& k, const torch::Tensor& v, int64_t n_iter,
-                                            double lambda, int64_t model_dim) {
-  if (k.is_cuda()) {
-#if defined(RPCT_WITH_CUDA) && defined(RPCT_RPC_ATTENTION_CUDA)
-    return rpc_attention_cuda_forward(k.contiguous(), v.contiguous(), n_iter, lambda, model_dim);
-#else
-    TORCH_CHECK(false, "rpc_attention: got CUDA tensors but this build has no RPC-Attention CUDA kernels "
-                       "(RPCT_WITH_CUDA off or rpc_attention_launch.cu absent); "
-                       "use attention.impl: reference");
+// The backend whose kernels run tensors on `device` in this build; none for CUDA without RPCT_WITH_CUDA.
+std::optional<RpcAttentionBackend> backend_for(const torch::Device& device) {
+  if (device.is_cpu()) return RpcAttentionBackend::kCpu;
+#ifdef RPCT_WITH_CUDA
+  if (device.is_cuda()) return RpcAttentionBackend::kCuda;
 #endif
-  }
-  return rpc_attention_cpu_forward(k, v, n_iter, lambda, model_dim);
+  return std::nullopt;
 }
 
-std::vector<torch::Tensor> dispatch_backward(const torch::Tensor& g, const torch::Tensor& k, const torch::Tensor& v,
-                                             const std::vector<torch::Tensor>& saved, int64_t n_iter, double lambda,
-                                             int64_t model_dim) {
-  if (k.is_cuda()) {
-#if defined(RPCT_WITH_CUDA) && defined(RPCT_RPC_ATTENTION_CUDA)
-    return rpc_attention_cuda_backward(g.contiguous(), k, v, saved, n_iter, lambda, model_dim);
+bool backend_supports_dtype(RpcAttentionBackend backend, torch::ScalarType dtype) {
+  switch (backend) {
+    case RpcAttentionBackend::kCpu: return dtype == torch::kFloat || dtype == torch::kDouble;
+    case RpcAttentionBackend::kCuda: return dtype == torch::kFloat || dtype == torch::kBFloat16;
+  }
+  return false;
+}
+
+const char* backend_name(RpcAttentionBackend backend) {
+  return backend == RpcAttentionBackend::kCpu ? "CPU kernel" : "CUDA kernels";
+}
+
+// k, v, grad_out: contiguous in k's dtype, as the kernels take them.
+std::vector<torch::Tensor> run_forward(RpcAttentionBackend backend, const torch::Tensor& k, const torch::Tensor& v,
+                                       int64_t n_iter, double lambda, int64_t model_dim) {
+  switch (backend) {
+    case RpcAttentionBackend::kCpu: return rpc_attention_cpu_forward(k, v, n_iter, lambda, model_dim);
+    case RpcAttentionBackend::kCuda:
+#ifdef RPCT_WITH_CUDA
+      return rpc_attention_cuda_forward(k, v, n_iter, lambda, model_dim);
 #else
-    TORCH_CHECK(false, "rpc_attention: CUDA backward without CUDA kernels");
+      break;  // backend_for never picks it in this build
 #endif
   }
-  return rpc_attention_cpu_backward(g, k, v, saved, n_iter, lambda, model_dim);
+  TORCH_INTERNAL_ASSERT(false, "rpc_attention: no ", backend_name(backend), " in this build");
+}
+
+std::vector<torch::Tensor> run_backward(RpcAttentionBackend backend, const torch::Tensor& g, const torch::Tensor& k,
+                                        const torch::Tensor& v, const std::vector<torch::Tensor>& saved, int64_t n_iter,
+                                        double lambda, int64_t model_dim) {
+  switch (backend) {
+    case RpcAttentionBackend::kCpu: return rpc_attention_cpu_backward(g, k, v, saved, n_iter, lambda, model_dim);
+    case RpcAttentionBackend::kCuda:
+#ifdef RPCT_WITH_CUDA
+      return rpc_attention_cuda_backward(g, k, v, saved, n_iter, lambda, model_dim);
+#else
+      break;  // backend_for never picks it in this build
+#endif
+  }
+  TORCH_INTERNAL_ASSERT(false, "rpc_attention: no ", backend_name(backend), " in this build");
 }
 
 class RpcAttentionFunction : public torch::autograd::Function<RpcAttentionFunction> {
  public:
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& k_in,
-                               const torch::Tensor& v_in, int64_t n_iter, double lambda, int64_t model_dim) {
-    auto k = k_in.contiguous(), v = v_in.contiguous();
-    auto res = dispatch_forward(k, v, n_iter, lambda, model_dim);
+                               const torch::Tensor& v_in, int64_t n_iter, double lambda, int64_t model_dim,
+                               RpcAttentionBackend backend) {
+    auto k = k_in.contiguous(), v = v_in.contiguous();  // (B, H, N, D)
+    auto res = run_forward(backend, k, v, n_iter, lambda, model_dim);
     std::vector<torch::Tensor> to_save{k, v};
     to_save.insert(to_save.end(), res.begin() + 1, res.end());
     ctx->save_for_backward(to_save);
     ctx->saved_data["n_iter"] = n_iter;
     ctx->saved_data["lambda"] = lambda;
     ctx->saved_data["model_dim"] = model_dim;
+    ctx->saved_data["backend"] = static_cast<int64_t>(backend);
     return res[0];
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grad_outputs) {
     auto saved = ctx->get_saved_variables();
+    const auto& k = saved[0];
     std::vector<torch::Tensor> rest(saved.begin() + 2, saved.end());
-    auto grads = dispatch_backward(grad_outputs[0], saved[0], saved[1], rest, ctx->saved_data["n_iter"].toInt(),
-                                   ctx->saved_data["lambda"].toDouble(), ctx->saved_data["model_dim"].toInt());
-    return {grads[0], grads[1], torch::Tensor(), torch::Tensor(), torch::Tensor()};
+    auto g = grad_outputs[0].to(k.scalar_type()).contiguous();  // (B, H, N, D)
+    auto grads = run_backward(static_cast<RpcAttentionBackend>(ctx->saved_data["backend"].toInt()), g, k, saved[1],
+                              rest, ctx->saved_data["n_iter"].toInt(), ctx->saved_data["lambda"].toDouble(),
+                              ctx->saved_data["model_dim"].toInt());
+    return {grads[0], grads[1], torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };
 
 }  // namespace
 
-torch::Tensor rpc_attention(const torch::Tensor& k, const torch::Tensor& v, int64_t n_iter, double lambda,
-                            int64_t model_dim) {
+void rpc_attention_check_inputs(const torch::Tensor& k, const torch::Tensor& v, int64_t n_iter, double lambda,
+                                int64_t model_dim, RpcAttentionBackend backend) {
   TORCH_CHECK(k.dim() == 4 && v.sizes() == k.sizes(), "rpc_attention: k and v must both be (B, H, N, D), got ",
               k.sizes(), " and ", v.sizes());
-  TORCH_CHECK(k.device() == v.device() && k.scalar_type() == v.scalar_type(),
-              "rpc_attention: k and v differ in device or dtype");
+  TORCH_CHECK(k.device() == v.device(), "rpc_attention: k and v on different devices, ", k.device(), " and ",
+              v.device());
+  TORCH_CHECK(k.scalar_type() == v.scalar_type(), "rpc_attention: k and v dtypes differ, ", k.scalar_type(), " and ",
+              v.scalar_type());
   TORCH_CHECK(n_iter >= 0, "rpc_attention: n_iter must be >= 0, got ", n_iter);
-  return RpcAttentionFunction::apply(k, v, n_iter, lambda, model_dim);
+  TORCH_CHECK(n_iter == 0 || (std::isfinite(lambda) && lambda >= 0.0),
+              "rpc_attention: lambda must be finite and >= 0, got ", lambda);
+  TORCH_CHECK(n_iter == 0 || model_dim >= 1, "rpc_attention: model_dim must be >= 1, got ", model_dim);
+  TORCH_CHECK(backend_supports_dtype(backend, k.scalar_type()), "rpc_attention: the ", backend_name(backend),
+              " take ", backend == RpcAttentionBackend::kCpu ? "float32 or float64" : "float32 or bfloat16",
+              ", got ", k.scalar_type());
+  const int64_t B = k.size(0), H = k.size(1), N = k.size(2), D = k.size(3);
+  switch (backend) {
+    case RpcAttentionBackend::kCpu:
+      // BLAS takes int sizes and leading dimensions; the workspaces hold rows x N score tiles.
+      TORCH_CHECK(N < (int64_t(1) << 20) && N * D < (int64_t(1) << 31),
+                  "rpc_attention: N or N*D too large for the CPU kernel, got ", k.sizes());
+      break;
+    case RpcAttentionBackend::kCuda:
+      TORCH_CHECK(rpc_cuda_supports_head_dim(D), "rpc_attention: the CUDA kernels take head dim 32, 64 or 128, got ",
+                  D);
+      TORCH_CHECK(B >= 1 && H >= 1 && N >= 1, "rpc_attention: empty input ", k.sizes(), " for the CUDA kernels");
+      // Element offsets are int; B * H is the grid's y dimension (at most 65535).
+      TORCH_CHECK(B * H * N * D < std::numeric_limits<int>::max() && B * H < 65536,
+                  "rpc_attention: input too large for the CUDA kernels ", k.sizes());
+      break;
+  }
+}
+
+torch::Tensor rpc_attention(const torch::Tensor& k, const torch::Tensor& v, int64_t n_iter, double lambda,
+                            int64_t model_dim) {
+  const auto backend = backend_for(k.device());
+  TORCH_CHECK(backend.has_value(), "rpc_attention: this build has no kernels for tensors on ", k.device(),
+              " (the CUDA kernels need RPCT_WITH_CUDA=ON); use attention.impl: reference");
+  rpc_attention_check_inputs(k, v, n_iter, lambda, model_dim, *backend);
+  return RpcAttentionFunction::apply(k, v, n_iter, lambda, model_dim, *backend);
 }
 
 bool rpc_attention_fused_supports(const torch::Tensor& t) {
-  if (t.device().is_cpu()) return t.scalar_type() == torch::kFloat || t.scalar_type() == torch::kDouble;
-#if defined(RPCT_WITH_CUDA) && defined(RPCT_RPC_ATTENTION_CUDA)
-  if (t.is_cuda()) return t.scalar_type() == torch::kFloat || t.scalar_type() == torch::kBFloat16;
-#endif
-  return false;
+  const auto backend = backend_for(t.device());
+  return backend.has_value() && backend_supports_dtype(*backend, t.scalar_type());
 }
 
 }  // namespace rpct

@@ -1,6 +1,8 @@
 // The emulator backend of the CUDA entry (rpc_attention_cuda_entry.h): CPU tensors, the kernels of
-// rpc_attention_kernels.cuh run by kernels/cuda_emu. Include after defining the RPCT_EMU_BREAK_*
-// switches and RPCT_KERNELS_NS of the variant under test (one variant per translation unit).
+// rpc_attention_kernels.cuh (their own dtype and head-dim dispatch) run by kernels/cuda_emu. Include
+// after defining the RPCT_EMU_BREAK_* switches and RPCT_KERNELS_NS of the variant under test (one
+// variant per translation unit). Like the op, callers pass inputs that rpc_attention_check_inputs
+// accepts for the CUDA backend: the entry checks nothing.
 #pragma once
 #include "kernels/rpc_attention/rpc_attention_kernels.cuh"
 #include "kernels/rpc_attention/rpc_attention_cuda_entry.h"
@@ -9,21 +11,8 @@
 namespace {
 
 struct EmuBackend {
-  void check_device(const torch::Tensor& t, const char* what) const {
-    TORCH_CHECK(t.is_cpu(), "emu backend: ", what, " must be a CPU tensor");
-  }
-  void forward(const rpct::RpcFwdArgs& a, bool bf16) const {
-    if (bf16)
-      rpct::RPCT_KERNELS_NS::rpc_forward_run<__nv_bfloat16>(a, nullptr);
-    else
-      rpct::RPCT_KERNELS_NS::rpc_forward_run<float>(a, nullptr);
-  }
-  void backward(const rpct::RpcBwdArgs& a, bool bf16) const {
-    if (bf16)
-      rpct::RPCT_KERNELS_NS::rpc_backward_run<__nv_bfloat16>(a, nullptr);
-    else
-      rpct::RPCT_KERNELS_NS::rpc_backward_run<float>(a, nullptr);
-  }
+  void forward(const rpct::RpcFwdArgs& a) const { rpct::RPCT_KERNELS_NS::rpc_forward(a, nullptr); }
+  void backward(const rpct::RpcBwdArgs& a) const { rpct::RPCT_KERNELS_NS::rpc_backward(a, nullptr); }
 };
 
 // The emulated kernels vs the float64 spec, forward and backward.

@@ -3,10 +3,8 @@
 // build or without a device. The same cases as the emulator tests plus ViT-sized ones (N = 197).
 #include <gtest/gtest.h>
 
+#include "kernels/rpc_attention/rpc_attention.h"
 #include "tests/kernels/test_emu_reference.h"
-#ifdef RPCT_WITH_CUDA
-#include "kernels/rpc_attention/rpc_attention_cuda.h"
-#endif
 
 namespace {
 

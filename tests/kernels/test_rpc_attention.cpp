@@ -1,6 +1,6 @@
 // The fused RPC-Attention op (CPU kernel + autograd function) against the LibTorch-ops reference
 // evaluated in float64, forward and gradients w.r.t. k and v; plus the reference against a literal
-// transcription of the spec, and the all-zero-keys guard.
+// transcription of the spec, the all-zero-keys guard, and the op's one input check (CPU and CUDA rules).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -252,4 +252,56 @@ TEST(RpcAttentionFused, RejectsBadInputs) {
   EXPECT_THROW(rpct::rpc_attention(k, torch::randn({1, 1, 4, 2}), 1, 1.0, 3), c10::Error);
   EXPECT_THROW(rpct::rpc_attention(k, k, -1, 1.0, 3), c10::Error);
   EXPECT_THROW(rpct::rpc_attention(k.to(torch::kHalf), k.to(torch::kHalf), 1, 1.0, 3), c10::Error);
+  EXPECT_THROW(rpct::rpc_attention(k, k, 1, -1.0, 3), c10::Error);  // lambda < 0
+  EXPECT_THROW(rpct::rpc_attention(k, k, 1, 1.0, 0), c10::Error);   // model_dim < 1
+}
+
+// The op takes any strides: it runs the kernel on contiguous copies.
+TEST(RpcAttentionFused, NonContiguousInputsGiveTheContiguousResult) {
+  auto k = torch::randn({1, 2, 6, 5}, torch::kDouble).transpose(2, 3).contiguous().transpose(2, 3);
+  auto v = torch::randn({1, 2, 6, 5}, torch::kDouble);
+  ASSERT_FALSE(k.is_contiguous());
+  EXPECT_TRUE(torch::equal(rpct::rpc_attention(k, v, 2, 0.5, 10), rpct::rpc_attention(k.contiguous(), v, 2, 0.5, 10)));
+}
+
+// The op's one input check (rpc_attention_check_inputs) with the CUDA kernels' rules, on CPU tensors: no
+// GPU is needed to see that what those kernels cannot run is rejected and what they can run is accepted.
+TEST(RpcAttentionCheckInputs, CudaBackendRules) {
+  auto check = [](const torch::Tensor& k, const torch::Tensor& v, int64_t n_iter = 1, double lambda = 0.3,
+                  int64_t model_dim = 64) {
+    rpct::rpc_attention_check_inputs(k, v, n_iter, lambda, model_dim, rpct::RpcAttentionBackend::kCuda);
+  };
+  for (int64_t D : {32, 64, 128})
+    for (auto dt : {torch::kFloat32, torch::kBFloat16}) {
+      auto k = torch::randn({1, 2, 8, D}).to(dt);
+      EXPECT_NO_THROW(check(k, k)) << "D=" << D << " " << dt;
+    }
+  auto k = torch::randn({1, 2, 8, 32});
+  EXPECT_THROW(check(torch::randn({1, 2, 8, 48}), torch::randn({1, 2, 8, 48})), c10::Error);  // head dim
+  EXPECT_THROW(check(k, k.to(torch::kBFloat16)), c10::Error);                                // dtype mismatch
+  EXPECT_THROW(check(k.to(torch::kFloat64), k.to(torch::kFloat64)), c10::Error);             // no float64 kernel
+  EXPECT_THROW(check(k, torch::randn({1, 2, 9, 32})), c10::Error);                           // shape
+  EXPECT_THROW(check(torch::randn({0, 2, 8, 32}), torch::randn({0, 2, 8, 32})), c10::Error); // empty
+  EXPECT_THROW(check(torch::empty({65536, 1, 1, 32}), torch::empty({65536, 1, 1, 32})), c10::Error);  // grid y
+  EXPECT_THROW(check(k, k, -1), c10::Error);                                                 // n_iter
+  EXPECT_THROW(check(k, k, 1, -0.5), c10::Error);                                            // lambda < 0
+  EXPECT_THROW(check(k, k, 1, std::numeric_limits<double>::quiet_NaN()), c10::Error);       // lambda NaN
+  EXPECT_THROW(check(k, k, 1, 0.3, 0), c10::Error);                                          // model_dim
+  EXPECT_NO_THROW(check(k, k, 0, -0.5, 0));  // n_iter == 0 uses neither lambda nor model_dim
+}
+
+// The same check with the CPU kernel's rules: float32 and float64, any head dim.
+TEST(RpcAttentionCheckInputs, CpuBackendRules) {
+  auto check = [](const torch::Tensor& k, const torch::Tensor& v) {
+    rpct::rpc_attention_check_inputs(k, v, 1, 0.3, 64, rpct::RpcAttentionBackend::kCpu);
+  };
+  for (auto dt : {torch::kFloat32, torch::kFloat64}) {
+    auto k = torch::randn({1, 2, 8, 5}).to(dt);
+    EXPECT_NO_THROW(check(k, k)) << dt;
+  }
+  auto k = torch::randn({1, 2, 8, 32});
+  EXPECT_THROW(check(k.to(torch::kBFloat16), k.to(torch::kBFloat16)), c10::Error);        // no bfloat16 kernel
+  EXPECT_THROW(check(torch::empty({1, 1, 1 << 20, 1}), torch::empty({1, 1, 1 << 20, 1})), c10::Error);  // N
+  EXPECT_TRUE(rpct::rpc_attention_fused_supports(k));
+  EXPECT_FALSE(rpct::rpc_attention_fused_supports(k.to(torch::kBFloat16)));
 }
