@@ -8,7 +8,6 @@ target_sources(rpct_core PRIVATE
   datasets/transforms.cpp
   datasets/loader.cpp
   datasets/batch_source.cpp
-  tools/prepare_data.cpp
 )
 target_link_libraries(rpct_core PUBLIC turbojpeg png)
 

@@ -6,9 +6,10 @@
 #include <boost/program_options.hpp>
 #include <cstdio>
 #include <cstring>
-#include <iostream>
-#include <nlohmann/json.hpp>
 #include <stdexcept>
+
+#include "core/json_result.h"
+#include "launch/cli.h"
 
 extern char** environ;
 
@@ -87,8 +88,8 @@ int launch_main(int argc, char** argv, const std::string& self_exe) {
   namespace po = boost::program_options;
   LaunchOptions o;
   o.program = self_exe;
-  po::options_description d("rpctrain launch options (then -- and the rpctrain command for every rank)");
-  d.add_options()("help,h", "show this help")("nodes", po::value<int>(&o.nodes)->default_value(1), "number of nodes")(
+  auto d = cli::command_options("rpctrain launch options (then -- and the rpctrain command for every rank)");
+  d.add_options()("nodes", po::value<int>(&o.nodes)->default_value(1), "number of nodes")(
       "hostfile", po::value<std::string>(&o.hostfile), "Open MPI hostfile (one 'host slots=N' line per node)")(
       "procs-per-node", po::value<int>(&o.procs_per_node)->default_value(1), "ranks per node (one per GPU)")(
       "threads-per-proc", po::value<int>(&o.threads_per_proc)->default_value(0), "OMP_NUM_THREADS per rank (0: unset)")(
@@ -104,21 +105,21 @@ int launch_main(int argc, char** argv, const std::string& self_exe) {
       split = i;
       break;
     }
-  po::variables_map vm;
-  po::store(po::command_line_parser(split, argv).options(d).run(), vm);  // argv[0] = "launch"
-  if (vm.count("help")) {
-    std::cout << "usage: rpctrain launch [options] -- train --config FILE [--set k=v]...\n\n" << d << std::endl;
-    std::cout << nlohmann::json{{"cmd", "launch"}, {"ok", true}, {"help", true}}.dump() << std::endl;
-    return 0;
-  }
-  po::notify(vm);
+  // argv[0] = "launch"
+  if (!cli::parse("launch", split, argv, d, "usage: rpctrain launch [options] -- train --config FILE [--set k=v]...\n"))
+    return cli::kExitOk;
   for (int i = split + 1; i < argc; ++i) o.args.emplace_back(argv[i]);
-  auto cmd = build_mpirun_command(o, environment_names());
+  std::vector<std::string> cmd;
+  try {
+    cmd = build_mpirun_command(o, environment_names());
+  } catch (const std::invalid_argument& e) {
+    throw cli::UsageError(e.what());
+  }
   std::printf("[launch] %s\n", shell_join(cmd).c_str());
   std::fflush(stdout);
   if (o.dry_run) {
-    std::cout << nlohmann::json{{"cmd", "launch"}, {"ok", true}, {"dry_run", true}, {"command", cmd}}.dump() << std::endl;
-    return 0;
+    print_result({{"cmd", "launch"}, {"ok", true}, {"dry_run", true}, {"command", cmd}});
+    return cli::kExitOk;
   }
   int rc = run_and_wait(cmd), restarts = 0;
   while (rc != 0 && restarts < o.max_restarts) {
@@ -133,9 +134,8 @@ int launch_main(int argc, char** argv, const std::string& self_exe) {
     std::fflush(stdout);
     rc = run_and_wait(cmd2);
   }
-  std::cout << nlohmann::json{{"cmd", "launch"}, {"ok", rc == 0}, {"exit_code", rc}, {"restarts", restarts}}.dump()
-            << std::endl;
-  return rc == 0 ? 0 : 1;
+  print_result({{"cmd", "launch"}, {"ok", rc == 0}, {"exit_code", rc}, {"restarts", restarts}});
+  return rc == 0 ? cli::kExitOk : cli::kExitRuntime;
 }
 
 }  // namespace rpct

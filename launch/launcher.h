@@ -25,7 +25,8 @@ struct LaunchOptions {
 std::vector<std::string> build_mpirun_command(const LaunchOptions& opt, const std::vector<std::string>& env_names);
 std::string shell_join(const std::vector<std::string>& argv);
 
-// Entry point for `rpctrain launch ...` (argv without the leading "rpctrain").
+// Entry point for `rpctrain launch ...` (argv without the leading "rpctrain"): returns the exit code
+// (0, or 1 when the job failed after its restarts); a bad command line throws cli::UsageError.
 int launch_main(int argc, char** argv, const std::string& self_exe);
 
 }  // namespace rpct

@@ -1,36 +1,35 @@
-// The `rpctrain` binary: train / eval. Every command prints, as its last line on stdout, one JSON
-// object with its result (or {"ok":false,"error":...}); the exit code is 0 only on success.
+// The `rpctrain` binary: train / eval / inspect / export / import / launch / prepare-data. Every
+// command prints, as its last line on stdout, one JSON object with its result (or
+// {"ok":false,"error":...}); exit code 0 on success, 2 on a usage or config error, 1 on a runtime
+// failure (launch/cli.h).
 #include <boost/program_options.hpp>
 #include <unistd.h>
 
 #include <cstdio>
-#include <boost/filesystem.hpp>
 #include <iostream>
-#include <nlohmann/json.hpp>
 
-#include "distributed/dist_context.h"
-#include "trainer/data.h"
-#include "launch/launcher.h"
-#include "tools/prepare_data.h"
-#include "trainer/config.h"
+#include "core/json_result.h"
 #include "core/log.h"
+#include "distributed/dist_context.h"
+#include "launch/cli.h"
+#include "launch/launcher.h"
+#include "models/vit_weights.h"
+#include "tools/prepare_data.h"
 #include "trainer/checkpoint.h"
+#include "trainer/config.h"
+#include "trainer/data.h"
 #include "trainer/run_dir.h"
-#include "trainer/safetensors.h"
 #include "trainer/runtime.h"
+#include "trainer/safetensors.h"
 #include "trainer/trainer.h"
+#include "trainer/weights.h"
 
 namespace po = boost::program_options;
-using nlohmann::json;
+namespace cli = rpct::cli;
+using cli::UsageError;
+using rpct::print_result;
 
 namespace {
-
-constexpr int kExitRuntime = 1;
-constexpr int kExitUsage = 2;
-
-struct UsageError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
 
 const char* kTopHelp =
     "usage: rpctrain <command> [options]\n"
@@ -40,48 +39,29 @@ const char* kTopHelp =
     "  eval    evaluate a saved model:   rpctrain eval --config FILE --checkpoint PATH\n"
     "  prepare-data  make data sets in real layouts: rpctrain prepare-data fashion-mnist-imagenet --out DIR\n"
     "                                    rpctrain prepare-data ade20k-synthetic --out DIR\n"
-    "  inspect show a checkpoint:        rpctrain inspect CKPT_DIR\n"
-    "  export  weights for Python/timm:  rpctrain export CKPT_DIR --format safetensors --out FILE\n"
+    "  inspect show a checkpoint:        rpctrain inspect CKPT_DIR|RUN_DIR\n"
+    "  export  weights for Python/timm:  rpctrain export CKPT_DIR|RUN_DIR --format safetensors --out FILE\n"
     "  import  timm-named weights -> rpctrain names: rpctrain import FILE --config CFG --out FILE\n"
     "  launch  build and run the mpirun command: rpctrain launch --nodes 2 --hostfile H --procs-per-node 8 -- train ...\n"
     "\n"
     "Run under mpirun for data-parallel training (one process per GPU or CPU share).\n"
     "`rpctrain <command> --help` shows the command's options. The last stdout line is a JSON result.\n";
 
-void print_json(const json& j) {
-  std::cout << j.dump() << std::endl;
-}
-
 // `fields` plus the evaluation's metrics under the task's names (its "loss" as `loss_key`).
-json with_metrics(json fields, const rpct::EvalResult& r, const char* loss_key) {
+nlohmann::json with_metrics(nlohmann::json fields, const rpct::EvalResult& r, const char* loss_key) {
   for (const auto& [name, v] : r.metrics) fields[name == "loss" ? loss_key : name] = v;
   return fields;
 }
 
-// Parses argv[2..] with `desc`; returns the map, or prints help (and a JSON line) and returns nullopt.
-// `positional`, if given, is the option that a bare argument fills (e.g. inspect CKPT_DIR).
+// Parses a command's arguments (argv[1] is the command's name): cli::parse on argv[1..].
 std::optional<po::variables_map> parse(int argc, char** argv, const po::options_description& desc,
                                        const std::string& usage, const char* positional = nullptr) {
-  po::variables_map vm;
-  po::positional_options_description pos;
-  if (positional) pos.add(positional, 1);
-  try {
-    po::store(po::command_line_parser(argc - 1, argv + 1).options(desc).positional(pos).run(), vm);
-    if (vm.count("help")) {
-      std::cout << usage << "\n" << desc << std::endl;
-      print_json({{"cmd", argv[1]}, {"ok", true}, {"help", true}});
-      return std::nullopt;
-    }
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw UsageError(e.what());
-  }
-  return vm;
+  return cli::parse(argv[1], argc - 1, argv + 1, desc, usage, positional);
 }
 
 po::options_description config_options(const char* title) {
-  po::options_description d(title);
-  d.add_options()("help,h", "show this help")("config,c", po::value<std::string>()->required(), "YAML config file")(
+  auto d = cli::command_options(title);
+  d.add_options()("config,c", po::value<std::string>()->required(), "YAML config file")(
       "set", po::value<std::vector<std::string>>()->composing(), "override a config key: --set train.lr=5e-4");
   return d;
 }
@@ -96,7 +76,8 @@ int cmd_train(int argc, char** argv, rpct::DistContext& dist) {
   auto desc = config_options("rpctrain train options");
   desc.add_options()("run-dir", po::value<std::string>(), "run directory (default: run.out_dir/run.name)")(
       "resume", po::value<std::string>()->default_value(""),
-      "'auto' (newest complete, verified checkpoint of the run dir; none: start fresh) or a checkpoint dir");
+      "'auto' (newest complete, verified checkpoint of the run dir; none: start fresh), a checkpoint dir, "
+      "or another run's dir (its newest complete checkpoint)");
   auto vm = parse(argc, argv, desc,
                   "usage: rpctrain train --config FILE [--set key.sub=value]... [--run-dir DIR] [--resume auto|DIR]");
   if (!vm) return 0;
@@ -117,60 +98,25 @@ int cmd_train(int argc, char** argv, rpct::DistContext& dist) {
   run_dir = dist.broadcast_string(run_dir);
   auto r = rpct::train(cfg, dist, run_dir, resume);
   if (dist.is_root())
-    print_json(with_metrics({{"cmd", "train"},
-                             {"ok", true},
-                             {"train_loss", r.train_loss},
-                             {"epochs", r.epochs},
-                             {"steps", r.steps},
-                             {"images_per_s", r.images_per_s},
-                             {"seconds", r.seconds},
-                             {"world_size", dist.world_size()},
-                             {"params_sha256", r.params_sha256},
-                             {"run_dir", r.run_dir}},
-                            r.eval, "test_loss"));
+    print_result(with_metrics({{"cmd", "train"},
+                               {"ok", true},
+                               {"train_loss", r.train_loss},
+                               {"epochs", r.epochs},
+                               {"steps", r.steps},
+                               {"images_per_s", r.images_per_s},
+                               {"seconds", r.seconds},
+                               {"world_size", dist.world_size()},
+                               {"params_sha256", r.params_sha256},
+                               {"run_dir", r.run_dir}},
+                              r.eval, "test_loss"));
   return 0;
-}
-
-// timm's ViT names put the MLP under "mlp."; ours are blocks.N.fc1 / blocks.N.fc2.
-std::string to_timm_name(const std::string& n) {
-  for (const char* fc : {".fc1.", ".fc2."}) {
-    auto p = n.find(fc);
-    if (n.rfind("blocks.", 0) == 0 && p != std::string::npos) return n.substr(0, p) + ".mlp" + n.substr(p);
-  }
-  return n;
-}
-std::string from_timm_name(const std::string& n) {
-  auto p = n.find(".mlp.fc");
-  return p == std::string::npos ? n : n.substr(0, p) + n.substr(p + 4);
-}
-
-// Loads weights into `model` from a checkpoint dir or a .safetensors file (rpctrain or timm names).
-void load_weights(torch::nn::Module& model, const std::string& path, bool use_ema) {
-  namespace fs = boost::filesystem;
-  if (!fs::exists(path)) throw std::runtime_error(path + ": checkpoint not found");
-  std::string file = path;
-  if (fs::is_directory(path)) {
-    const auto why = rpct::verify_checkpoint(path);
-    if (!why.empty()) throw std::runtime_error(why);
-    file = path + "/model.safetensors";
-  }
-  // rpctrain or timm names; with use_ema the checkpoint's "ema/<name>" entries replace the weights.
-  std::map<std::string, torch::Tensor> by_name;
-  for (auto& [n, t] : rpct::read_safetensors(file)) {
-    if (n.rfind("ema/", 0) != 0)
-      by_name.emplace(from_timm_name(n), t);
-    else if (use_ema)
-      by_name[n.substr(4)] = t;
-  }
-  rpct::NamedTensors params, src(by_name.begin(), by_name.end());
-  for (const auto& p : model.named_parameters()) params.emplace_back(p.key(), p.value());
-  rpct::copy_named_tensors(src, "", params, file);
 }
 
 int cmd_eval(int argc, char** argv, rpct::DistContext& dist) {
   auto desc = config_options("rpctrain eval options");
   desc.add_options()("checkpoint", po::value<std::string>()->required(),
-                     "checkpoint dir (run/ckpt/step_*), or a .safetensors file (rpctrain or timm names)")(
+                     "checkpoint dir (run/ckpt/step_*), a run dir (its newest complete checkpoint), "
+                     "or a .safetensors file (rpctrain or timm names)")(
       "ema", po::bool_switch(), "evaluate the EMA weights of the checkpoint");
   auto vm = parse(argc, argv, desc, "usage: rpctrain eval --config FILE --checkpoint PATH [--set key.sub=value]...");
   if (!vm) return 0;
@@ -178,23 +124,21 @@ int cmd_eval(int argc, char** argv, rpct::DistContext& dist) {
   const auto path = (*vm)["checkpoint"].as<std::string>();
   rpct::configure_runtime(cfg, dist);
   auto task = rpct::make_task(cfg, rpct::pick_device(cfg, dist));
-  load_weights(task->model(), path, (*vm)["ema"].as<bool>());
+  rpct::load_weights(rpct::named_parameters(task->model()), path, (*vm)["ema"].as<bool>());
   auto test = rpct::make_batch_source(cfg, /*train=*/false);
   auto r = rpct::evaluate(*task, *test, cfg.train.eval_batch_size, dist);
   if (dist.is_root())
-    print_json(with_metrics({{"cmd", "eval"}, {"ok", true}, {"samples", r.samples}, {"checkpoint", path}}, r, "loss"));
+    print_result(with_metrics({{"cmd", "eval"}, {"ok", true}, {"samples", r.samples}, {"checkpoint", path}}, r, "loss"));
   return 0;
 }
 
 int cmd_inspect(int argc, char** argv) {
-  po::options_description desc("rpctrain inspect options");
-  desc.add_options()("help,h", "show this help")("checkpoint", po::value<std::string>()->required(), "checkpoint dir");
-  auto parsed = parse(argc, argv, desc, "usage: rpctrain inspect CKPT_DIR", "checkpoint");
+  auto desc = cli::command_options("rpctrain inspect options");
+  desc.add_options()("checkpoint", po::value<std::string>()->required(),
+                     "checkpoint dir, or a run dir (its newest complete checkpoint)");
+  auto parsed = parse(argc, argv, desc, "usage: rpctrain inspect CKPT_DIR|RUN_DIR", "checkpoint");
   if (!parsed) return 0;
-  const auto& vm = *parsed;
-  const auto dir = vm["checkpoint"].as<std::string>();
-  const auto why = rpct::verify_checkpoint(dir);
-  if (!why.empty()) throw std::runtime_error(why);
+  const auto dir = rpct::resolve_checkpoint_dir((*parsed)["checkpoint"].as<std::string>());
   const auto meta = rpct::read_checkpoint_meta(dir);
   for (const auto& [k, v] : meta)
     if (k != "config") std::printf("%-20s %s\n", k.c_str(), v.c_str());
@@ -202,35 +146,29 @@ int cmd_inspect(int argc, char** argv) {
   int64_t n = 0;
   for (const auto& [name, t] : params) n += t.numel();
   std::printf("%-20s %zu tensors, %lld values\n", "parameters", params.size(), static_cast<long long>(n));
-  print_json({{"cmd", "inspect"}, {"ok", true}, {"checkpoint", dir}, {"step", std::stoll(meta.at("step"))},
-              {"world_size", std::stoi(meta.at("world_size"))}, {"params_sha256", rpct::params_sha256(params)}});
+  print_result({{"cmd", "inspect"}, {"ok", true}, {"checkpoint", dir}, {"step", std::stoll(meta.at("step"))},
+                {"world_size", std::stoi(meta.at("world_size"))}, {"params_sha256", rpct::params_sha256(params)}});
   return 0;
 }
 
 int cmd_export(int argc, char** argv) {
-  po::options_description desc("rpctrain export options");
-  desc.add_options()("help,h", "show this help")("checkpoint", po::value<std::string>()->required(), "checkpoint dir")(
+  auto desc = cli::command_options("rpctrain export options");
+  desc.add_options()("checkpoint", po::value<std::string>()->required(),
+                     "checkpoint dir, or a run dir (its newest complete checkpoint)")(
       "format", po::value<std::string>()->default_value("safetensors"), "output format (safetensors)")(
       "out", po::value<std::string>()->required(), "output file")("ema", po::bool_switch(), "export the EMA weights");
-  auto parsed = parse(argc, argv, desc, "usage: rpctrain export CKPT_DIR --format safetensors --out FILE [--ema]",
-                      "checkpoint");
+  auto parsed = parse(argc, argv, desc,
+                      "usage: rpctrain export CKPT_DIR|RUN_DIR --format safetensors --out FILE [--ema]", "checkpoint");
   if (!parsed) return 0;
   const auto& vm = *parsed;
   if (vm["format"].as<std::string>() != "safetensors")
     throw UsageError("--format: only 'safetensors' is supported, got '" + vm["format"].as<std::string>() + "'");
-  const auto dir = vm["checkpoint"].as<std::string>(), out = vm["out"].as<std::string>();
-  const auto why = rpct::verify_checkpoint(dir);
-  if (!why.empty()) throw std::runtime_error(why);
+  const auto out = vm["out"].as<std::string>();
   rpct::NamedTensors tensors;
-  const bool ema = vm["ema"].as<bool>();
-  for (auto& [n, t] : rpct::read_safetensors(dir + "/model.safetensors")) {
-    const bool is_ema = n.rfind("ema/", 0) == 0;
-    if (n.rfind("buffer/", 0) == 0 || is_ema != ema) continue;
-    tensors.emplace_back(to_timm_name(is_ema ? n.substr(4) : n), t);
-  }
-  if (tensors.empty()) throw std::runtime_error(dir + ": no " + std::string(ema ? "EMA " : "") + "weights to export");
+  for (auto& [name, t] : rpct::read_weights(vm["checkpoint"].as<std::string>(), vm["ema"].as<bool>()).params)
+    tensors.emplace_back(rpct::to_timm_name(name), t);
   rpct::write_safetensors(out, tensors, {{"format", "pt"}});
-  print_json({{"cmd", "export"}, {"ok", true}, {"out", out}, {"tensors", tensors.size()}});
+  print_result({{"cmd", "export"}, {"ok", true}, {"out", out}, {"tensors", tensors.size()}});
   return 0;
 }
 
@@ -243,91 +181,61 @@ int cmd_import(int argc, char** argv) {
   const auto& vm = *parsed;
   auto cfg = load(vm);
   auto task = rpct::make_task(cfg, torch::kCPU);
-  auto& model = task->model();
-  load_weights(model, vm["weights"].as<std::string>(), false);  // checks every name and shape
-  rpct::NamedTensors tensors;
-  for (const auto& p : model.named_parameters()) tensors.emplace_back(p.key(), p.value());
+  const auto tensors = rpct::named_parameters(task->model());
+  rpct::load_weights(tensors, vm["weights"].as<std::string>(), false);  // checks every name and shape
   const auto out = vm["out"].as<std::string>();
   rpct::write_safetensors(out, tensors, {{"format", "rpctrain"}});
-  print_json({{"cmd", "import"}, {"ok", true}, {"out", out}, {"tensors", tensors.size()},
-              {"params_sha256", rpct::params_sha256(tensors)}});
+  print_result({{"cmd", "import"}, {"ok", true}, {"out", out}, {"tensors", tensors.size()},
+                {"params_sha256", rpct::params_sha256(tensors)}});
   return 0;
+}
+
+// Runs the MPI-process command `cmd` (argv[1]).
+int run_mpi_command(const std::string& cmd, int argc, char** argv, rpct::DistContext& dist) {
+  if (cmd == "train") return cmd_train(argc, argv, dist);
+  if (cmd == "eval") return cmd_eval(argc, argv, dist);
+  if (cmd == "inspect") return cmd_inspect(argc, argv);
+  if (cmd == "export") return cmd_export(argc, argv);
+  if (cmd == "import") return cmd_import(argc, argv);
+  if (cmd == "prepare-data")  // argv[2]: the data set to make
+    return dist.is_root() ? rpct::prepare_data_main(argc - 2, argv + 2) : cli::kExitOk;
+  throw UsageError("unknown command '" + cmd + "' (try rpctrain --help)");
+}
+
+std::string self_executable(const char* argv0) {
+  char self[4096] = {0};
+  const ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  return n > 0 ? std::string(self, n) : std::string(argv0);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   const std::string cmd = argc > 1 ? argv[1] : "";
-  if (cmd.empty() || cmd == "--help" || cmd == "-h" || cmd == "help") {
+  if (cmd.empty()) {
     std::cout << kTopHelp;
-    if (cmd.empty())
-      print_json({{"cmd", ""}, {"ok", false}, {"error", "no command given"}});
-    else
-      print_json({{"cmd", "help"}, {"ok", true}, {"help", true}});
-    return cmd.empty() ? kExitUsage : 0;
+    rpct::print_error_result("", "no command given");
+    return cli::kExitUsage;
   }
-  int code = 0;
-  if (cmd == "launch") {  // the launcher runs mpirun itself: it must not be an MPI process
-    try {
-      char self[4096] = {0};
-      const ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-      return rpct::launch_main(argc - 1, argv + 1, n > 0 ? std::string(self, n) : std::string(argv[0]));
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "error: %s\n", e.what());
-      print_json({{"cmd", cmd}, {"ok", false}, {"error", e.what()}});
-      return kExitUsage;
-    }
+  if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+    cli::print_help("help", kTopHelp);
+    return cli::kExitOk;
   }
-  try {
-    auto& dist = rpct::DistContext::init(&argc, &argv);
-    rpct::log_enabled() = dist.is_root();
-    try {
-      if (cmd == "train") {
-        code = cmd_train(argc, argv, dist);
-      } else if (cmd == "eval") {
-        code = cmd_eval(argc, argv, dist);
-      } else if (cmd == "prepare-data") {
-        code = dist.is_root() ? rpct::prepare_data_main(argc - 2, argv + 2) : 0;  // argv[2] = subcommand
-      } else if (cmd == "inspect") {
-        code = cmd_inspect(argc, argv);
-      } else if (cmd == "export") {
-        code = cmd_export(argc, argv);
-      } else if (cmd == "import") {
-        code = cmd_import(argc, argv);
-      } else {
-        throw UsageError("unknown command '" + cmd + "' (try rpctrain --help)");
-      }
-    } catch (const UsageError& e) {
-      std::fprintf(stderr, "error: %s\n", e.what());
-      print_json({{"cmd", cmd}, {"ok", false}, {"error", e.what()}});
-      code = kExitUsage;
-    } catch (const rpct::ConfigError& e) {
-      std::fprintf(stderr, "error: %s\n", e.what());
-      print_json({{"cmd", cmd}, {"ok", false}, {"error", e.what()}});
-      code = kExitUsage;
-    } catch (const po::error& e) {
-      std::fprintf(stderr, "error: %s\n", e.what());
-      print_json({{"cmd", cmd}, {"ok", false}, {"error", e.what()}});
-      code = kExitUsage;
-    } catch (const std::exception& e) {
-      const std::string what = dynamic_cast<const c10::Error*>(&e)
-                                   ? dynamic_cast<const c10::Error*>(&e)->what_without_backtrace()
-                                   : e.what();
-      std::fprintf(stderr, "error: %s\n", what.c_str());
-      print_json({{"cmd", cmd}, {"ok", false}, {"error", what}});
-      // An error on some ranks only would leave the others waiting in a collective: end them all.
-      if (dist.world_size() > 1) dist.abort_all("rank " + std::to_string(dist.rank()) + ": " + what, kExitRuntime);
-      code = kExitRuntime;
-    }
-    dist.finalize();
-  } catch (const c10::Error& e) {
-    std::fprintf(stderr, "error: %s\n", e.what_without_backtrace());
-    print_json({{"cmd", cmd}, {"ok", false}, {"error", e.what_without_backtrace()}});
-    code = kExitRuntime;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    print_json({{"cmd", cmd}, {"ok", false}, {"error", e.what()}});
-    code = kExitRuntime;
-  }
+  if (cmd == "launch")  // the launcher runs mpirun itself: it must not be an MPI process
+    return cli::run_command(cmd, [&] { return rpct::launch_main(argc - 1, argv + 1, self_executable(argv[0])); });
+  rpct::DistContext* dist = nullptr;
+  const int code = cli::run_command(
+      cmd,
+      [&] {
+        dist = &rpct::DistContext::init(&argc, &argv);
+        rpct::log_enabled() = dist->is_root();
+        return run_mpi_command(cmd, argc, argv, *dist);
+      },
+      [&](const std::string& message) {
+        // An error on some ranks only would leave the others waiting in a collective: end them all.
+        if (dist && dist->world_size() > 1)
+          dist->abort_all("rank " + std::to_string(dist->rank()) + ": " + message, cli::kExitRuntime);
+      });
+  if (dist) dist->finalize();
   return code;
 }

@@ -1,20 +1,22 @@
 #include "tools/prepare_data.h"
 
-#include <nlohmann/json.hpp>
-
 #include <boost/filesystem.hpp>
+#include <boost/program_options.hpp>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <stdexcept>
 #include <vector>
 
+#include "core/json_result.h"
 #include "datasets/ade20k.h"
 #include "datasets/decode.h"
 #include "datasets/fashion_mnist.h"
 #include "datasets/transforms.h"
+#include "launch/cli.h"
 
 namespace fs = boost::filesystem;
 
@@ -34,12 +36,6 @@ void make_dirs(const std::string& d) {
   boost::system::error_code ec;
   fs::create_directories(d, ec);
   if (ec) throw std::runtime_error(d + ": cannot create directory: " + ec.message());
-}
-
-// The last stdout line of every rpctrain command is one JSON result object.
-void print_result(const nlohmann::json& j) {
-  std::printf("%s\n", j.dump().c_str());
-  std::fflush(stdout);
 }
 
 const char* kUsage =
@@ -158,82 +154,74 @@ PrepareResult prepare_synthetic_ade20k(const SyntheticAde20kOptions& opt) {
   return {root, opt.train, opt.val, opt.classes};
 }
 
+namespace {
+
+// The subcommands: parse argv (argv[0] = the subcommand) and build the set; nullopt after --help.
+std::optional<PrepareResult> run_fashion_mnist_imagenet(int argc, char** argv) {
+  namespace po = boost::program_options;
+  FmnistImagenetOptions o;
+  auto d = cli::command_options("prepare-data fashion-mnist-imagenet options");
+  d.add_options()("out", po::value<std::string>(&o.out)->required(), "output directory")(
+      "source", po::value<std::string>(&o.source)->default_value(o.source), "directory of the Fashion-MNIST IDX files")(
+      "limit-train", cli::non_negative(&o.limit_train, "--limit-train")->default_value(o.limit_train),
+      "training images to write (0: all 60000)")(
+      "limit-val", cli::non_negative(&o.limit_val, "--limit-val")->default_value(o.limit_val),
+      "validation images to write (0: all 10000)")(
+      "quality", cli::non_negative(&o.quality, "--quality")->default_value(o.quality), "JPEG quality")(
+      "flat-val", po::bool_switch(&o.flat_val), "flat val/ with LOC_val_solution.csv instead of val/<wnid>/");
+  if (!cli::parse("prepare-data", argc, argv, d, kUsage)) return std::nullopt;
+  return prepare_fashion_mnist_imagenet(o);
+}
+
+std::optional<PrepareResult> run_ade20k_synthetic(int argc, char** argv) {
+  namespace po = boost::program_options;
+  SyntheticAde20kOptions o;
+  int64_t seed = static_cast<int64_t>(o.seed);
+  auto d = cli::command_options("prepare-data ade20k-synthetic options");
+  d.add_options()("out", po::value<std::string>(&o.out)->required(), "output directory")(
+      "train", cli::non_negative(&o.train, "--train")->default_value(o.train), "training images")(
+      "val", cli::non_negative(&o.val, "--val")->default_value(o.val), "validation images")(
+      "width", cli::non_negative(&o.width, "--width")->default_value(o.width), "image width")(
+      "height", cli::non_negative(&o.height, "--height")->default_value(o.height), "image height")(
+      "classes", cli::non_negative(&o.classes, "--classes")->default_value(o.classes), "classes (1..254)")(
+      "quality", cli::non_negative(&o.quality, "--quality")->default_value(o.quality), "JPEG quality")(
+      "seed", cli::non_negative(&seed, "--seed")->default_value(seed), "random seed");
+  if (!cli::parse("prepare-data", argc, argv, d, kUsage)) return std::nullopt;
+  o.seed = static_cast<uint64_t>(seed);
+  return prepare_synthetic_ade20k(o);
+}
+
+}  // namespace
+
 int prepare_data_main(int argc, char** argv) {
-  if (argc < 1 || !std::strcmp(argv[0], "--help") || !std::strcmp(argv[0], "-h")) {
-    std::fputs(kUsage, argc < 1 ? stderr : stdout);
-    print_result({{"cmd", "prepare-data"}, {"ok", argc >= 1}, {"help", argc >= 1}});
-    return argc < 1 ? 2 : 0;
+  if (argc >= 1 && (!std::strcmp(argv[0], "--help") || !std::strcmp(argv[0], "-h"))) {
+    cli::print_help("prepare-data", kUsage);
+    return cli::kExitOk;
   }
-  const std::string cmd = argv[0];
-  const auto t0 = std::chrono::steady_clock::now();
-  try {
-    auto need_value = [&](int& i) -> std::string {
-      if (i + 1 >= argc) throw std::invalid_argument(std::string(argv[i]) + " needs a value");
-      return argv[++i];
-    };
-    auto to_int = [](const std::string& flag, const std::string& v) -> int64_t {
-      size_t pos = 0;
-      long long x = 0;
-      try {
-        x = std::stoll(v, &pos);
-      } catch (...) {
-        pos = 0;
-      }
-      if (pos != v.size() || x < 0) throw std::invalid_argument(flag + ": expected a non-negative integer, got '" + v + "'");
-      return x;
-    };
-    auto print_help = [] {
-      std::fputs(kUsage, stdout);
-      print_result({{"cmd", "prepare-data"}, {"ok", true}, {"help", true}});
-      return 0;
-    };
-    PrepareResult r;
-    if (cmd == "fashion-mnist-imagenet") {
-      FmnistImagenetOptions o;
-      for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        if (a == "--help" || a == "-h") return print_help();
-        else if (a == "--out") o.out = need_value(i);
-        else if (a == "--source") o.source = need_value(i);
-        else if (a == "--limit-train") o.limit_train = to_int(a, need_value(i));
-        else if (a == "--limit-val") o.limit_val = to_int(a, need_value(i));
-        else if (a == "--quality") o.quality = static_cast<int>(to_int(a, need_value(i)));
-        else if (a == "--flat-val") o.flat_val = true;
-        else throw std::invalid_argument("unknown option '" + a + "'");
-      }
-      r = prepare_fashion_mnist_imagenet(o);
-    } else if (cmd == "ade20k-synthetic") {
-      SyntheticAde20kOptions o;
-      for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        if (a == "--help" || a == "-h") return print_help();
-        else if (a == "--out") o.out = need_value(i);
-        else if (a == "--train") o.train = to_int(a, need_value(i));
-        else if (a == "--val") o.val = to_int(a, need_value(i));
-        else if (a == "--width") o.width = static_cast<int>(to_int(a, need_value(i)));
-        else if (a == "--height") o.height = static_cast<int>(to_int(a, need_value(i)));
-        else if (a == "--classes") o.classes = static_cast<int>(to_int(a, need_value(i)));
-        else if (a == "--quality") o.quality = static_cast<int>(to_int(a, need_value(i)));
-        else if (a == "--seed") o.seed = static_cast<uint64_t>(to_int(a, need_value(i)));
-        else throw std::invalid_argument("unknown option '" + a + "'");
-      }
-      r = prepare_synthetic_ade20k(o);
-    } else {
-      throw std::invalid_argument("unknown command '" + cmd + "'");
+  const std::string cmd = argc >= 1 ? argv[0] : "";
+  return cli::run_command("prepare-data", [&] {
+    if (cmd.empty()) {
+      std::fputs(kUsage, stderr);
+      throw cli::UsageError("prepare-data: no data set given (fashion-mnist-imagenet | ade20k-synthetic)");
     }
+    const auto t0 = std::chrono::steady_clock::now();
+    std::optional<PrepareResult> r;
+    try {
+      if (cmd == "fashion-mnist-imagenet")
+        r = run_fashion_mnist_imagenet(argc, argv);
+      else if (cmd == "ade20k-synthetic")
+        r = run_ade20k_synthetic(argc, argv);
+      else
+        throw cli::UsageError("prepare-data: unknown command '" + cmd + "'");
+    } catch (const std::invalid_argument& e) {  // the prepare_* functions' checks of their options
+      throw cli::UsageError(e.what());
+    }
+    if (!r) return cli::kExitOk;  // --help
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    print_result({{"cmd", "prepare-data"}, {"ok", true}, {"subcommand", cmd}, {"root", r.root}, {"train", r.train},
-                  {"val", r.val}, {"classes", r.classes}, {"seconds", secs}});
-    return 0;
-  } catch (const std::invalid_argument& e) {
-    std::fprintf(stderr, "error: prepare-data: %s\n", e.what());
-    print_result({{"cmd", "prepare-data"}, {"ok", false}, {"error", e.what()}});
-    return 2;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: prepare-data %s: %s\n", cmd.c_str(), e.what());
-    print_result({{"cmd", "prepare-data"}, {"ok", false}, {"error", e.what()}});
-    return 1;
-  }
+    print_result({{"cmd", "prepare-data"}, {"ok", true}, {"subcommand", cmd}, {"root", r->root}, {"train", r->train},
+                  {"val", r->val}, {"classes", r->classes}, {"seconds", secs}});
+    return cli::kExitOk;
+  });
 }
 
 }  // namespace rpct

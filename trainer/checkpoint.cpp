@@ -218,6 +218,40 @@ void Checkpointer::prune(int64_t best_step) {
   }
 }
 
+std::string newest_complete_checkpoint(const std::string& ckpt_root, std::vector<SkippedCheckpoint>* skipped) {
+  for (const auto& d : step_dirs(ckpt_root)) {
+    const std::string why = verify_checkpoint(d.string());
+    if (why.empty()) return d.string();
+    skipped->push_back({d.string(), why});
+  }
+  return "";
+}
+
+std::string resolve_checkpoint_dir(const std::string& path) {
+  const fs::path p(path);
+  if (!fs::exists(p)) throw std::runtime_error(path + ": checkpoint or run directory not found");
+  if (fs::is_directory(p / "ckpt")) {  // a run directory
+    std::vector<SkippedCheckpoint> skipped;
+    const std::string newest = newest_complete_checkpoint((p / "ckpt").string(), &skipped);
+    std::string skipped_list;  // the reasons name the directories
+    for (const auto& s : skipped) skipped_list += (skipped_list.empty() ? "" : "; ") + s.why;
+    if (newest.empty())
+      throw std::runtime_error(path + ": run directory without a complete checkpoint in ckpt/" +
+                               (skipped.empty() ? std::string(" (none written)") : " (skipped " + skipped_list + ")"));
+    log_info("%s: newest complete checkpoint %s%s", path.c_str(), newest.c_str(),
+             skipped.empty() ? "" : (" (skipped " + skipped_list + ")").c_str());
+    return newest;
+  }
+  const bool looks_like_checkpoint = fs::is_directory(p) && (p.filename().string().rfind("step_", 0) == 0 ||
+                                                               fs::exists(p / "DONE") || fs::exists(p / "meta.json"));
+  if (!looks_like_checkpoint)
+    throw std::runtime_error(path + ": neither a checkpoint directory (ckpt/step_*/ with DONE) nor a run "
+                                    "directory (with ckpt/)");
+  const std::string why = verify_checkpoint(path);
+  if (!why.empty()) throw std::runtime_error(why);
+  return path;
+}
+
 std::optional<LoadedCheckpoint> Checkpointer::load(const std::string& spec, const NamedTensors& params,
                                                    const NamedTensors& buffers, const std::vector<torch::Tensor>& ema,
                                                    torch::optim::Optimizer& opt) {
@@ -225,18 +259,16 @@ std::optional<LoadedCheckpoint> Checkpointer::load(const std::string& spec, cons
   if (dist_.is_root()) {
     try {
       if (spec == "auto") {
-        for (const auto& d : step_dirs(ckpt_root())) {
-          const std::string why = verify_checkpoint(d.string());
-          if (why.empty()) {
-            chosen = d.string();
-            break;
-          }
-          std::fprintf(stderr, "[rpctrain] resume: skipping %s: %s\n", d.string().c_str(), why.c_str());
-        }
+        std::vector<SkippedCheckpoint> skipped;
+        chosen = newest_complete_checkpoint(ckpt_root(), &skipped);
+        for (const auto& s : skipped)
+          std::fprintf(stderr, "[rpctrain] resume: skipping %s: %s\n", s.dir.c_str(), s.why.c_str());
       } else {
-        const std::string why = verify_checkpoint(spec);
-        if (!why.empty()) throw std::runtime_error("--resume " + spec + ": not a complete, valid checkpoint: " + why);
-        chosen = spec;
+        try {
+          chosen = resolve_checkpoint_dir(spec);
+        } catch (const std::exception& e) {
+          throw std::runtime_error("--resume " + spec + ": not a complete, valid checkpoint: " + e.what());
+        }
       }
     } catch (const std::exception& e) {
       chosen = std::string("ERROR:") + e.what();

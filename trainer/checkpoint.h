@@ -43,6 +43,20 @@ void copy_named_tensors(const std::vector<std::pair<std::string, torch::Tensor>>
 // "" when `dir` is a complete checkpoint whose files all verify; otherwise why not, naming the file.
 std::string verify_checkpoint(const std::string& dir);
 
+// A checkpoint directory passed over, and why (verify_checkpoint's message, which names the file).
+struct SkippedCheckpoint {
+  std::string dir, why;
+};
+// The newest step_* directory under `ckpt_root` (<run>/ckpt) that is complete and verifies, or ""
+// when there is none; each newer one that does not verify is appended to `skipped`.
+std::string newest_complete_checkpoint(const std::string& ckpt_root, std::vector<SkippedCheckpoint>* skipped);
+
+// The checkpoint a user-given path means: a checkpoint directory -> itself (an error saying why if it
+// is incomplete or does not verify); a run directory (one with ckpt/) -> its newest complete and
+// verified checkpoint (an error naming the skipped ones if there is none); anything else -> an error
+// naming the path.
+std::string resolve_checkpoint_dir(const std::string& path);
+
 struct LoadedCheckpoint {
   std::string dir;
   TrainState state;

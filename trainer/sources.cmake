@@ -11,4 +11,5 @@ target_sources(rpct_core PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/run_dir.cpp
   ${CMAKE_CURRENT_LIST_DIR}/safetensors.cpp
   ${CMAKE_CURRENT_LIST_DIR}/checkpoint.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/weights.cpp
 )

@@ -15,6 +15,7 @@
 #include "trainer/runtime.h"
 #include "trainer/safetensors.h"
 #include "trainer/test_hooks.h"
+#include "trainer/weights.h"
 
 namespace rpct {
 
@@ -73,8 +74,7 @@ EvalResult evaluate(Task& task, BatchSource& set, int64_t batch_size, const Dist
 
 // ---------------------------------------------------------------------------------------------------
 Trainer::Trainer(const Config& cfg, DistContext& dist, std::unique_ptr<Task> task, bool data_parallel)
-    : cfg_(cfg), dist_(dist), task_(std::move(task)) {
-  for (const auto& p : task_->model().named_parameters()) params_.emplace_back(p.key(), p.value());
+    : cfg_(cfg), dist_(dist), task_(std::move(task)), params_(named_parameters(task_->model())) {
   for (const auto& b : task_->model().named_buffers()) buffers_.emplace_back(b.key(), b.value());
   opt_ = make_optimizer(*task_, cfg.train);
   const bool synced = data_parallel && dist.world_size() > 1;

@@ -25,6 +25,9 @@ check missing-file 1 "$tmp/nope.yaml: cannot open" -- train --config "$tmp/nope.
 check bad-set 1 "key 'model.depth': expected an integer" -- train --config "$RPCT_SOURCE_DIR/configs/fmnist_quick.yaml" --set model.depth=x
 check unknown-cmd 1 "unknown command" -- frobnicate
 check missing-ckpt 1 "nope.pt: checkpoint not found" -- eval --config "$RPCT_SOURCE_DIR/configs/fmnist_quick.yaml" --checkpoint "$tmp/nope.pt"
+mkdir -p "$tmp/not_a_run"
+check inspect-not-ckpt 1 "not_a_run: neither a checkpoint directory" -- inspect "$tmp/not_a_run"
+check export-bad-format 1 "only 'safetensors' is supported" -- export "$tmp/not_a_run" --format onnx --out "$tmp/x"
 check help 0 "usage: rpctrain" -- --help
 check train-help 0 "--config" -- train --help
 check eval-help 0 "--checkpoint" -- eval --help

@@ -27,6 +27,15 @@ assert "blocks.0.mlp.fc1.weight" in t and "blocks.1.attn.qkv.weight" in t, sorte
 assert t["cls_token"].shape == (1, 1, 32) and t["pos_embed"].shape == (1, 17, 32), t["cls_token"].shape
 assert t["patch_embed.proj.weight"].shape == (32, 1, 7, 7) and t["head.weight"].shape == (10, 32)
 PY
+# A run directory means its newest complete checkpoint; a newer one without DONE (a crash) is skipped.
+cp -r "$ckpt" "$tmp/run/ckpt/step_99999999" && rm "$tmp/run/ckpt/step_99999999/DONE"
+"$bin" inspect "$tmp/run" > "$tmp/inspect_run.out" 2>&1 || { fail "inspect RUN_DIR"; tail -n 3 "$tmp/inspect_run.out"; }
+[ "$(field "$tmp/inspect_run.out" inspect checkpoint)" = "$ckpt" ] \
+  && grep -q "(skipped $tmp/run/ckpt/step_99999999: incomplete (no DONE marker))" "$tmp/inspect_run.out" \
+  && echo "ok   inspect RUN_DIR: newest complete checkpoint, the incomplete one named" || fail "inspect RUN_DIR picked"
+"$bin" export "$tmp/run" --out "$tmp/vit_run.safetensors" > "$tmp/export_run.out" 2>&1 || fail "export RUN_DIR"
+cmp -s "$tmp/vit_run.safetensors" "$tmp/vit.safetensors" \
+  && echo "ok   export RUN_DIR writes the same file as export CKPT_DIR" || fail "export RUN_DIR differs"
 "$bin" import "$tmp/vit.safetensors" "${cfg[@]}" --out "$tmp/back.safetensors" > "$tmp/import.out" 2>&1 || fail "import"
 [ "$(field "$tmp/import.out" import params_sha256)" = "$(field "$tmp/train.out" train params_sha256)" ] \
   && echo "ok   export -> import round trip is bit-exact" || fail "round trip"

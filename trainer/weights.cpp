@@ -1,0 +1,44 @@
+// Weights from checkpoints, run directories and .safetensors files (see weights.h).
+#include "trainer/weights.h"
+
+#include <boost/filesystem.hpp>
+
+#include "models/vit_weights.h"
+#include "trainer/checkpoint.h"
+
+namespace rpct {
+namespace {
+
+const std::string kEmaPrefix = "ema/";        // a checkpoint's EMA copy of a parameter
+const std::string kBufferPrefix = "buffer/";  // a checkpoint's module buffers (not weights)
+
+bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+
+}  // namespace
+
+Weights read_weights(const std::string& path, bool ema) {
+  namespace fs = boost::filesystem;
+  if (!fs::exists(path)) throw std::runtime_error(path + ": checkpoint not found");
+  Weights w;
+  w.file = fs::is_directory(path) ? resolve_checkpoint_dir(path) + "/model.safetensors" : path;
+  for (auto& [name, tensor] : read_safetensors(w.file)) {
+    const bool is_ema = starts_with(name, kEmaPrefix);
+    if (starts_with(name, kBufferPrefix) || is_ema != ema) continue;
+    w.params.emplace_back(from_timm_name(is_ema ? name.substr(kEmaPrefix.size()) : name), tensor);
+  }
+  if (w.params.empty()) throw std::runtime_error(w.file + ": no " + std::string(ema ? "EMA " : "") + "weights");
+  return w;
+}
+
+void load_weights(const NamedTensors& params, const std::string& path, bool ema) {
+  const Weights w = read_weights(path, ema);
+  copy_named_tensors(w.params, "", params, w.file);
+}
+
+NamedTensors named_parameters(const torch::nn::Module& module) {
+  NamedTensors out;
+  for (const auto& p : module.named_parameters()) out.emplace_back(p.key(), p.value());
+  return out;
+}
+
+}  // namespace rpct
