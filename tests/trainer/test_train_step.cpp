@@ -53,34 +53,3 @@ TEST(Train, ShortRunIsDeterministic) {
   EXPECT_EQ(a.eval.loss, b.eval.loss);
   boost::filesystem::remove_all(dir);
 }
-
-#if defined(__x86_64__)
-#include <ATen/Parallel.h>
-#include <xmmintrin.h>
-
-#include <atomic>
-#include <limits>
-
-// train.flush_denormal: flush-to-zero + denormals-are-zero must reach every LibTorch intra-op thread (where
-// the GEMMs run), not only the calling thread as torch.set_flush_denormal does; and off must undo it.
-TEST(Runtime, FlushDenormalReachesEveryIntraOpThreadAndUndoes) {
-  at::set_num_threads(2);
-  auto threads_with_ftz = [] {
-    std::atomic<int> with{0}, tasks{0};
-    at::parallel_for(0, at::get_num_threads(), 1, [&](int64_t, int64_t) {
-      ++tasks;
-      if ((_mm_getcsr() & 0x8040u) == 0x8040u) ++with;
-    });
-    return std::make_pair(with.load(), tasks.load());
-  };
-  volatile float tiny = std::numeric_limits<float>::denorm_min();
-  ASSERT_TRUE(rpct::set_flush_denormal_all_threads(true));
-  auto [with, tasks] = threads_with_ftz();
-  EXPECT_EQ(tasks, at::get_num_threads());
-  EXPECT_EQ(with, tasks);
-  EXPECT_EQ(tiny * 2.0f, 0.0f);  // a denormal operand reads as 0
-  ASSERT_TRUE(rpct::set_flush_denormal_all_threads(false));
-  EXPECT_EQ(threads_with_ftz().first, 0);
-  EXPECT_GT(tiny * 2.0f, 0.0f);
-}
-#endif
