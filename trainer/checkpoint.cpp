@@ -88,6 +88,12 @@ void copy_named_tensors(const NamedTensors& src, const std::string& prefix, cons
     if (it->second->sizes() != t.sizes())
       throw std::runtime_error(file + ": tensor '" + prefix + n + "' has shape " + c10::str(it->second->sizes()) +
                                ", the config's model expects " + c10::str(t.sizes()));
+    // Floating-point widths convert (half-precision weights load into a float32 model); anything else
+    // (integer or bool data for a float tensor, or the reverse) is a wrong file, not a conversion.
+    const auto have = it->second->scalar_type(), want = t.scalar_type();
+    if (have != want && !(c10::isFloatingType(have) && c10::isFloatingType(want)))
+      throw std::runtime_error(file + ": tensor '" + prefix + n + "' has dtype " + c10::toString(have) +
+                               ", the config's model expects " + c10::toString(want));
     t.copy_(*it->second);
   }
 }

@@ -35,8 +35,9 @@ std::string sha256_bytes(const void* data, size_t n);
 // SHA-256 over parameter names and bytes, in the model's registration order (fixed).
 std::string params_sha256(const std::vector<std::pair<std::string, torch::Tensor>>& named);
 
-// Copies src[prefix + name] into every (name, tensor) of dst; a missing name or another shape is an
-// error naming `file` and the tensor.
+// Copies src[prefix + name] into every (name, tensor) of dst. Floating-point widths convert (F16/BF16/F64
+// into F32); a missing name, another shape or another kind of dtype (integer or bool data for a float
+// tensor, or the reverse) is an error naming `file` and the tensor.
 void copy_named_tensors(const std::vector<std::pair<std::string, torch::Tensor>>& src, const std::string& prefix,
                         const std::vector<std::pair<std::string, torch::Tensor>>& dst, const std::string& file);
 

@@ -20,10 +20,10 @@ std::string dtype_name(torch::ScalarType t) {
   throw std::invalid_argument(std::string("safetensors: unsupported dtype ") + c10::toString(t));
 }
 
-torch::ScalarType dtype_of(const std::string& n, const std::string& path) {
+torch::ScalarType dtype_of(const std::string& n, const std::string& path, const std::string& tensor) {
   for (const auto& [s, name] : kDtypes)
     if (name == n) return s;
-  throw std::runtime_error(path + ": unsupported safetensors dtype '" + n + "'");
+  throw std::runtime_error(path + ": tensor '" + tensor + "' has unsupported safetensors dtype '" + n + "'");
 }
 
 }  // namespace
@@ -81,12 +81,21 @@ NamedTensors read_safetensors(const std::string& path, std::map<std::string, std
       continue;
     }
     const auto& v = it.value();
-    const auto dtype = dtype_of(v.at("dtype").get<std::string>(), path);
+    const auto& dtype_name = v.at("dtype").get<std::string>();
+    const auto dtype = dtype_of(dtype_name, path, it.key());
     const auto shape = v.at("shape").get<std::vector<int64_t>>();
     const auto off = v.at("data_offsets").get<std::vector<int64_t>>();
     auto t = torch::empty(shape, torch::TensorOptions().dtype(dtype));
-    if (off.size() != 2 || off[0] < 0 || off[1] > data_size || off[1] - off[0] != static_cast<int64_t>(t.nbytes()))
-      throw std::runtime_error(path + ": tensor '" + it.key() + "' has offsets outside the file (truncated?)");
+    const std::string what = path + ": tensor '" + it.key() + "' ";
+    if (off.size() != 2 || off[0] < 0 || off[1] < off[0])
+      throw std::runtime_error(what + "has invalid data_offsets " + v.at("data_offsets").dump());
+    if (off[1] - off[0] != static_cast<int64_t>(t.nbytes()))
+      throw std::runtime_error(what + "is " + dtype_name + " " + c10::str(t.sizes()) + " (" +
+                               std::to_string(t.nbytes()) + " bytes) but data_offsets hold " +
+                               std::to_string(off[1] - off[0]) + " bytes");
+    if (off[1] > data_size)
+      throw std::runtime_error(what + "ends at byte " + std::to_string(off[1]) + " of a " + std::to_string(data_size) +
+                               "-byte data section (truncated?)");
     in.seekg(data_start + off[0]);
     if (!in.read(static_cast<char*>(t.data_ptr()), static_cast<std::streamsize>(t.nbytes())))
       throw std::runtime_error(path + ": truncated reading tensor '" + it.key() + "'");

@@ -5,9 +5,9 @@
 
 #include <cmath>
 #include <limits>
-#include <random>
 
 #include "tests/kernels/attention_errors.h"
+#include "tests/test_seed.h"
 #include "kernels/rpc_attention/rpc_attention.h"
 
 using rpct::test::rel_norm_err;
@@ -73,7 +73,7 @@ void check_case(const Case& c, torch::ScalarType dtype) {
 // cases in float64. The full cross product (N x D x lambda x n_iter x B,H) would take minutes on 2 cores;
 // the cycling covers every value of every axis several times.
 TEST(RpcAttentionFused, MatchesFloat64ReferenceAcrossShapes) {
-  torch::manual_seed(std::random_device{}());
+  torch::manual_seed(rpct::test::test_seed());
   const int64_t Ns[] = {1, 7, 197}, Ds[] = {1, 16, 64};
   const double lambdas[] = {0.0, 0.5, 4.0};
   const int64_t BHs[][2] = {{1, 1}, {2, 3}, {3, 2}, {1, 4}};
@@ -92,13 +92,13 @@ TEST(RpcAttentionFused, MatchesFloat64ReferenceAcrossShapes) {
 
 // n_iter 1..6 x every lambda at a small odd shape.
 TEST(RpcAttentionFused, EveryIterationCountAndLambda) {
-  torch::manual_seed(std::random_device{}());
+  torch::manual_seed(rpct::test::test_seed());
   for (int64_t n_iter = 0; n_iter <= 6; ++n_iter)
     for (double lambda : {0.0, 0.5, 4.0}) check_case({2, 3, 7, 5, n_iter, lambda}, torch::kDouble);
 }
 
 TEST(RpcAttentionFused, Float32MatchesFloat64Reference) {
-  torch::manual_seed(std::random_device{}());
+  torch::manual_seed(rpct::test::test_seed());
   check_case({2, 3, 7, 16, 4, 4.0}, torch::kFloat);
   check_case({1, 2, 197, 16, 2, 0.5}, torch::kFloat);
   check_case({1, 1, 61, 64, 0, 0.0}, torch::kFloat);
@@ -115,7 +115,7 @@ TEST(RpcAttentionFused, Float32MatchesFloat64Reference) {
 constexpr double kVsFp32RefFactor = 4.0;  // rounding order differs; a wrong formula is off by orders more
 constexpr double kVsFp32RefFloor = 1e-5;  // ~100 float32 ulp: below this both are "exact"
 TEST(RpcAttentionFused, Float32PeakedSoftmaxAtModelShapes) {
-  torch::manual_seed(std::random_device{}());
+  torch::manual_seed(rpct::test::test_seed());
   for (const Case& c : {Case{1, 3, 197, 64, 4, 4.0}, Case{1, 1, 1025, 64, 4, 4.0}}) {
     SCOPED_TRACE(describe(c));
     const int64_t C = c.H * c.D;
@@ -142,7 +142,7 @@ TEST(RpcAttentionFused, Float32PeakedSoftmaxAtModelShapes) {
 
 // The reference (scaled dual Yt = Y / mu) equals a literal transcription of the spec's loop.
 TEST(RpcAttentionReference, EqualsLiteralSpec) {
-  torch::manual_seed(std::random_device{}());
+  torch::manual_seed(rpct::test::test_seed());
   const int64_t B = 2, H = 3, N = 9, D = 4, C = H * D;
   for (int64_t n_iter : {1, 2, 4, 6})
     for (double lambda : {0.0, 0.5, 4.0}) {
@@ -175,7 +175,7 @@ TEST(RpcAttentionReference, EqualsLiteralSpec) {
 // check of the backward that does not go through autograd. (A threshold kink within kStep of an input
 // has probability ~1e-5 for random inputs.)
 TEST(RpcAttentionFused, BackwardMatchesFiniteDifferences) {
-  torch::manual_seed(std::random_device{}());
+  torch::manual_seed(rpct::test::test_seed());
   const int64_t B = 1, H = 2, N = 5, D = 3, C = 6;
   // Step 1e-6 in float64: truncation error O(h^2 * f''') ~ 1e-12, rounding O(eps / h) ~ 1e-10.
   constexpr double kStep = 1e-6, kFdTol = 1e-6;
@@ -209,7 +209,7 @@ TEST(RpcAttentionFused, BackwardMatchesFiniteDifferences) {
 // sum|K| == 0: the division is guarded (thresh = +inf for lambda > 0, 0 for lambda == 0); output and
 // gradients are finite and the fused op agrees with the reference.
 TEST(RpcAttentionFused, AllZeroKeysAreFinite) {
-  torch::manual_seed(std::random_device{}());
+  torch::manual_seed(rpct::test::test_seed());
   for (double lambda : {0.0, 0.5, 4.0})
     for (int64_t n_iter : {0, 1, 4}) {
       SCOPED_TRACE("n_iter=" + std::to_string(n_iter) + " lambda=" + std::to_string(lambda));

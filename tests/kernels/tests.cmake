@@ -1,3 +1,10 @@
-# tests of this area: rpct_add_test(...) (see tests/CMakeLists.txt)
-rpct_add_test(test_rpc_attention LABELS unit SOURCES kernels/test_rpc_attention.cpp)
-rpct_add_test(test_attention LABELS unit SOURCES models/test_attention.cpp)
+# kernels/: the attention op against its reference (see tests/CMakeLists.txt for the functions and labels).
+rpct_add_test(test_rpc_attention LABELS unit SOURCES test_rpc_attention.cpp)
+# CUDA kernels run on the CPU through kernels/cuda_emu (label emu), and the same kernels on a GPU
+# (label gpu; skip with a reason without a device or without a CUDA build).
+rpct_add_test(test_emu_runtime LABELS emu SOURCES test_emu_runtime.cpp)
+rpct_add_test(test_emu_attention LABELS emu SOURCES test_emu_attention.cpp)
+# The deliberately broken kernel variants (each in its own translation unit and kernel namespace):
+# these tests pass when the emulated run DETECTS the bug (a mismatch against the reference).
+rpct_add_test(test_emu_broken LABELS emu SOURCES test_emu_broken_sync.cpp test_emu_broken_bound.cpp)
+rpct_add_test(test_gpu_attention LABELS gpu SOURCES test_gpu_attention.cpp)

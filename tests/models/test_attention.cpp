@@ -1,12 +1,14 @@
 // The attention variants (softmax, sym, kvpos, rpc) as modules and as functions: forward and
-// gradients w.r.t. every input against the float64 LibTorch-ops reference; kvpos bias structure;
+// gradients w.r.t. every input against the float64 LibTorch-ops reference (kvpos, which has no fused
+// path, against its formula written out here from the module's parameters); kvpos bias structure;
 // dropout on the last RPC iteration only; per-layer variant choice in the ViT.
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <random>
+#include <functional>
 
 #include "tests/kernels/attention_errors.h"
+#include "tests/test_seed.h"
 #include "kernels/rpc_attention/rpc_attention.h"
 #include "models/attention.h"
 #include "models/vit.h"
@@ -39,8 +41,43 @@ rpct::AttentionOptions options(rpct::AttentionKind kind, int64_t heads, int64_t 
   return o;
 }
 
-// A module under test (in `dtype`) and the reference module (use_fused = false) in float64 with the same
-// parameters; compares output, dL/dx and every parameter's gradient.
+// Runs `under_test` (in `dtype`) and `reference` (a float64 function of x that reads the parameters of
+// `ref`, a float64 module holding the same parameters) on the same input; compares the outputs, dL/dx and
+// the gradient of every parameter (by name) for L = sum(out * w) with a random cotangent w.
+using ReferenceFn = std::function<torch::Tensor(const torch::Tensor&)>;
+void compare_with_reference(rpct::Attention& under_test, rpct::Attention& ref, const ReferenceFn& reference,
+                            int64_t B, int64_t N, torch::ScalarType dtype) {
+  const int64_t C = under_test->options().dim;
+  auto x0 = torch::randn({B, N, C}, torch::kDouble);  // (B, N, C)
+  auto w = torch::randn({B, N, C}, torch::kDouble);   // cotangent, (B, N, C)
+  auto x = x0.to(dtype).clone().requires_grad_(true), xr = x0.clone().requires_grad_(true);
+  auto out = under_test->forward(x), outr = reference(xr);
+  (out * w.to(dtype)).sum().backward();
+  (outr * w).sum().backward();
+  const bool f32 = dtype == torch::kFloat;
+  EXPECT_LE(scaled_err(out, outr), f32 ? kFp32Tol : kFp64Tol) << "output";
+  auto grad_ok = [&](const torch::Tensor& a, const torch::Tensor& b, const std::string& what) {
+    ASSERT_TRUE(a.defined() && b.defined()) << what << ": no gradient";
+    if (f32) EXPECT_LE(rel_norm_err(a, b), kFp32GradRelNorm) << what;
+    else EXPECT_LE(scaled_err(a, b), kFp64Tol) << what;
+  };
+  grad_ok(x.grad(), xr.grad(), "dx");
+  auto pr = ref->named_parameters();
+  for (auto& p : under_test->named_parameters()) grad_ok(p.value().grad(), pr[p.key()].grad(), "d" + p.key());
+}
+
+// A float64 copy of `m`'s parameters in a module built from `o`.
+rpct::Attention float64_copy(const rpct::Attention& m, const rpct::AttentionOptions& o) {
+  rpct::Attention copy(o);
+  torch::NoGradGuard ng;
+  auto src = m->named_parameters();
+  for (auto& p : copy->named_parameters()) p.value().copy_(src[p.key()]);
+  copy->to(torch::kDouble);
+  return copy;
+}
+
+// The fused module (in `dtype`) against the reference module (use_fused = false) in float64 with the same
+// parameters: output, dL/dx and every parameter's gradient.
 void check_module(rpct::AttentionKind kind, int64_t B, int64_t N, int64_t H, int64_t D, int64_t grid, int n_iter,
                   double lambda, torch::ScalarType dtype) {
   SCOPED_TRACE(rpct::attention_kind_name(kind) + " B=" + std::to_string(B) + " N=" + std::to_string(N) +
@@ -51,36 +88,52 @@ void check_module(rpct::AttentionKind kind, int64_t B, int64_t N, int64_t H, int
   o.rpc_lambda = lambda;
   rpct::Attention fused(o);
   o.use_fused = false;
-  rpct::Attention ref(o);
-  {
-    torch::NoGradGuard ng;
-    auto src = fused->named_parameters();
-    for (auto& p : ref->named_parameters()) p.value().copy_(src[p.key()]);
-  }
+  auto ref = float64_copy(fused, o);
   fused->to(dtype);
-  ref->to(torch::kDouble);
-  auto x0 = torch::randn({B, N, H * D}, torch::kDouble);
-  auto w = torch::randn({B, N, H * D}, torch::kDouble);
-  auto x = x0.to(dtype).clone().requires_grad_(true), xr = x0.clone().requires_grad_(true);
-  auto out = fused->forward(x), outr = ref->forward(xr);
-  (out * w.to(dtype)).sum().backward();
-  (outr * w).sum().backward();
-  const bool f32 = dtype == torch::kFloat;
-  EXPECT_LE(scaled_err(out, outr), f32 ? kFp32Tol : kFp64Tol);
-  auto grad_ok = [&](const torch::Tensor& a, const torch::Tensor& b, const std::string& what) {
-    if (f32) EXPECT_LE(rel_norm_err(a, b), kFp32GradRelNorm) << what;
-    else EXPECT_LE(scaled_err(a, b), kFp64Tol) << what;
-  };
-  grad_ok(x.grad(), xr.grad(), "dx");
-  auto pr = ref->named_parameters();
-  for (auto& p : fused->named_parameters()) grad_ok(p.value().grad(), pr[p.key()].grad(), "d" + p.key());
+  compare_with_reference(fused, ref, [&](const torch::Tensor& x) { return ref->forward(x); }, B, N, dtype);
 }
+
+// kvpos written out in the test from the module's parameters (tokens: optional cls first, then patches in
+// row-major order on a g x g grid): K, V = split(x W^T + b); bias[h, i, j] = table[h, index(i, j)] with the
+// index of a patch pair given by its offset (dy, dx) = (yi - yj, xi - xj) as (dy + g-1) * (2g-1) + (dx + g-1),
+// and the three entries after the (2g-1)^2 offsets for cls -> patch, patch -> cls, cls -> cls; then
+// softmax(K K^T / sqrt(D) + bias) V per head, heads concatenated, the output projection.
+torch::Tensor kvpos_by_hand(rpct::Attention& attn, const torch::Tensor& x, int64_t g, bool with_cls) {
+  const int64_t B = x.size(0), N = x.size(1), C = x.size(2), H = attn->options().heads, D = C / H;
+  const int64_t R = (2 * g - 1) * (2 * g - 1), first_patch = with_cls ? 1 : 0;
+  auto index = torch::empty({N, N}, torch::kLong);  // (N, N) into the table
+  auto idx = index.accessor<int64_t, 2>();
+  for (int64_t i = 0; i < N; ++i)
+    for (int64_t j = 0; j < N; ++j) {
+      const bool cls_i = with_cls && i == 0, cls_j = with_cls && j == 0;
+      if (cls_i && cls_j) idx[i][j] = R + 2;
+      else if (cls_i) idx[i][j] = R;
+      else if (cls_j) idx[i][j] = R + 1;
+      else {
+        const int64_t pi = i - first_patch, pj = j - first_patch;
+        const int64_t dy = pi / g - pj / g, dx = pi % g - pj % g;
+        idx[i][j] = (dy + g - 1) * (2 * g - 1) + (dx + g - 1);
+      }
+    }
+  auto params = attn->named_parameters();
+  auto table = params["rel_pos_table"];  // (H, R + 3)
+  auto bias = table.index_select(1, index.reshape({-1})).reshape({H, N, N});
+  auto kv = torch::nn::functional::linear(x, params["qkv.weight"], params["qkv.bias"]);  // (B, N, 2C)
+  auto heads = [&](int64_t part) { return kv.narrow(2, part * C, C).reshape({B, N, H, D}).transpose(1, 2); };
+  auto k = heads(0), v = heads(1);  // (B, H, N, D)
+  auto scores = torch::matmul(k, k.transpose(-1, -2)) / std::sqrt(static_cast<double>(D)) + bias;  // (B, H, N, N)
+  auto out = torch::matmul(torch::softmax(scores, -1), v).transpose(1, 2).reshape({B, N, C});      // (B, N, C)
+  return torch::nn::functional::linear(out, params["proj.weight"], params["proj.bias"]);
+}
+
+// The ViT under test, built from a YAML config text (the one place that constructs a ViT).
+rpct::ViT make_vit(const std::string& yaml) { return rpct::ViT(rpct::vit_options(rpct::parse_config(yaml, "t.yaml"))); }
 
 }  // namespace
 
-// Softmax (QKV) through LibTorch's SDPA vs the explicit float64 reference, grads w.r.t. q, k, v.
+// Softmax (QKV) through LibTorch's SDPA vs the explicit float64 reference: output and grads w.r.t. q, k, v.
 TEST(AttentionVariants, SoftmaxSdpaMatchesReference) {
-  torch::manual_seed(std::random_device{}());
+  torch::manual_seed(rpct::test::test_seed());
   for (int64_t N : {1, 7, 197})
     for (int64_t D : {1, 16, 64})
       for (auto dtype : {torch::kDouble, torch::kFloat}) {
@@ -92,18 +145,21 @@ TEST(AttentionVariants, SoftmaxSdpaMatchesReference) {
           in.push_back(t.to(dtype).clone().requires_grad_(true));
           inr.push_back(t.clone().requires_grad_(true));
         }
-        auto w = torch::randn({B, H, N, D}, torch::kDouble);
-        (at::scaled_dot_product_attention(in[0], in[1], in[2]) * w.to(dtype)).sum().backward();
-        (rpct::softmax_attention_reference(inr[0], inr[1], inr[2]) * w).sum().backward();
+        auto w = torch::randn({B, H, N, D}, torch::kDouble);  // cotangent
+        auto out = at::scaled_dot_product_attention(in[0], in[1], in[2]);     // (B, H, N, D)
+        auto outr = rpct::softmax_attention_reference(inr[0], inr[1], inr[2]);  // (B, H, N, D)
+        (out * w.to(dtype)).sum().backward();
+        (outr * w).sum().backward();
         const double tol = dtype == torch::kFloat ? kFp32Tol : kFp64Tol;
+        EXPECT_LE(scaled_err(out, outr), tol) << "output";
         for (int i = 0; i < 3; ++i) EXPECT_LE(scaled_err(in[i].grad(), inr[i].grad()), tol) << "input " << i;
       }
 }
 
-// Every variant as a module: fused path (float64 and float32) vs the reference path in float64, output and
-// gradients w.r.t. the input and every parameter (which covers q, k, v and the kvpos table).
+// Every variant with a fused path as a module: fused (float64 and float32) vs the reference path in float64,
+// output and gradients w.r.t. the input and every parameter. (kvpos has only the reference path: below.)
 TEST(AttentionVariants, ModulesMatchFloat64Reference) {
-  torch::manual_seed(std::random_device{}());
+  torch::manual_seed(rpct::test::test_seed());
   using K = rpct::AttentionKind;
   for (auto dtype : {torch::kDouble, torch::kFloat}) {
     for (auto kind : {K::kSoftmax, K::kSym, K::kRpc}) {
@@ -111,14 +167,41 @@ TEST(AttentionVariants, ModulesMatchFloat64Reference) {
       check_module(kind, 1, 1, 2, 1, 0, 6, 0.0, dtype);
       check_module(kind, 1, 197, 2, 16, 0, 4, 4.0, dtype);  // D = 64 at N = 197: test_rpc_attention
     }
-    check_module(K::kKvPos, 2, 5, 3, 16, 2, 4, 4.0, dtype);
-    check_module(K::kKvPos, 1, 197, 2, 16, 14, 4, 4.0, dtype);
   }
+}
+
+// kvpos as a module (float64 and float32) against the formula written out in this test (kvpos_by_hand) in
+// float64 from the module's own parameters: output and gradients w.r.t. the input, the projections and the
+// bias table; with a cls token (N = 1 + g^2) and without (N = g^2: the patch entries only). The table is
+// redrawn at unit scale (its init is std .02) so that a bias with a wrong index, a transposed offset or no
+// bias at all moves the output far beyond the tolerances.
+TEST(AttentionVariants, KvPosModuleMatchesTheFormulaFromItsParameters) {
+  torch::manual_seed(rpct::test::test_seed());
+  struct Shape { int64_t B, H, D, g; };
+  for (auto dtype : {torch::kDouble, torch::kFloat})
+    for (const Shape& c : {Shape{2, 3, 16, 2}, Shape{1, 2, 16, 14}, Shape{2, 2, 5, 3}})
+      for (bool with_cls : {true, false}) {
+        const int64_t N = (with_cls ? 1 : 0) + c.g * c.g;
+        SCOPED_TRACE("B=" + std::to_string(c.B) + " H=" + std::to_string(c.H) + " D=" + std::to_string(c.D) +
+                     " g=" + std::to_string(c.g) + " N=" + std::to_string(N) +
+                     (dtype == torch::kFloat ? " float32" : " float64"));
+        auto o = options(rpct::AttentionKind::kKvPos, c.H, c.D, c.g, true);
+        rpct::Attention attn(o);
+        {
+          torch::NoGradGuard ng;
+          auto table = attn->named_parameters()["rel_pos_table"];
+          table.copy_(torch::randn(table.sizes()));
+        }
+        auto ref = float64_copy(attn, o);
+        attn->to(dtype);
+        compare_with_reference(
+            attn, ref, [&](const torch::Tensor& x) { return kvpos_by_hand(ref, x, c.g, with_cls); }, c.B, N, dtype);
+      }
 }
 
 // kvpos: the bias depends only on (dy, dx) between patches; cls<->patch pairs have their own entries.
 TEST(AttentionVariants, KvPosBiasIsRelativeAndAsymmetric) {
-  torch::manual_seed(std::random_device{}());
+  torch::manual_seed(rpct::test::test_seed());
   const int64_t g = 3, H = 2, N = 1 + g * g;
   rpct::Attention attn(options(rpct::AttentionKind::kKvPos, H, 4, g, true));
   auto table = attn->named_parameters()["rel_pos_table"];
@@ -173,7 +256,7 @@ TEST(AttentionVariants, RpcDropoutOnLastIterationOnly) {
 // A training module with attn_drop > 0 takes the reference (dropout) path; with attn_drop = 0 training and
 // eval agree (the fused op is deterministic).
 TEST(AttentionVariants, ModuleDropoutUsesReferencePath) {
-  torch::manual_seed(std::random_device{}());
+  torch::manual_seed(rpct::test::test_seed());
   auto o = options(rpct::AttentionKind::kRpc, 2, 8, 0, true);
   o.attn_drop = 0.5;
   rpct::Attention attn(o);
@@ -198,22 +281,21 @@ TEST(AttentionVariants, ViTChoosesPerLayerAndImplsAgree) {
   };
   auto cfg = rpct::parse_config(cfg_text("fused"), "t.yaml");
   for (int i = 0; i < 3; ++i) {
-    auto o = rpct::vit_options(cfg).attention.for_block(i, 32, 4, 4, 0.0);
+    auto o = rpct::vit_options(cfg).attention.for_block(i, /*dim=*/32, /*heads=*/4, /*grid=*/4, /*proj_drop=*/0.0);
     EXPECT_EQ(o.kind, i == 1 ? rpct::AttentionKind::kRpc : rpct::AttentionKind::kSym) << "block " << i;
     EXPECT_TRUE(o.use_fused);
   }
   torch::manual_seed(3);
-  rpct::ViT fused(rpct::vit_options(cfg));
+  auto fused = make_vit(cfg_text("fused"));
   torch::manual_seed(3);
-  rpct::ViT ref(rpct::vit_options(rpct::parse_config(cfg_text("reference"), "t.yaml")));
+  auto ref = make_vit(cfg_text("reference"));
   fused->eval();
   ref->eval();
   auto x = torch::randn({2, 1, 28, 28});
   EXPECT_LE(scaled_err(fused->forward(x), ref->forward(x)), kFp32Tol);
   for (auto kind : {"kvpos", "sym", "softmax"}) {
-    rpct::ViT m(rpct::vit_options(
-        rpct::parse_config("model: {img_size: 28, patch: 7, dim: 32, depth: 2, heads: 4, num_classes: 10}\n"
-                           "attention: {kind: " + std::string(kind) + "}\n", "t.yaml")));
+    auto m = make_vit("model: {img_size: 28, patch: 7, dim: 32, depth: 2, heads: 4, num_classes: 10}\n"
+                      "attention: {kind: " + std::string(kind) + "}\n");
     auto y = m->forward(x);
     EXPECT_EQ(y.sizes(), (std::vector<int64_t>{2, 10})) << kind;
     y.sum().backward();

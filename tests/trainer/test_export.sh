@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# inspect / export / import / eval round trip on a short real run (label unit).
+# inspect / export / import / eval round trip on a short real run (labels unit, slow).
 set -u
 bin="$1"; src="$RPCT_SOURCE_DIR"; py="${RPCT_PYTHON:-python3}"
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT

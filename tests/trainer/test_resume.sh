@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Checkpoint / resume under mpirun -np 2 (label mpi):
+# Checkpoint / resume under mpirun -np 2 (labels mpi, slow):
 #  1. crash mid-epoch, resume auto: final params_sha256 and every logged step loss equal the
 #     uninterrupted run's;
-#  2. kill -9 of one rank at a random moment under `rpctrain launch --max-restarts`: completes with
-#     the uninterrupted params_sha256;
+#  2. kill -9 of one rank at a random moment under `rpctrain launch --max-restarts`: the launcher
+#     restarts it (asserted; the kill is retried earlier when the run outran it) and it completes
+#     with the uninterrupted params_sha256;
 #  3. a bit-flipped / truncated checkpoint file is named on load, and auto falls back;
 #  4. resume 2 ranks -> 1 rank: every sample of the epoch seen exactly once.
 set -u
@@ -50,18 +51,59 @@ if diff <(losses "$tmp/A/metrics.jsonl") <(losses "$tmp/B/metrics.jsonl") > "$tm
   echo "ok   resume mid-epoch: all $(losses "$tmp/A/metrics.jsonl" | wc -l) logged step losses identical"
 else fail "logged losses differ"; head "$tmp/loss.diff"; fi
 
-# 2. kill -9 of one rank at a random moment; the launcher restarts with --resume auto.
-"$bin" launch --procs-per-node 2 --oversubscribe --max-restarts 3 -- train "${common[@]}" --run-dir "$tmp/C" > "$tmp/C.out" 2>&1 &
-lpid=$!
-# Wait for the first checkpoint directory, then kill at a random moment shortly after (the run
-# writes one every 5 steps, so the kill often lands inside a write).
-for _ in $(seq 1 600); do ls -d "$tmp"/C/ckpt/step_* >/dev/null 2>&1 && break; sleep 0.05; done
-delay=$("$py" -c 'import random; print(round(random.uniform(0.0, 0.4), 2))')
-sleep "$delay"
-victim="$(pgrep -f -- "--run-dir $tmp/C" | while read p; do [ "$(cat /proc/$p/comm 2>/dev/null)" = rpctrain ] && grep -q -- "train" /proc/$p/cmdline 2>/dev/null && echo $p; done | grep -v "^$lpid\$" | shuf -n 1)"
-if [ -n "$victim" ]; then kill -9 "$victim"; echo "     killed rank pid $victim ${delay}s after the first checkpoint appeared"; else echo "     (run finished before the kill at ${delay}s)"; fi
-wait $lpid || { fail "launcher did not complete"; tail -20 "$tmp/C.out"; }
-[ "$(sha "$tmp/C.out")" = "$ref" ] && echo "ok   kill -9 + launcher restart: params_sha256 identical" || { fail "kill -9: params_sha256 differs"; grep -E "launch|resum|skipping" "$tmp/C.out"; }
+# 2. kill -9 of one rank; the launcher must restart the job with --resume auto and finish with the
+#    uninterrupted run's parameters. Try 1 kills at a random moment shortly after the first checkpoint
+#    appears (the run writes one every 5 steps, so the kill often lands inside a write); if the run had
+#    finished by then, try 2 kills as the first checkpoint appears, try 3 as soon as the ranks exist.
+#    A run in which no rank was killed, or that the launcher did not restart, fails.
+ranks_of() {  # ranks_of RUN_DIR LAUNCHER_PID: pids of the rpctrain rank processes of that run
+  pgrep -f -- "--run-dir $1" | while read -r p; do
+    [ "$p" != "$2" ] && [ "$(cat /proc/"$p"/comm 2>/dev/null)" = rpctrain ] && echo "$p"
+  done
+}
+wait_until() {  # wait_until CMD...: poll every 50 ms for up to 60 s
+  for _ in $(seq 1 1200); do "$@" >/dev/null 2>&1 && return 0; sleep 0.05; done
+  return 1
+}
+have_ckpt() { compgen -G "$1/ckpt/step_*" >/dev/null; }
+have_ranks() { [ -n "$(ranks_of "$1" "$2")" ]; }
+launch_restarts() {  # the "restarts" of the launcher's result line in $1
+  "$py" - "$1" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+print(([r for r in rows if r.get("cmd") == "launch"] or [{}])[-1].get("restarts", 0))
+PY
+}
+killed=""
+for try in 1 2 3; do
+  run="$tmp/C$try"
+  "$bin" launch --procs-per-node 2 --oversubscribe --max-restarts 3 -- train "${common[@]}" --run-dir "$run" > "$run.out" 2>&1 &
+  lpid=$!
+  case $try in
+    1) wait_until have_ckpt "$run"; delay=$("$py" -c 'import random; print(round(random.uniform(0.0, 0.4), 2))');
+       when="${delay}s after the first checkpoint appeared" ;;
+    2) wait_until have_ckpt "$run"; delay=0; when="as the first checkpoint appeared" ;;
+    3) wait_until have_ranks "$run" "$lpid"; delay=0; when="as soon as the ranks started" ;;
+  esac
+  sleep "$delay"
+  victim="$(ranks_of "$run" "$lpid" | shuf -n 1)"
+  if [ -n "$victim" ] && kill -9 "$victim" 2>/dev/null; then
+    killed="$victim"; echo "     try $try: killed rank pid $victim $when"
+  else
+    echo "     try $try: the run finished before the kill $when"
+  fi
+  wait $lpid || { fail "launcher did not complete"; tail -20 "$run.out"; }
+  [ -n "$killed" ] && break
+done
+if [ -z "$killed" ]; then
+  fail "kill -9: no rank was killed in 3 tries (the run always finished first)"
+else
+  restarts="$(launch_restarts "$run.out")"
+  [ "$restarts" -ge 1 ] 2>/dev/null && echo "ok   kill -9: the launcher restarted the job ($restarts restart(s))" \
+    || { fail "kill -9: the launcher reports $restarts restarts after a rank was killed"; tail -20 "$run.out"; }
+  [ "$(sha "$run.out")" = "$ref" ] && echo "ok   kill -9 + launcher restart: params_sha256 identical" \
+    || { fail "kill -9: params_sha256 differs"; grep -E "launch|resum|skipping" "$run.out"; }
+fi
 
 # 3. Corruption: flip a byte in the newest checkpoint of run A, truncate another copy.
 newest="$(ls -d "$tmp"/A/ckpt/step_* | sort | tail -n 1)"

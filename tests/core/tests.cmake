@@ -1,0 +1,2 @@
+# core/: the ground floor (see tests/CMakeLists.txt for the functions and labels).
+rpct_add_test(test_ftz LABELS unit SOURCES test_ftz.cpp)

@@ -1,8 +1,0 @@
-# CUDA kernels run on the CPU through kernels/cuda_emu (label emu), and the same kernels on a GPU
-# (label gpu; skip with a reason without a device or without a CUDA build).
-rpct_add_test(test_emu_runtime LABELS emu SOURCES kernels/test_emu_runtime.cpp)
-rpct_add_test(test_emu_attention LABELS emu SOURCES kernels/test_emu_attention.cpp)
-# The deliberately broken kernel variants (each in its own translation unit and kernel namespace):
-# these tests pass when the emulated run DETECTS the bug (a mismatch against the reference).
-rpct_add_test(test_emu_broken LABELS emu SOURCES kernels/test_emu_broken_sync.cpp kernels/test_emu_broken_bound.cpp)
-rpct_add_test(test_gpu_attention LABELS gpu SOURCES kernels/test_gpu_attention.cpp)
