@@ -155,7 +155,7 @@ void GradSync::on_grad_ready(int64_t param) {
   gather_into_slot(param);
   ready_[param] = true;
   auto& b = buckets_[where_[param].first];
-  if (--b.pending == 0) launch_ready_in_order();
+  if (--b.pending == 0 && opt_.overlap) launch_ready_in_order();
   // Poke progress of in-flight collectives (MPI progresses only inside MPI calls).
   for (int64_t k = 0; k < next_launch_; ++k)
     if (buckets_[k].work) buckets_[k].work->test();

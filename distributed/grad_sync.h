@@ -29,6 +29,10 @@ struct GradSyncOptions {
   double bucket_mb = 25.0;
   double timeout_s = 300.0;
   bool prescaled_loss = false;  // the caller scales its loss by loss_scale(); see above
+  // Launch each bucket's all-reduce as soon as it is full, during backward (DDP). false: launch them all
+  // in finish(). On a CPU whose cores are all taken by compute threads, an all-reduce launched early
+  // only busy-polls (MPI's progress loop) on a core that backward needs until the peers catch up.
+  bool overlap = true;
 };
 
 class GradSync {
@@ -65,6 +69,7 @@ class GradSync {
   const torch::Tensor& bucket_buffer(int64_t i) const { return buckets_[i].buffer; }
   Watchdog* watchdog() { return watchdog_.get(); }
   bool active() const { return backend_ != nullptr; }
+  bool overlaps() const { return opt_.overlap; }
   CommBackend* backend() { return backend_.get(); }
 
  private:

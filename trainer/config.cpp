@@ -193,6 +193,7 @@ Registry make_registry(Config& c) {
   r.number("dist.bucket_mb", &c.dist.bucket_mb, 0.001, 4096);
   r.number("dist.first_bucket_mb", &c.dist.first_bucket_mb, 0.001, 4096);
   r.number("dist.timeout_s", &c.dist.timeout_s, 0.1, 1e7);
+  r.choice("dist.overlap", &c.dist.overlap, {"auto", "on", "off"});
 
   r.number("ckpt.every_steps", &c.ckpt.every_steps, 0, kMaxInt);
   r.boolean("ckpt.epoch_end", &c.ckpt.epoch_end);

@@ -90,6 +90,9 @@ struct DistConfig {
   double bucket_mb = 25.0;
   double first_bucket_mb = 1.0;
   double timeout_s = 300.0;
+  // All-reduce buckets during backward (on) or after it (off). auto: off on a CPU device whose cores are
+  // all busy with this node's compute threads (ranks x train.threads >= cores), else on.
+  std::string overlap = "auto";
 };
 
 struct CkptConfig {

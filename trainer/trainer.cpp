@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <numeric>
+#include <thread>
 
 #include "core/log.h"
 #include "datasets/loader.h"
@@ -72,15 +73,22 @@ EvalResult evaluate(Task& task, BatchSource& set, int64_t batch_size, const Dist
   return task.eval_result(total, samples);
 }
 
+bool overlap_all_reduce(const std::string& setting, torch::Device device, const DistContext& dist) {
+  if (setting != "auto") return setting == "on";
+  if (!device.is_cpu()) return true;
+  const int64_t cores = std::max(1u, std::thread::hardware_concurrency());
+  return static_cast<int64_t>(dist.local_size()) * torch::get_num_threads() < cores;
+}
+
 // ---------------------------------------------------------------------------------------------------
 Trainer::Trainer(const Config& cfg, DistContext& dist, std::unique_ptr<Task> task, bool data_parallel)
     : cfg_(cfg), dist_(dist), task_(std::move(task)), params_(named_parameters(task_->model())) {
   for (const auto& b : task_->model().named_buffers()) buffers_.emplace_back(b.key(), b.value());
   opt_ = make_optimizer(*task_, cfg.train);
   const bool synced = data_parallel && dist.world_size() > 1;
-  sync_ = std::make_unique<GradSync>(params_, dist, synced ? make_backend(dist, task_->device()) : nullptr,
-                                     GradSyncOptions{cfg.dist.first_bucket_mb, cfg.dist.bucket_mb, cfg.dist.timeout_s,
-                                                     /*prescaled_loss=*/true});
+  GradSyncOptions opt{cfg.dist.first_bucket_mb, cfg.dist.bucket_mb, cfg.dist.timeout_s, /*prescaled_loss=*/true};
+  opt.overlap = overlap_all_reduce(cfg.dist.overlap, task_->device(), dist);
+  sync_ = std::make_unique<GradSync>(params_, dist, synced ? make_backend(dist, task_->device()) : nullptr, opt);
   sync_->check_fingerprint(to_yaml(cfg));
   std::vector<torch::Tensor> state;
   for (const auto& p : params_) state.push_back(p.second);
@@ -178,9 +186,10 @@ class RunReport {
     log_info("model: %s", trainer.task().describe().c_str());
     auto& sync = trainer.grad_sync();
     if (sync.active())
-      log_info("dist: %d ranks, backend %s, %lld gradient buckets (first %.2f MB), watchdog %.0f s", dist.world_size(),
-               sync.backend()->name().c_str(), static_cast<long long>(sync.num_buckets()),
-               sync.bucket_bytes().front() / 1048576.0, cfg_.dist.timeout_s);
+      log_info("dist: %d ranks, backend %s, %lld gradient buckets (first %.2f MB) all-reduced %s, watchdog %.0f s",
+               dist.world_size(), sync.backend()->name().c_str(), static_cast<long long>(sync.num_buckets()),
+               sync.bucket_bytes().front() / 1048576.0, sync.overlaps() ? "during backward" : "after backward",
+               cfg_.dist.timeout_s);
     log_info("data: %lld train / %lld test images; %d ranks x batch %d x accum %d; %lld steps/epoch; threads %d",
              static_cast<long long>(plan.n_train), static_cast<long long>(n_test), dist.world_size(),
              cfg_.train.batch_size, plan.accum, static_cast<long long>(plan.steps_per_epoch), torch::get_num_threads());

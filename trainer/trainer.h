@@ -42,6 +42,10 @@ std::unique_ptr<Task> make_task(const Config& cfg, torch::Device device);
 // over all ranks once; the metrics are global. Collective.
 EvalResult evaluate(Task& task, BatchSource& set, int64_t batch_size, const DistContext& dist);
 
+// dist.overlap ("auto" | "on" | "off") for a task on `device`: whether GradSync launches all-reduces
+// during backward. auto: on, except on a CPU whose cores this node's ranks x intra-op threads fill.
+bool overlap_all_reduce(const std::string& setting, torch::Device device, const DistContext& dist);
+
 // The optimizer of train.*: AdamW with timm's parameter groups (decay, then no decay per
 // Task::no_weight_decay).
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(Task& task, const TrainConfig& t);

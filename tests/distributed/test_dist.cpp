@@ -96,6 +96,29 @@ TEST(GradSync, GradientsLandInBucketsAndLaunchDuringBackward) {
   }
 }
 
+// overlap = false (dist.overlap off): backward only fills the buckets; finish() launches them all, and the
+// gradients are the same mean as with overlap.
+TEST(GradSync, WithoutOverlapLaunchesOnlyInFinish) {
+  REQUIRE_TWO_RANKS();
+  auto x = torch::randn({4, 1, 28, 28}).add_(dist().rank()), y = torch::tensor({0, 1, 2, 3});
+  std::vector<torch::Tensor> grads[2];
+  for (const bool overlap : {true, false}) {
+    SCOPED_TRACE(overlap ? "overlap" : "no overlap");
+    torch::manual_seed(0);
+    auto m = make_vit(tiny_config());
+    rpct::GradSyncOptions opt{0.01, 0.05, 60.0, /*prescaled_loss=*/true};
+    opt.overlap = overlap;
+    rpct::GradSync sync(named(m), dist(), rpct::make_mpi_backend(dist()), opt);
+    ASSERT_GT(sync.num_buckets(), 2);
+    sync.zero_grad();
+    (torch::nn::functional::cross_entropy(m->forward(x), y) * sync.loss_scale()).backward();
+    EXPECT_EQ(sync.num_launched(), overlap ? sync.num_buckets() : 0);
+    sync.finish();
+    for (const auto& p : m->parameters()) grads[overlap].push_back(p.grad().clone());
+  }
+  for (size_t i = 0; i < grads[0].size(); ++i) EXPECT_TRUE(grads[0][i].equal(grads[1][i])) << "param " << i;
+}
+
 TEST(GradSync, BroadcastMakesEveryRankEqualToRoot) {
   REQUIRE_TWO_RANKS();
   torch::manual_seed(100 + dist().rank());  // different init per rank
@@ -125,12 +148,19 @@ TEST(GradSync, TwoRanksEqualOneRankWithDoubleBatch) {
     std::tie(batch.x, batch.y) = rpct::make_batch(data, idx, false, 0, 0);
     return batch;
   };
-  const std::pair<bool, int> modes[] = {{true, 1}, {true, 2}, {false, 1}, {false, 2}};  // (trainer_step, accum)
-  for (const auto& [trainer_step, accum] : modes) {
+  struct Mode {
+    bool trainer_step;
+    int accum;
+    const char* overlap;  // dist.overlap of the Trainer
+  };
+  const Mode modes[] = {{true, 1, "on"}, {true, 2, "on"}, {true, 2, "off"}, {false, 1, "on"}, {false, 2, "on"}};
+  for (const auto& [trainer_step, accum, overlap] : modes) {
     SCOPED_TRACE(std::string(trainer_step ? "Trainer::step" : "plain loop, set_to_none") + ", accum " +
-                 std::to_string(accum));
+                 std::to_string(accum) + ", overlap " + overlap);
+    cfg.dist.overlap = overlap;
     torch::manual_seed(7);
     rpct::Trainer dp(cfg, dist(), rpct::make_task(cfg, torch::kCPU));
+    ASSERT_EQ(dp.grad_sync().overlaps(), cfg.dist.overlap == "on");
     torch::manual_seed(7);
     rpct::Trainer single(cfg, dist(), rpct::make_task(cfg, torch::kCPU), /*data_parallel=*/false);
     // The plain loop's own model, optimizer and GradSync (averaging copy, no pre-scaled loss).

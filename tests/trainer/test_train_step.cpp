@@ -2,6 +2,8 @@
 
 #include <boost/filesystem.hpp>
 
+#include <thread>
+
 #include "datasets/fashion_mnist.h"
 #include "trainer/lr_schedule.h"
 #include "trainer/trainer.h"
@@ -37,6 +39,18 @@ TEST(Train, LrScheduleWarmsUpThenDecays) {
   EXPECT_DOUBLE_EQ(rpct::lr_at(t, 1.0), 1e-3);
   EXPECT_NEAR(rpct::lr_at(t, 5.5), (1e-3 + 1e-5) / 2, 1e-12);
   EXPECT_NEAR(rpct::lr_at(t, 10.0), 1e-5, 1e-15);
+}
+
+// dist.overlap: on / off as set; auto is off on a CPU whose cores the ranks' threads fill, on for CUDA.
+TEST(Train, OverlapSettingFollowsTheCores) {
+  auto& dist = rpct::DistContext::get();
+  EXPECT_TRUE(rpct::overlap_all_reduce("on", torch::kCPU, dist));
+  EXPECT_FALSE(rpct::overlap_all_reduce("off", torch::Device(torch::kCUDA, 0), dist));
+  EXPECT_TRUE(rpct::overlap_all_reduce("auto", torch::Device(torch::kCUDA, 0), dist));
+  const int threads = torch::get_num_threads();
+  torch::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  EXPECT_FALSE(rpct::overlap_all_reduce("auto", torch::kCPU, dist)) << "every core computes: no spare one to poll";
+  torch::set_num_threads(threads);
 }
 
 TEST(Train, ShortRunIsDeterministic) {
