@@ -92,7 +92,8 @@ class Checkpointer {
   const DistContext& dist_;
 };
 
-// Reads a checkpoint's model.pt: parameter name -> tensor, in saved order (for inspect/export).
+// Reads a checkpoint's model.safetensors: parameter name -> tensor in saved order, without the buffer/
+// and ema/ entries (for inspect/export).
 std::vector<std::pair<std::string, torch::Tensor>> read_checkpoint_params(const std::string& dir);
 std::map<std::string, std::string> read_checkpoint_meta(const std::string& dir);  // flat key -> JSON text
 
