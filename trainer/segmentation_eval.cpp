@@ -1,0 +1,171 @@
+#include "trainer/segmentation_eval.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <sstream>
+#include <stdexcept>
+
+namespace rpct {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// Throws naming the first value of `values` (1-D int64) outside [0, n_cls), if any; `what` names the tensor.
+void check_class_range(const torch::Tensor& values, int64_t n_cls, const char* what, const std::string& extra) {
+  const torch::Tensor bad = (values < 0) | (values >= n_cls);
+  if (!bad.any().item<bool>()) return;
+  const int64_t value = values.masked_select(bad)[0].item<int64_t>();
+  throw std::invalid_argument(std::string("confusion_matrix: ") + what + " value " + std::to_string(value) +
+                              " outside the classes [0, " + std::to_string(n_cls) + ")" + extra);
+}
+
+// mean of the values that are not NaN (numpy's nanmean); NaN when every value is NaN.
+double nan_mean(const std::vector<double>& values) {
+  double sum = 0;
+  int64_t n = 0;
+  for (double v : values) {
+    if (std::isnan(v)) continue;
+    sum += v;
+    ++n;
+  }
+  return n > 0 ? sum / static_cast<double>(n) : kNaN;
+}
+
+// Where the windows along one side of `size` pixels start (mmseg slide_inference): one every `stride`, the last
+// moved back to end at the border; one window of the whole side when it is shorter than the window.
+std::vector<int64_t> window_starts(int64_t size, int64_t window, int64_t stride) {
+  const int64_t count = std::max<int64_t>(size - window + stride - 1, 0) / stride + 1;
+  std::vector<int64_t> starts;
+  for (int64_t i = 0; i < count; ++i) {
+    const int64_t end = std::min(i * stride + window, size);
+    starts.push_back(std::max<int64_t>(end - window, 0));
+  }
+  return starts;
+}
+
+std::string percent_or_dash(double fraction) {
+  if (std::isnan(fraction)) return "-";
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.2f", 100.0 * fraction);
+  return buf;
+}
+
+}  // namespace
+
+torch::Tensor confusion_matrix(const torch::Tensor& pred, const torch::Tensor& label, int64_t n_cls,
+                               int64_t ignore_index) {
+  if (n_cls <= 0) throw std::invalid_argument("confusion_matrix: n_cls must be positive, got " + std::to_string(n_cls));
+  if (pred.sizes() != label.sizes())
+    throw std::invalid_argument("confusion_matrix: prediction shape " + c10::str(pred.sizes()) +
+                                " differs from label shape " + c10::str(label.sizes()));
+  if (torch::isFloatingType(pred.scalar_type()) || torch::isFloatingType(label.scalar_type()))
+    throw std::invalid_argument(std::string("confusion_matrix: prediction and label must be integer tensors, got ") +
+                                c10::toString(pred.scalar_type()) + " and " + c10::toString(label.scalar_type()));
+  const torch::Tensor labelled = label != ignore_index;
+  const torch::Tensor l = label.masked_select(labelled).to(torch::kLong);  // (P,) labelled pixels
+  const torch::Tensor p = pred.masked_select(labelled).to(torch::kLong);   // (P,)
+  check_class_range(l, n_cls, "label", " (ignore index " + std::to_string(ignore_index) + ")");
+  check_class_range(p, n_cls, "prediction", "");
+  return torch::bincount(l * n_cls + p, /*weights=*/{}, /*minlength=*/n_cls * n_cls).view({n_cls, n_cls});
+}
+
+SegmentationMetrics segmentation_metrics(const torch::Tensor& confusion) {
+  if (confusion.dim() != 2 || confusion.size(0) != confusion.size(1))
+    throw std::invalid_argument("segmentation_metrics: confusion matrix must be (n_cls, n_cls), got " +
+                                c10::str(confusion.sizes()));
+  const torch::Tensor counts = confusion.detach().to(torch::kCPU, torch::kDouble).contiguous();  // (n, n)
+  const int64_t n_cls = counts.size(0);
+  const torch::Tensor tp = counts.diagonal();             // (n,) intersection
+  const torch::Tensor label_area = counts.sum(1);         // (n,) TP + FN
+  const torch::Tensor union_area = label_area + counts.sum(0) - tp;  // (n,) TP + FN + FP
+  const auto tp_a = tp.accessor<double, 1>();
+  const auto label_a = label_area.accessor<double, 1>();
+  const auto union_a = union_area.accessor<double, 1>();
+
+  SegmentationMetrics m;
+  double tp_total = 0, label_total = 0;
+  for (int64_t c = 0; c < n_cls; ++c) {
+    m.iou.push_back(union_a[c] > 0 ? tp_a[c] / union_a[c] : kNaN);
+    m.acc.push_back(label_a[c] > 0 ? tp_a[c] / label_a[c] : kNaN);
+    m.present.push_back(union_a[c] > 0);
+    tp_total += tp_a[c];
+    label_total += label_a[c];
+  }
+  m.miou = nan_mean(m.iou);
+  m.macc = nan_mean(m.acc);
+  m.aacc = label_total > 0 ? tp_total / label_total : kNaN;
+  return m;
+}
+
+torch::Tensor sliding_window_logits(const SegmentationForward& forward, const torch::Tensor& image, int64_t n_cls,
+                                    int64_t window, int64_t stride) {
+  if (image.dim() != 4)
+    throw std::invalid_argument("sliding_window_logits: image must be (B, C, H, W), got " + c10::str(image.sizes()));
+  if (window <= 0 || stride <= 0 || stride > window)
+    throw std::invalid_argument("sliding_window_logits: need 0 < stride <= window, got window " +
+                                std::to_string(window) + ", stride " + std::to_string(stride));
+  using torch::indexing::Slice;
+  const int64_t batch = image.size(0), height = image.size(2), width = image.size(3);
+  const std::vector<int64_t> rows = window_starts(height, window, stride);
+  const std::vector<int64_t> cols = window_starts(width, window, stride);
+  const int64_t crop_h = std::min(window, height), crop_w = std::min(window, width);
+
+  torch::Tensor sums;   // (B, n_cls, H, W), allocated with the first window's dtype
+  torch::Tensor count;  // (1, 1, H, W): windows covering each pixel
+  for (int64_t y : rows) {
+    for (int64_t x : cols) {
+      const auto ys = Slice(y, y + crop_h), xs = Slice(x, x + crop_w);
+      const torch::Tensor logits = forward(image.index({Slice(), Slice(), ys, xs}));  // (B, n_cls, h, w)
+      const std::vector<int64_t> expected{batch, n_cls, crop_h, crop_w};
+      if (logits.sizes() != c10::IntArrayRef(expected))
+        throw std::invalid_argument("sliding_window_logits: forward returned " + c10::str(logits.sizes()) +
+                                    " for a crop at (" + std::to_string(y) + ", " + std::to_string(x) +
+                                    "), expected " + c10::str(c10::IntArrayRef(expected)));
+      if (!sums.defined()) {
+        sums = torch::zeros({batch, n_cls, height, width}, logits.options());
+        count = torch::zeros({1, 1, height, width}, logits.options());
+      }
+      sums.index({Slice(), Slice(), ys, xs}).add_(logits);
+      count.index({Slice(), Slice(), ys, xs}).add_(1);
+    }
+  }
+  return sums.div_(count);  // every pixel is covered: the windows tile each side (stride <= window)
+}
+
+std::string per_class_table_markdown(const SegmentationMetrics& metrics, const std::vector<std::string>& class_names) {
+  if (class_names.size() != metrics.iou.size() || metrics.acc.size() != metrics.iou.size())
+    throw std::invalid_argument("per_class_table_markdown: " + std::to_string(class_names.size()) +
+                                " class names for " + std::to_string(metrics.iou.size()) + " classes");
+  std::ostringstream out;
+  out << "| class | IoU (%) | Acc (%) |\n| --- | ---: | ---: |\n";
+  for (size_t c = 0; c < class_names.size(); ++c)
+    out << "| " << class_names[c] << " | " << percent_or_dash(metrics.iou[c]) << " | "
+        << percent_or_dash(metrics.acc[c]) << " |\n";
+  return out.str();
+}
+
+const std::vector<std::string>& ade20k_class_names() {
+  // mmsegmentation ADE20KDataset.METAINFO['classes'] (there 'bed ' has a trailing space, dropped here).
+  static const std::vector<std::string> names{
+      "wall", "building", "sky", "floor", "tree", "ceiling", "road", "bed", "windowpane", "grass", "cabinet",
+      "sidewalk", "person", "earth", "door", "table", "mountain", "plant", "curtain", "chair", "car", "water",
+      "painting", "sofa", "shelf", "house", "sea", "mirror", "rug", "field", "armchair", "seat", "fence",
+      "desk", "rock", "wardrobe", "lamp", "bathtub", "railing", "cushion", "base", "box", "column", "signboard",
+      "chest of drawers", "counter", "sand", "sink", "skyscraper", "fireplace", "refrigerator", "grandstand",
+      "path", "stairs", "runway", "case", "pool table", "pillow", "screen door", "stairway", "river", "bridge",
+      "bookcase", "blind", "coffee table", "toilet", "flower", "book", "hill", "bench", "countertop", "stove",
+      "palm", "kitchen island", "computer", "swivel chair", "boat", "bar", "arcade machine", "hovel", "bus",
+      "towel", "light", "truck", "tower", "chandelier", "awning", "streetlight", "booth", "television receiver",
+      "airplane", "dirt track", "apparel", "pole", "land", "bannister", "escalator", "ottoman", "bottle",
+      "buffet", "poster", "stage", "van", "ship", "fountain", "conveyer belt", "canopy", "washer", "plaything",
+      "swimming pool", "stool", "barrel", "basket", "waterfall", "tent", "bag", "minibike", "cradle", "oven",
+      "ball", "food", "step", "tank", "trade name", "microwave", "pot", "animal", "bicycle", "lake",
+      "dishwasher", "screen", "blanket", "sculpture", "hood", "sconce", "vase", "traffic light", "tray",
+      "ashcan", "fan", "pier", "crt screen", "plate", "monitor", "bulletin board", "shower", "radiator",
+      "glass", "clock", "flag"};
+  return names;
+}
+
+}  // namespace rpct
