@@ -48,7 +48,8 @@ TEST(ConfusionMatrix, CountsLabelPredPairsAndExcludesIgnorePixels) {
   // 22 pixels as a (2, 11) map: the 20 labelled ones give hand_confusion_3(); the last two are ignore (255)
   // with predictions 2 and 0, which must count nowhere.
   const torch::Tensor label =
-      torch::tensor({0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 255, 255}, torch::kUInt8).view({2, 11});
+      torch::tensor({0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 255, 255}, torch::kUInt8)
+          .view({2, 11});
   const torch::Tensor pred =
       torch::tensor({0, 0, 0, 0, 0, 1, 0, 0, 1, 1, 1, 2, 1, 2, 2, 2, 2, 2, 2, 2, 2, 0}, torch::kLong).view({2, 11});
   const torch::Tensor cm = rpct::confusion_matrix(pred, label, 3);
@@ -86,8 +87,8 @@ TEST(ConfusionMatrix, OutOfRangeValuesAreNamed) {
   expect_error_naming([&] { rpct::confusion_matrix(pred, torch::tensor({0, 3, 1, 1}), 3); }, {"label", "3"});
   expect_error_naming([&] { rpct::confusion_matrix(torch::tensor({0, 7, 0, 0}), torch::zeros({4}, torch::kLong), 3); },
                       {"prediction", "7"});
-  expect_error_naming([&] { rpct::confusion_matrix(torch::zeros({3}, torch::kLong), torch::zeros({4}, torch::kLong), 3); },
-                      {"shape", "[3]", "[4]"});
+  const torch::Tensor three = torch::zeros({3}, torch::kLong), four = torch::zeros({4}, torch::kLong);
+  expect_error_naming([&] { rpct::confusion_matrix(three, four, 3); }, {"shape", "[3]", "[4]"});
 }
 
 TEST(SegmentationMetrics, HandComputedThreeClasses) {
@@ -308,7 +309,8 @@ TEST(SlidingWindow, ConstantModelGivesAConstantMap) {
 TEST(SlidingWindow, BadArgumentsAreNamed) {
   const auto model = [](const torch::Tensor& crop) { return torch::zeros({crop.size(0), 2, 1, 1}); };
   const torch::Tensor image = torch::zeros({1, 3, 8, 8});
-  expect_error_naming([&] { rpct::sliding_window_logits(model, image, 2, 4, 3); }, {"forward returned", "[1, 2, 1, 1]"});
+  expect_error_naming([&] { rpct::sliding_window_logits(model, image, 2, 4, 3); },
+                      {"forward returned", "[1, 2, 1, 1]"});
   expect_error_naming([&] { rpct::sliding_window_logits(model, image, 2, 4, 5); }, {"stride 5", "window 4"});
   expect_error_naming([&] { rpct::sliding_window_logits(model, torch::zeros({3, 8, 8}), 2, 4, 3); }, {"[3, 8, 8]"});
 }
