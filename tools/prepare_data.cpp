@@ -48,6 +48,10 @@ const char* kUsage =
     "  ade20k-synthetic --out DIR [--train N] [--val N] [--width W] [--height H] [--classes C]\n"
     "                   [--quality Q] [--seed S]\n"
     "      A synthetic set in the ADEChallengeData2016 layout under DIR/ADEChallengeData2016.\n"
+    "  fashion-mnist-segmentation --out DIR [--source DIR] [--train N] [--val N] [--size S]\n"
+    "                   [--min-items K] [--max-items K] [--quality Q] [--seed S]\n"
+    "      Scenes of real Fashion-MNIST items with per-pixel labels (11 classes with the background),\n"
+    "      in the ADEChallengeData2016 layout under DIR/ADEChallengeData2016.\n"
     "Prints one JSON line last: {\"cmd\": \"prepare-data\", \"ok\", \"subcommand\", \"root\", \"train\", \"val\",\n"
     "\"classes\", \"seconds\"} (or \"ok\": false with \"error\").\n";
 
@@ -154,6 +158,64 @@ PrepareResult prepare_synthetic_ade20k(const SyntheticAde20kOptions& opt) {
   return {root, opt.train, opt.val, opt.classes};
 }
 
+PrepareResult prepare_fashion_mnist_segmentation(const FmnistSegmentationOptions& opt) {
+  const std::string what = "prepare-data fashion-mnist-segmentation: ";
+  if (opt.out.empty()) throw std::invalid_argument(what + "--out is required");
+  if (opt.size < 28) throw std::invalid_argument(what + "--size must be >= 28");
+  if (opt.min_items < 1 || opt.max_items < opt.min_items)
+    throw std::invalid_argument(what + "need 1 <= --min-items <= --max-items");
+  if (opt.min_scale <= 0 || opt.max_scale < opt.min_scale || 28 * opt.max_scale > opt.size)
+    throw std::invalid_argument(what + "need 0 < min scale <= max scale and 28 x max scale <= --size");
+  const std::string root = opt.out + "/ADEChallengeData2016";
+  constexpr uint8_t kBackgroundLabel = 1;  // item class c is labelled c + 2
+  auto write_split = [&](const ImageSet& items, const std::string& split, const std::string& prefix, int64_t n,
+                         int64_t stream) {
+    const std::string img_dir = root + "/images/" + split, ann_dir = root + "/annotations/" + split;
+    make_dirs(img_dir);
+    make_dirs(ann_dir);
+    const int S = opt.size;
+    const int64_t H0 = items.images.size(1), W0 = items.images.size(2);
+    const auto* src = items.images.data_ptr<uint8_t>();
+    const auto* cls = items.labels.data_ptr<int64_t>();
+    for (int64_t i = 0; i < n; ++i) {
+      SampleRng rng(opt.seed, stream, i);
+      Image img, lab;
+      img.width = lab.width = S;
+      img.height = lab.height = S;
+      img.channels = 1;
+      lab.channels = 1;
+      img.pixels.resize(static_cast<size_t>(S) * S);
+      for (auto& p : img.pixels) p = static_cast<uint8_t>(rng.randint(0, opt.foreground / 2));  // faint noise
+      lab.pixels.assign(static_cast<size_t>(S) * S, kBackgroundLabel);
+      const int64_t k = rng.randint(opt.min_items, opt.max_items);
+      for (int64_t it = 0; it < k; ++it) {  // later items occlude earlier ones, in the image and the labels
+        const int64_t item = rng.randint(0, items.size() - 1);
+        const double scale = rng.uniform(opt.min_scale, opt.max_scale);
+        const int side = static_cast<int>(std::lround(28 * scale));
+        const int y0 = static_cast<int>(rng.randint(0, S - side)), x0 = static_cast<int>(rng.randint(0, S - side));
+        const uint8_t* px = src + item * H0 * W0;
+        for (int y = 0; y < side; ++y)
+          for (int x = 0; x < side; ++x) {  // nearest-neighbour scaling of the 28 x 28 item
+            const int64_t sy = std::min<int64_t>(H0 - 1, static_cast<int64_t>(y / scale));
+            const int64_t sx = std::min<int64_t>(W0 - 1, static_cast<int64_t>(x / scale));
+            const uint8_t v = px[sy * W0 + sx];
+            if (v < opt.foreground) continue;
+            const size_t p = static_cast<size_t>(y0 + y) * S + (x0 + x);
+            img.pixels[p] = v;
+            lab.pixels[p] = static_cast<uint8_t>(cls[item] + 2);
+          }
+      }
+      char name[64];
+      std::snprintf(name, sizeof(name), "ADE_%s_%08lld", prefix.c_str(), static_cast<long long>(i + 1));
+      write_file_bytes(img_dir + "/" + name + ".jpg", encode_jpeg(img, opt.quality));
+      write_file_bytes(ann_dir + "/" + name + ".png", encode_png(lab));
+    }
+  };
+  write_split(load_fashion_mnist(opt.source, "train"), "training", "train", opt.train, 0);
+  write_split(load_fashion_mnist(opt.source, "test"), "validation", "val", opt.val, 1);
+  return {root, opt.train, opt.val, 11};
+}
+
 namespace {
 
 // The subcommands: parse argv (argv[0] = the subcommand) and build the set; nullopt after --help.
@@ -191,6 +253,25 @@ std::optional<PrepareResult> run_ade20k_synthetic(int argc, char** argv) {
   return prepare_synthetic_ade20k(o);
 }
 
+std::optional<PrepareResult> run_fashion_mnist_segmentation(int argc, char** argv) {
+  namespace po = boost::program_options;
+  FmnistSegmentationOptions o;
+  int64_t seed = static_cast<int64_t>(o.seed);
+  auto d = cli::command_options("prepare-data fashion-mnist-segmentation options");
+  d.add_options()("out", po::value<std::string>(&o.out)->required(), "output directory")(
+      "source", po::value<std::string>(&o.source)->default_value(o.source), "directory of the Fashion-MNIST IDX files")(
+      "train", cli::non_negative(&o.train, "--train")->default_value(o.train), "training scenes")(
+      "val", cli::non_negative(&o.val, "--val")->default_value(o.val), "validation scenes")(
+      "size", cli::non_negative(&o.size, "--size")->default_value(o.size), "scene side in pixels")(
+      "min-items", cli::non_negative(&o.min_items, "--min-items")->default_value(o.min_items), "items per scene, at least")(
+      "max-items", cli::non_negative(&o.max_items, "--max-items")->default_value(o.max_items), "items per scene, at most")(
+      "quality", cli::non_negative(&o.quality, "--quality")->default_value(o.quality), "JPEG quality")(
+      "seed", cli::non_negative(&seed, "--seed")->default_value(seed), "random seed");
+  if (!cli::parse("prepare-data", argc, argv, d, kUsage)) return std::nullopt;
+  o.seed = static_cast<uint64_t>(seed);
+  return prepare_fashion_mnist_segmentation(o);
+}
+
 }  // namespace
 
 int prepare_data_main(int argc, char** argv) {
@@ -202,7 +283,8 @@ int prepare_data_main(int argc, char** argv) {
   return cli::run_command("prepare-data", [&] {
     if (cmd.empty()) {
       std::fputs(kUsage, stderr);
-      throw cli::UsageError("prepare-data: no data set given (fashion-mnist-imagenet | ade20k-synthetic)");
+      throw cli::UsageError(
+          "prepare-data: no data set given (fashion-mnist-imagenet | ade20k-synthetic | fashion-mnist-segmentation)");
     }
     const auto t0 = std::chrono::steady_clock::now();
     std::optional<PrepareResult> r;
@@ -211,6 +293,8 @@ int prepare_data_main(int argc, char** argv) {
         r = run_fashion_mnist_imagenet(argc, argv);
       else if (cmd == "ade20k-synthetic")
         r = run_ade20k_synthetic(argc, argv);
+      else if (cmd == "fashion-mnist-segmentation")
+        r = run_fashion_mnist_segmentation(argc, argv);
       else
         throw cli::UsageError("prepare-data: unknown command '" + cmd + "'");
     } catch (const std::invalid_argument& e) {  // the prepare_* functions' checks of their options

@@ -5,6 +5,11 @@
 //   ade20k-synthetic: <out>/ADEChallengeData2016/{images,annotations}/{training,validation}/ with
 //     random shapes whose pixels carry class ids 1..classes (and some 0 = "other" pixels); images are
 //     JPEGs coloured by class (learnable), annotations 8-bit grayscale PNGs.
+//   fashion-mnist-segmentation: <out>/ADEChallengeData2016/... scenes composed from real Fashion-MNIST
+//     items (train split -> training scenes, test split -> validation scenes): several items per scene at
+//     random positions and scales over a faint noise background; the annotation labels each item's
+//     foreground pixels with its class + 2 and the background 1 (so after reduce_zero_label: background 0,
+//     classes 1..10; 11 classes), the ADE20K convention of 0 = "other" is not used.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -28,6 +33,18 @@ struct SyntheticAde20kOptions {
   uint64_t seed = 0;
 };
 
+struct FmnistSegmentationOptions {
+  std::string source = "/usr/share/datasets/fashion-mnist";
+  std::string out;
+  int64_t train = 2000, val = 200;  // scenes
+  int size = 96;                    // scenes are size x size pixels
+  int min_items = 2, max_items = 4;  // items per scene
+  double min_scale = 1.0, max_scale = 2.0;  // item side = 28 x scale pixels
+  int foreground = 40;  // a Fashion-MNIST pixel >= this (of 255) is the item's, else background
+  int quality = 95;
+  uint64_t seed = 0;
+};
+
 struct PrepareResult {
   std::string root;  // the directory to point data.root at
   int64_t train = 0, val = 0, classes = 0;
@@ -35,6 +52,7 @@ struct PrepareResult {
 
 PrepareResult prepare_fashion_mnist_imagenet(const FmnistImagenetOptions& opt);
 PrepareResult prepare_synthetic_ade20k(const SyntheticAde20kOptions& opt);
+PrepareResult prepare_fashion_mnist_segmentation(const FmnistSegmentationOptions& opt);
 
 // argv: the arguments after `rpctrain prepare-data` (argv[0] is the subcommand). Prints a JSON result
 // line last; returns 0 on success, 2 on a usage error, 1 on a failure (message on stderr).

@@ -2,6 +2,7 @@
 
 #include <boost/filesystem.hpp>
 #include <cmath>
+#include <set>
 
 #include "datasets/ade20k.h"
 #include "datasets/decode.h"
@@ -79,4 +80,59 @@ TEST(PrepareData, SyntheticAde20kAndCli) {
   EXPECT_EQ(run_main({"ade20k-synthetic", "--bogus"}), 2);
   EXPECT_EQ(run_main({"nope"}), 2);
   EXPECT_EQ(run_main({"ade20k-synthetic", "--out", d.path, "--train", "x"}), 2);
+}
+
+// fashion-mnist-segmentation: scenes in the ADE20K layout whose annotations follow the items' pixels:
+// item pixels (label >= 2) are bright Fashion-MNIST foreground, background pixels (label 1) faint noise.
+TEST(PrepareData, FashionMnistSegmentationScenes) {
+  if (!boost::filesystem::exists(kFmnist)) GTEST_SKIP() << kFmnist << " missing (apt-get install dataset-fashion-mnist)";
+  // Items are pasted where the source pixel is >= 40 (the default foreground threshold), the background is
+  // noise in [0, 20]; JPEG (quality 95) moves means by a few levels, so the two means stay far apart.
+  constexpr double kMinItemMean = 60, kMaxBackgroundMean = 30;
+  TempDir d, again;
+  const std::vector<std::string> args = {"--train", "8", "--val", "4", "--size", "64", "--seed", "3"};
+  auto with_out = [&](const std::string& out) {
+    std::vector<std::string> a = {"fashion-mnist-segmentation", "--out", out};
+    a.insert(a.end(), args.begin(), args.end());
+    return a;
+  };
+  ASSERT_EQ(run_main(with_out(d.path)), 0);
+  const auto train = Ade20kDataset::open({d.path, "training"});
+  ASSERT_EQ(train.size(), 8);
+  EXPECT_EQ(Ade20kDataset::open({d.path, "validation"}).size(), 4);
+  std::set<int> item_classes;
+  for (int64_t i = 0; i < train.size(); ++i) {
+    const Image img = decode_rgb(read_file_bytes(train.image_path(i)), train.image_path(i));
+    const Image lab = decode_label_png(read_file_bytes(train.label_path(i)), train.label_path(i));
+    ASSERT_EQ(img.width, 64);
+    ASSERT_EQ(lab.width, 64);
+    ASSERT_EQ(lab.height, 64);
+    double item_sum = 0, bg_sum = 0;
+    int64_t items = 0, bg = 0;
+    for (size_t p = 0; p < lab.pixels.size(); ++p) {
+      const int v = lab.pixels[p];
+      ASSERT_GE(v, 1) << train.label_path(i);
+      ASSERT_LE(v, 11) << train.label_path(i);
+      if (v >= 2) {
+        item_classes.insert(v);
+        item_sum += img.pixels[3 * p];
+        ++items;
+      } else {
+        bg_sum += img.pixels[3 * p];
+        ++bg;
+      }
+    }
+    ASSERT_GT(items, 0) << train.label_path(i) << ": a scene without items";
+    ASSERT_GT(bg, 0) << train.label_path(i);
+    EXPECT_GT(item_sum / items, kMinItemMean) << train.image_path(i);
+    EXPECT_LT(bg_sum / bg, kMaxBackgroundMean) << train.image_path(i);
+  }
+  EXPECT_GE(item_classes.size(), 3u) << "8 scenes of 2-4 random items should show several classes";
+  // Deterministic per seed.
+  ASSERT_EQ(run_main(with_out(again.path)), 0);
+  const auto twin = Ade20kDataset::open({again.path, "training"});
+  for (int64_t i = 0; i < train.size(); ++i)
+    EXPECT_EQ(read_file_bytes(train.label_path(i)), read_file_bytes(twin.label_path(i))) << i;
+  EXPECT_EQ(run_main({"fashion-mnist-segmentation", "--out", d.path, "--size", "20"}), 2);  // smaller than an item
+  EXPECT_EQ(run_main({"fashion-mnist-segmentation", "--out", d.path, "--min-items", "3", "--max-items", "2"}), 2);
 }
