@@ -42,22 +42,27 @@ Ade20kDataset Ade20kDataset::open(const Ade20kOptions& opt) {
       throw std::runtime_error(ann_dir + "/" + f + ": two annotations share the stem '" + stem_of(f) + "'");
   }
   if (images.empty()) throw std::runtime_error(img_dir + ": no images");
-  for (const auto& kv : images)
-    if (!labels.count(kv.first))
-      throw std::runtime_error(img_dir + "/" + kv.second + ": annotation " + ann_dir + "/" + kv.first +
-                               ".png is missing");
-  for (const auto& kv : labels)
-    if (!images.count(kv.first))
-      throw std::runtime_error(ann_dir + "/" + kv.second + ": image " + img_dir + "/" + kv.first + ".jpg is missing");
-  std::vector<std::string> all_images, all_labels;
-  for (const auto& kv : images) {
-    all_images.push_back(img_dir + "/" + kv.second);
-    all_labels.push_back(ann_dir + "/" + labels[kv.first]);
+  // Every stem is a sample, in stem order; one whose image or annotation is missing stays in the set as a
+  // bad sample (pair_problem), so data.on_bad_sample decides: skip it (counted, named once) or stop.
+  std::map<std::string, std::pair<std::string, std::string>> pairs;  // stem -> (image, annotation) or ""
+  for (const auto& kv : images) pairs[kv.first].first = img_dir + "/" + kv.second;
+  for (const auto& kv : labels) pairs[kv.first].second = ann_dir + "/" + kv.second;
+  std::vector<std::pair<std::string, std::string>> all;
+  std::vector<std::string> problems;
+  for (const auto& [stem, p] : pairs) {
+    all.push_back(p);
+    if (p.second.empty())
+      problems.push_back(p.first + ": annotation " + ann_dir + "/" + stem + ".png is missing");
+    else if (p.first.empty())
+      problems.push_back(p.second + ": image " + img_dir + "/" + stem + ".jpg is missing");
+    else
+      problems.emplace_back();
   }
   Ade20kDataset ds;
-  for (int64_t i : strided_subset(static_cast<int64_t>(all_images.size()), opt.limit)) {
-    ds.images_.push_back(all_images[i]);
-    ds.labels_.push_back(all_labels[i]);
+  for (int64_t i : strided_subset(static_cast<int64_t>(all.size()), opt.limit)) {
+    ds.images_.push_back(all[i].first);
+    ds.labels_.push_back(all[i].second);
+    ds.problems_.push_back(problems[i]);
   }
   return ds;
 }
@@ -78,6 +83,7 @@ Batch Ade20kSource::make_batch(int64_t epoch, const std::vector<int64_t>& indice
   int64_t* y = b.y.data_ptr<int64_t>();
   for (int64_t i = 0; i < B; ++i) {
     const int64_t used = load_with_policy(indices[i], opt_.on_bad_sample, &b.skipped, [&](int64_t idx) {
+      if (!ds_.pair_problem(idx).empty()) throw DecodeError(ds_.pair_problem(idx));
       const auto img = read_file_bytes(ds_.image_path(idx));
       const auto lab = read_file_bytes(ds_.label_path(idx));
       segmentation_train_transform(img, ds_.image_path(idx), lab, ds_.label_path(idx), opt_.transform, opt_.seed, epoch,

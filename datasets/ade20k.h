@@ -1,7 +1,9 @@
 // ADE20K scene parsing (ADEChallengeData2016, data.kind: ade20k).
 //   <root>/images/{training,validation}/*.jpg + <root>/annotations/{training,validation}/*.png
-// Pairs are matched by file stem; an image without its annotation (or the reverse) is an error naming
-// the missing file. Labels: 0 = "other" -> ignore (255), 1..150 -> 0..149 (reduce_zero_label, the
+// Pairs are matched by file stem. An image without its annotation (or the reverse), an annotation whose
+// size differs from its image, a label value above the class count or a colour annotation is a bad
+// sample: skipped (counted, named once in the log) or, with data.on_bad_sample: error, the run stops
+// naming the file. Labels: 0 = "other" -> ignore (255), 1..150 -> 0..149 (reduce_zero_label, the
 // mmsegmentation convention).
 #pragma once
 #include <cstddef>
@@ -27,11 +29,14 @@ class Ade20kDataset {
  public:
   static Ade20kDataset open(const Ade20kOptions& opt);
   int64_t size() const { return static_cast<int64_t>(images_.size()); }
+  // Empty when sample i lacks its image or its annotation (see pair_problem).
   const std::string& image_path(int64_t i) const { return images_[i]; }
   const std::string& label_path(int64_t i) const { return labels_[i]; }
+  // "" for a complete pair; else why sample i is bad ("<file>: annotation <path> is missing" or the reverse).
+  const std::string& pair_problem(int64_t i) const { return problems_[i]; }
 
  private:
-  std::vector<std::string> images_, labels_;
+  std::vector<std::string> images_, labels_, problems_;
 };
 
 // In place: 0 -> 255, v -> v - 1 (so 255 stays 255).

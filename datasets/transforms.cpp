@@ -393,9 +393,17 @@ Image resize_nearest(const Image& src, int out_w, int out_h) {
   return out;
 }
 
-Image decode_labels(const std::vector<uint8_t>& bytes, const std::string& path, bool reduce) {
+// The label map of `path`, reduced (0 -> 255, v -> v - 1) when `reduce`; a value that is neither a class
+// (< num_classes) nor 255 (ignore) makes the sample bad, naming the raw value in the file.
+Image decode_labels(const std::vector<uint8_t>& bytes, const std::string& path, bool reduce, int num_classes) {
   Image lab = decode_label_png(bytes, path);
   if (reduce) reduce_zero_label(lab.pixels.data(), lab.pixels.size());
+  for (const uint8_t v : lab.pixels)
+    if (v >= num_classes && v != kIgnoreLabel)
+      throw DecodeError(path + ": label value " + std::to_string(reduce ? v + 1 : v) + " is above the " +
+                        std::to_string(num_classes) + " classes" + (reduce ? " (1.." : " (0..") +
+                        std::to_string(reduce ? num_classes : num_classes - 1) + ", and " +
+                        (reduce ? "0 = other" : "255 = ignore") + ")");
   return lab;
 }
 
@@ -735,7 +743,7 @@ void segmentation_train_transform(const std::vector<uint8_t>& image_bytes, const
   const auto [nw, nh] = rescaled_size(hdr.width, hdr.height, opt.scale_long * ratio, opt.scale_short * ratio);
   Image img = decode_for(image_bytes, image_path, opt.dct_scaling, nw, nh);
   img = resample_box(img, 0, 0, img.width, img.height, nw, nh, Filter::kBilinear);
-  Image lab = decode_labels(label_bytes, label_path, opt.reduce_zero_label);
+  Image lab = decode_labels(label_bytes, label_path, opt.reduce_zero_label, opt.num_classes);
   if (lab.width != hdr.width || lab.height != hdr.height)
     throw DecodeError(label_path + ": label map is " + std::to_string(lab.width) + "x" + std::to_string(lab.height) +
                       " but its image " + image_path + " is " + std::to_string(hdr.width) + "x" + std::to_string(hdr.height));
@@ -801,7 +809,7 @@ SegmentationEvalSample segmentation_eval_transform(const std::vector<uint8_t>& i
   const auto [nw, nh] = rescaled_size(hdr.width, hdr.height, opt.scale_long, opt.scale_short);
   Image img = decode_for(image_bytes, image_path, opt.dct_scaling, nw, nh);
   img = resample_box(img, 0, 0, img.width, img.height, nw, nh, Filter::kBilinear);
-  Image lab = decode_labels(label_bytes, label_path, opt.reduce_zero_label);
+  Image lab = decode_labels(label_bytes, label_path, opt.reduce_zero_label, opt.num_classes);
   if (lab.width != hdr.width || lab.height != hdr.height)
     throw DecodeError(label_path + ": label map size differs from its image " + image_path);
   SegmentationEvalSample s;

@@ -111,6 +111,7 @@ struct SegmentationTransformOptions {
   double hflip = 0.5;
   bool photometric = true;
   bool reduce_zero_label = true;
+  int num_classes = 150;  // label values (after reduce_zero_label) must be < this or 255 (ignore)
   bool dct_scaling = true;
   std::array<float, 3> mean = kImagenetMean, std = kImagenetStd;
 };

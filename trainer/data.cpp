@@ -33,6 +33,7 @@ SegmentationSourceOptions segmentation_source_options(const Config& cfg) {
   o.transform.crop = d.seg_crop;
   o.transform.scale_short = d.seg_scale_short;
   o.transform.scale_long = 4 * d.seg_scale_short;  // 2048 x 512
+  o.transform.num_classes = cfg.model.num_classes;
   if (!d.augment) {
     o.transform.ratio_min = o.transform.ratio_max = 1.0;
     o.transform.hflip = 0;

@@ -55,19 +55,53 @@ TEST(Ade20k, LayoutPairsAndReduceZeroLabel) {
   EXPECT_EQ(s.label[10][39].item<int64_t>(), 149); // 150 -> 149
 }
 
-TEST(Ade20k, MissingPartnerIsAnErrorNamingIt) {
+// Bad pairs are bad samples: with on_bad_sample skip each is replaced by the next good one, counted and
+// named once; with error the first one stops the batch naming its file. Four kinds: an image without its
+// annotation, an annotation without its image, an annotation of another size, a label value above the
+// class count, and a colour (3-channel) annotation.
+TEST(Ade20k, BadPairsAreSkippedOrNamed) {
   TempDir d;
+  const std::string img = "ADEChallengeData2016/images/training/", ann = "ADEChallengeData2016/annotations/training/";
   write_pair(d, "training", "ADE_train_00000001", 16, 16);
-  test::write_jpeg(d.sub("ADEChallengeData2016/images/training/ADE_train_00000002.jpg"), test::make_rgb(16, 16));
-  expect_throw_with([&] { Ade20kDataset::open({d.path, "training"}); },
-                    {"ADE_train_00000002.jpg", "annotations/training/ADE_train_00000002.png is missing"});
-  TempDir d2;
-  write_pair(d2, "training", "ADE_train_00000001", 16, 16);
-  write_file_bytes(d2.sub("ADEChallengeData2016/annotations/training/ADE_train_00000009.png"),
-                   encode_png(test::make_solid(16, 16, 1, {3})));
-  expect_throw_with([&] { Ade20kDataset::open({d2.path, "training"}); },
-                    {"ADE_train_00000009.png", "images/training/ADE_train_00000009.jpg is missing"});
-  expect_throw_with([&] { Ade20kDataset::open({d2.path, "validation"}); }, {"validation", "not found"});
+  test::write_jpeg(d.sub(img + "ADE_train_00000002.jpg"), test::make_rgb(16, 16));  // no annotation
+  write_file_bytes(d.sub(ann + "ADE_train_00000003.png"), encode_png(test::make_solid(16, 16, 1, {3})));  // no image
+  test::write_jpeg(d.sub(img + "ADE_train_00000004.jpg"), test::make_rgb(16, 16));  // annotation 12 x 16
+  write_file_bytes(d.sub(ann + "ADE_train_00000004.png"), encode_png(test::make_solid(12, 16, 1, {3})));
+  test::write_jpeg(d.sub(img + "ADE_train_00000005.jpg"), test::make_rgb(16, 16));  // label 151 > 150 classes
+  write_file_bytes(d.sub(ann + "ADE_train_00000005.png"), encode_png(test::make_solid(16, 16, 1, {151})));
+  test::write_jpeg(d.sub(img + "ADE_train_00000006.jpg"), test::make_rgb(16, 16));  // colour annotation
+  write_file_bytes(d.sub(ann + "ADE_train_00000006.png"), encode_png(test::make_rgb(16, 16)));
+  write_pair(d, "training", "ADE_train_00000007", 16, 16);
+  const auto ds = Ade20kDataset::open({d.path, "training"});
+  ASSERT_EQ(ds.size(), 7);  // every stem is a sample
+  EXPECT_EQ(ds.pair_problem(0), "");
+  EXPECT_NE(ds.pair_problem(1).find("annotations/training/ADE_train_00000002.png is missing"), std::string::npos);
+  EXPECT_NE(ds.pair_problem(2).find("images/training/ADE_train_00000003.jpg is missing"), std::string::npos);
+
+  SegmentationSourceOptions o;
+  o.transform.crop = 16;
+  o.transform.scale_long = 64;
+  o.transform.scale_short = 16;
+  const std::vector<std::pair<int64_t, std::vector<std::string>>> bad = {
+      {1, {"ADE_train_00000002.jpg", "annotation", "missing", "on_bad_sample"}},
+      {2, {"ADE_train_00000003.png", "image", "missing"}},
+      {3, {"ADE_train_00000004.png", "12x16"}},
+      {4, {"ADE_train_00000005.png", "label value 151", "150 classes"}},
+      {5, {"ADE_train_00000006.png", "grayscale"}}};
+  o.on_bad_sample = BadSamplePolicy::kError;
+  Ade20kSource strict(ds, o);
+  for (const auto& [index, words] : bad) {
+    SCOPED_TRACE("sample " + std::to_string(index));
+    expect_throw_with([&, index = index] { strict.make_batch(0, {index}); }, words);
+  }
+  o.on_bad_sample = BadSamplePolicy::kSkip;
+  Ade20kSource lenient(ds, o);
+  Batch b = lenient.make_batch(0, {0, 1, 2, 3, 4, 5, 6});
+  EXPECT_EQ(b.skipped, 5);
+  EXPECT_EQ(b.indices, (std::vector<int64_t>{0, 6, 6, 6, 6, 6, 6}));  // each replaced by the next good one
+  EXPECT_EQ(lenient.bad_samples().count(), 5);
+  // The whole split missing is still an error at open.
+  expect_throw_with([&] { Ade20kDataset::open({d.path, "validation"}); }, {"validation", "not found"});
 }
 
 TEST(Ade20k, TrainTransformCropsPadsAndKeepsLabelsValid) {
