@@ -7,6 +7,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "datasets/transforms.h"
+
 namespace rpct {
 namespace {
 
@@ -31,18 +33,6 @@ double nan_mean(const std::vector<double>& values) {
     ++n;
   }
   return n > 0 ? sum / static_cast<double>(n) : kNaN;
-}
-
-// Where the windows along one side of `size` pixels start (mmseg slide_inference): one every `stride`, the last
-// moved back to end at the border; one window of the whole side when it is shorter than the window.
-std::vector<int64_t> window_starts(int64_t size, int64_t window, int64_t stride) {
-  const int64_t count = std::max<int64_t>(size - window + stride - 1, 0) / stride + 1;
-  std::vector<int64_t> starts;
-  for (int64_t i = 0; i < count; ++i) {
-    const int64_t end = std::min(i * stride + window, size);
-    starts.push_back(std::max<int64_t>(end - window, 0));
-  }
-  return starts;
 }
 
 std::string percent_or_dash(double fraction) {
@@ -108,28 +98,27 @@ torch::Tensor sliding_window_logits(const SegmentationForward& forward, const to
                                 std::to_string(window) + ", stride " + std::to_string(stride));
   using torch::indexing::Slice;
   const int64_t batch = image.size(0), height = image.size(2), width = image.size(3);
-  const std::vector<int64_t> rows = window_starts(height, window, stride);
-  const std::vector<int64_t> cols = window_starts(width, window, stride);
   const int64_t crop_h = std::min(window, height), crop_w = std::min(window, width);
 
   torch::Tensor sums;   // (B, n_cls, H, W), allocated with the first window's dtype
   torch::Tensor count;  // (1, 1, H, W): windows covering each pixel
-  for (int64_t y : rows) {
-    for (int64_t x : cols) {
-      const auto ys = Slice(y, y + crop_h), xs = Slice(x, x + crop_w);
-      const torch::Tensor logits = forward(image.index({Slice(), Slice(), ys, xs}));  // (B, n_cls, h, w)
-      const std::vector<int64_t> expected{batch, n_cls, crop_h, crop_w};
-      if (logits.sizes() != c10::IntArrayRef(expected))
-        throw std::invalid_argument("sliding_window_logits: forward returned " + c10::str(logits.sizes()) +
-                                    " for a crop at (" + std::to_string(y) + ", " + std::to_string(x) +
-                                    "), expected " + c10::str(c10::IntArrayRef(expected)));
-      if (!sums.defined()) {
-        sums = torch::zeros({batch, n_cls, height, width}, logits.options());
-        count = torch::zeros({1, 1, height, width}, logits.options());
-      }
-      sums.index({Slice(), Slice(), ys, xs}).add_(logits);
-      count.index({Slice(), Slice(), ys, xs}).add_(1);
+  // mmseg slide_inference's windows (datasets/transforms.h), shared with the data pipeline.
+  for (const Window& w : sliding_windows(static_cast<int>(height), static_cast<int>(width), static_cast<int>(window),
+                                         static_cast<int>(stride))) {
+    const int64_t y = w.y0, x = w.x0;
+    const auto ys = Slice(y, y + crop_h), xs = Slice(x, x + crop_w);
+    const torch::Tensor logits = forward(image.index({Slice(), Slice(), ys, xs}));  // (B, n_cls, h, w)
+    const std::vector<int64_t> expected{batch, n_cls, crop_h, crop_w};
+    if (logits.sizes() != c10::IntArrayRef(expected))
+      throw std::invalid_argument("sliding_window_logits: forward returned " + c10::str(logits.sizes()) +
+                                  " for a crop at (" + std::to_string(y) + ", " + std::to_string(x) +
+                                  "), expected " + c10::str(c10::IntArrayRef(expected)));
+    if (!sums.defined()) {
+      sums = torch::zeros({batch, n_cls, height, width}, logits.options());
+      count = torch::zeros({1, 1, height, width}, logits.options());
     }
+    sums.index({Slice(), Slice(), ys, xs}).add_(logits);
+    count.index({Slice(), Slice(), ys, xs}).add_(1);
   }
   return sums.div_(count);  // every pixel is covered: the windows tile each side (stride <= window)
 }
