@@ -195,6 +195,12 @@ Registry make_registry(Config& c) {
   r.number("dist.timeout_s", &c.dist.timeout_s, 0.1, 1e7);
   r.choice("dist.overlap", &c.dist.overlap, {"auto", "on", "off"});
 
+  r.choice("seg.decoder", &c.seg.decoder, {"mask", "linear"});
+  r.number("seg.decoder_depth", &c.seg.decoder_depth, 1, 64);
+  r.number("seg.decoder_dropout", &c.seg.decoder_dropout, 0, 0.99);
+  r.number("seg.window", &c.seg.window, 0, 1 << 16);
+  r.number("seg.stride", &c.seg.stride, 0, 1 << 16);
+
   r.number("ckpt.every_steps", &c.ckpt.every_steps, 0, kMaxInt);
   r.boolean("ckpt.epoch_end", &c.ckpt.epoch_end);
   r.number("ckpt.keep", &c.ckpt.keep, 1, 100000);

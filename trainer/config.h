@@ -101,6 +101,17 @@ struct CkptConfig {
   int keep = 2;            // keep the newest k complete checkpoints (plus the best by the task's primary metric)
 };
 
+// Segmentation (data.kind ade20k): the Segmenter's decoder and the sliding-window evaluation. The encoder is
+// model.*, the classes model.num_classes, the attention of encoder and decoder attention.* (RPC in the
+// decoder's blocks listed in attention.rpc.layers too).
+struct SegConfig {
+  std::string decoder = "mask";  // mask (mask transformer) | linear
+  int decoder_depth = 2;
+  double decoder_dropout = 0.1;
+  int window = 0;                // evaluation window; 0 = data.seg_crop
+  int stride = 0;                // evaluation stride; 0 = the window (no overlap)
+};
+
 struct RunConfig {
   std::string out_dir = "runs";
   std::string name = "";  // empty: <config stem>-<timestamp>
@@ -113,6 +124,7 @@ struct Config {
   TrainConfig train;
   DistConfig dist;
   CkptConfig ckpt;
+  SegConfig seg;
   RunConfig run;
   std::string source = "<defaults>";  // the file it came from, for messages
 };

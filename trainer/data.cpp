@@ -27,14 +27,14 @@ ClassificationSourceOptions classification_source_options(const Config& cfg, boo
   return o;
 }
 
-SegmentationSourceOptions segmentation_source_options(const Config& cfg) {
+SegmentationSourceOptions segmentation_source_options(const Config& cfg, bool train) {
   const DataConfig& d = cfg.data;
   SegmentationSourceOptions o;
   o.transform.crop = d.seg_crop;
   o.transform.scale_short = d.seg_scale_short;
   o.transform.scale_long = 4 * d.seg_scale_short;  // 2048 x 512
   o.transform.num_classes = cfg.model.num_classes;
-  if (!d.augment) {
+  if (!(train && d.augment)) {
     o.transform.ratio_min = o.transform.ratio_max = 1.0;
     o.transform.hflip = 0;
     o.transform.photometric = false;
@@ -65,7 +65,7 @@ std::shared_ptr<BatchSource> make_batch_source(const Config& cfg, bool train) {
     o.root = d.root;
     o.split = train ? "training" : "validation";
     o.limit = train ? d.limit_train : d.limit_test;
-    return std::make_shared<Ade20kSource>(Ade20kDataset::open(o), segmentation_source_options(cfg));
+    return std::make_shared<Ade20kSource>(Ade20kDataset::open(o), segmentation_source_options(cfg, train));
   }
   throw std::invalid_argument(cfg.source + ": data.kind '" + d.kind + "' has no BatchSource");
 }

@@ -12,7 +12,8 @@ namespace rpct {
 // Options from the validated config: train.seed, train.label_smoothing and the data.* keys.
 // train && data.augment -> the DeiT train transform + Mixup/CutMix; otherwise the eval transform.
 ClassificationSourceOptions classification_source_options(const Config& cfg, bool train);
-SegmentationSourceOptions segmentation_source_options(const Config& cfg);
+// train && data.augment -> Segmenter's train augmentation; otherwise a fixed rescale and crop.
+SegmentationSourceOptions segmentation_source_options(const Config& cfg, bool train);
 
 // fashion_mnist: FashionMnistSource (train: augmented per data.augment; test: plain).
 // imagenet: ImageFolderSource over <data.root>/train or /val (limit_train / limit_test).

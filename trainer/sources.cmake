@@ -4,6 +4,7 @@ target_sources(rpct_core PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/runtime.cpp
   ${CMAKE_CURRENT_LIST_DIR}/data.cpp
   ${CMAKE_CURRENT_LIST_DIR}/classification.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/segmentation.cpp
   ${CMAKE_CURRENT_LIST_DIR}/ema.cpp
   ${CMAKE_CURRENT_LIST_DIR}/trainer.cpp
   ${CMAKE_CURRENT_LIST_DIR}/test_hooks.cpp

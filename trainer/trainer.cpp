@@ -15,6 +15,7 @@
 #include "trainer/metrics.h"
 #include "trainer/runtime.h"
 #include "trainer/safetensors.h"
+#include "trainer/segmentation.h"
 #include "trainer/test_hooks.h"
 #include "trainer/weights.h"
 
@@ -31,8 +32,7 @@ bool Task::no_weight_decay(const std::string& name, const torch::Tensor& param) 
 }
 
 std::unique_ptr<Task> make_task(const Config& cfg, torch::Device device) {
-  TORCH_CHECK(cfg.data.kind != "ade20k", cfg.source, ": data.kind 'ade20k' is a segmentation set; training it needs ",
-              "the Segmenter model, which rpctrain does not have yet (the ADE20K input pipeline is ready)");
+  if (cfg.data.kind == "ade20k") return std::make_unique<SegmentationTask>(cfg, device);
   return std::make_unique<ClassificationTask>(cfg, device);
 }
 

@@ -35,7 +35,7 @@ struct TrainResult {
 // `resume`: "" (fresh), "auto" (newest valid checkpoint of run_dir, if any) or a checkpoint dir.
 TrainResult train(const Config& cfg, DistContext& dist, const std::string& run_dir, const std::string& resume = "");
 
-// The task of `cfg` (classification; data.kind ade20k has no task yet) with its model on `device`.
+// The task of `cfg` with its model on `device`: segmentation for data.kind ade20k, else classification.
 std::unique_ptr<Task> make_task(const Config& cfg, torch::Device device);
 
 // Evaluates `task` on `set`: this rank's contiguous shard in batches of `batch_size`, the sums reduced

@@ -1,0 +1,77 @@
+#include "trainer/segmentation.h"
+
+#include <cstdio>
+
+#include "datasets/ade20k.h"
+#include "trainer/classification.h"
+#include "trainer/segmentation_eval.h"
+
+namespace rpct {
+
+SegmenterOptions segmenter_options(const Config& cfg) {
+  SegmenterOptions o;
+  o.encoder = vit_options(cfg);
+  o.n_cls = cfg.model.num_classes;
+  o.decoder = parse_seg_decoder_kind(cfg.seg.decoder);
+  o.decoder_depth = cfg.seg.decoder_depth;
+  o.decoder_dropout = cfg.seg.decoder_dropout;
+  o.decoder_attention = o.encoder.attention;  // RPC in the decoder's blocks of attention.rpc.layers too
+  return o;
+}
+
+SegmentationTask::SegmentationTask(const Config& cfg, torch::Device device)
+    : cfg_(cfg),
+      device_(device),
+      n_cls_(cfg.model.num_classes),
+      window_(cfg.seg.window > 0 ? cfg.seg.window : cfg.data.seg_crop),
+      stride_(cfg.seg.stride > 0 ? cfg.seg.stride : window_),
+      segmenter_(segmenter_options(cfg)) {
+  TORCH_CHECK(stride_ <= window_, cfg.source, ": seg.stride (", stride_, ") must not exceed the window (", window_, ")");
+  segmenter_->to(device_);
+}
+
+std::string SegmentationTask::describe() const {
+  int64_t n = 0;
+  for (const auto& p : segmenter_->parameters()) n += p.numel();
+  const auto& m = cfg_.model;
+  char line[512];
+  std::snprintf(line, sizeof(line),
+                "Segmenter (%s decoder) on ViT dim %d depth %d heads %d patch %d, %d classes, attention %s (%lld "
+                "params) on %s; eval windows %lld stride %lld",
+                cfg_.seg.decoder.c_str(), m.dim, m.depth, m.heads, m.patch, m.num_classes,
+                cfg_.attention.kind.c_str(), static_cast<long long>(n), device_.str().c_str(),
+                static_cast<long long>(window_), static_cast<long long>(stride_));
+  return line;
+}
+
+torch::Tensor SegmentationTask::train_loss(const Batch& batch) {
+  auto logits = segmenter_->forward(batch.x.to(device_, /*non_blocking=*/true));  // (B, K, H, W)
+  namespace F = torch::nn::functional;
+  return F::cross_entropy(logits, batch.y.to(device_), F::CrossEntropyFuncOptions().ignore_index(kIgnoreLabel));
+}
+
+torch::Tensor SegmentationTask::eval_sums(const Batch& batch) {
+  auto x = batch.x.to(device_);  // (B, 3, H, W)
+  auto y = batch.y.to(device_);  // (B, H0, W0)
+  auto logits = sliding_window_logits([&](const torch::Tensor& crop) { return segmenter_->forward(crop); }, x, n_cls_,
+                                      window_, stride_);  // (B, K, H, W)
+  if (logits.size(2) != y.size(1) || logits.size(3) != y.size(2))
+    logits = torch::nn::functional::interpolate(
+        logits, torch::nn::functional::InterpolateFuncOptions()
+                    .size(std::vector<int64_t>{y.size(1), y.size(2)})
+                    .mode(torch::kBilinear)
+                    .align_corners(false));
+  return confusion_matrix(logits.argmax(1), y, n_cls_, kIgnoreLabel).flatten().to(torch::kFloat64);
+}
+
+EvalResult SegmentationTask::eval_result(const std::vector<double>& sums, int64_t samples) const {
+  const auto cm = torch::tensor(sums, torch::kFloat64).view({n_cls_, n_cls_});
+  const auto m = segmentation_metrics(cm);
+  EvalResult r;
+  r.samples = samples;
+  r.metrics = {{"miou", m.miou}, {"macc", m.macc}, {"aacc", m.aacc}};
+  r.primary = "miou";
+  return r;
+}
+
+}  // namespace rpct
