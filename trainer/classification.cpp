@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "trainer/weights.h"
+
 namespace rpct {
 
 namespace F = torch::nn::functional;
@@ -43,8 +45,7 @@ ClassificationTask::ClassificationTask(const Config& cfg, torch::Device device)
 }
 
 std::string ClassificationTask::describe() const {
-  int64_t n = 0;
-  for (const auto& p : vit_->parameters()) n += p.numel();
+  const int64_t n = num_parameters(*vit_);
   const auto& m = cfg_.model;
   char line[512];
   std::snprintf(line, sizeof(line), "ViT %s dim %d depth %d heads %d patch %d tokens %lld attention %s (%lld params) on %s",

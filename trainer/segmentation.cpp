@@ -5,6 +5,7 @@
 #include "datasets/ade20k.h"
 #include "trainer/classification.h"
 #include "trainer/segmentation_eval.h"
+#include "trainer/weights.h"
 
 namespace rpct {
 
@@ -31,8 +32,7 @@ SegmentationTask::SegmentationTask(const Config& cfg, torch::Device device)
 }
 
 std::string SegmentationTask::describe() const {
-  int64_t n = 0;
-  for (const auto& p : segmenter_->parameters()) n += p.numel();
+  const int64_t n = num_parameters(*segmenter_);
   const auto& m = cfg_.model;
   char line[512];
   std::snprintf(line, sizeof(line),

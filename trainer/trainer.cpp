@@ -121,12 +121,6 @@ const std::vector<torch::Tensor>& Trainer::ema_tensors() const {
   return ema_ ? ema_->tensors() : kNone;
 }
 
-int64_t Trainer::num_params() const {
-  int64_t n = 0;
-  for (const auto& p : params_) n += p.second.numel();
-  return n;
-}
-
 // ---------------------------------------------------------------------------------------------------
 namespace {
 

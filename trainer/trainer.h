@@ -74,7 +74,6 @@ class Trainer {
   // The EMA's tensors, or empty when train.ema is off (the form Checkpointer takes).
   const std::vector<torch::Tensor>& ema_tensors() const;
   GradSync& grad_sync() { return *sync_; }
-  int64_t num_params() const;
 
  private:
   Config cfg_;

@@ -41,4 +41,10 @@ NamedTensors named_parameters(const torch::nn::Module& module) {
   return out;
 }
 
+int64_t num_parameters(const torch::nn::Module& module) {
+  int64_t n = 0;
+  for (const auto& p : module.parameters()) n += p.numel();
+  return n;
+}
+
 }  // namespace rpct

@@ -26,5 +26,7 @@ void load_weights(const NamedTensors& params, const std::string& path, bool ema)
 
 // A module's parameters as (name, tensor) pairs, in registration order (they alias the module's).
 NamedTensors named_parameters(const torch::nn::Module& module);
+// The number of parameter values of a module (for logs).
+int64_t num_parameters(const torch::nn::Module& module);
 
 }  // namespace rpct
