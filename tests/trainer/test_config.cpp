@@ -83,6 +83,6 @@ TEST(Config, ShippedConfigsLoad) {
   const char* src = std::getenv("RPCT_SOURCE_DIR");
   ASSERT_NE(src, nullptr);
   for (const char* f : {"configs/fmnist_vit.yaml", "configs/fmnist_quick.yaml", "configs/fmnist_imagenet_layout.yaml",
-                        "configs/deit_tiny_imagenet.yaml"})
+                        "configs/deit_tiny_imagenet.yaml", "configs/fmnist_seg.yaml"})
     EXPECT_NO_THROW(rpct::load_config(std::string(src) + "/" + f)) << f;
 }
