@@ -44,6 +44,10 @@ std::string SegmentationTask::describe() const {
   return line;
 }
 
+bool SegmentationTask::no_weight_decay(const std::string& name, const torch::Tensor& param) const {
+  return Task::no_weight_decay(name, param) || name.find("cls_emb") != std::string::npos;
+}
+
 torch::Tensor SegmentationTask::train_loss(const Batch& batch) {
   auto logits = segmenter_->forward(batch.x.to(device_, /*non_blocking=*/true));  // (B, K, H, W)
   namespace F = torch::nn::functional;

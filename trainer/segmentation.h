@@ -22,6 +22,8 @@ class SegmentationTask : public Task {
   Segmenter& segmenter() { return segmenter_; }
   torch::Device device() const override { return device_; }
   std::string describe() const override;
+  // The classifier's rule plus the mask decoder's class embeddings (Segmenter's no_weight_decay).
+  bool no_weight_decay(const std::string& name, const torch::Tensor& param) const override;
   torch::Tensor train_loss(const Batch& batch) override;
   // Sums (K*K,): the confusion matrix [label][prediction] of the batch, flattened.
   int64_t num_eval_sums() const override { return n_cls_ * n_cls_; }

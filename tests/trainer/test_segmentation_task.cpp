@@ -89,3 +89,19 @@ TEST(SegmentationTask, OwnPredictionsScorePerfectly) {
   auto t = rpct::make_task(tiny_seg_config(32, 32), torch::kCPU);
   EXPECT_NE(dynamic_cast<rpct::SegmentationTask*>(t.get()), nullptr);
 }
+
+// Weight decay skips what Segmenter skips: biases and norms (1-d), the encoder's tokens, the class embeddings.
+TEST(SegmentationTask, NoWeightDecayForTokensNormsAndClassEmbeddings) {
+  rpct::SegmentationTask task(tiny_seg_config(32, 32), torch::kCPU);
+  int64_t exempt = 0;
+  for (const auto& p : task.model().named_parameters()) {
+    const bool skip = task.no_weight_decay(p.key(), p.value());
+    exempt += skip;
+    if (p.key() == "decoder.cls_emb" || p.key() == "encoder.pos_embed" || p.key() == "encoder.cls_token" ||
+        p.value().dim() <= 1)
+      EXPECT_TRUE(skip) << p.key();
+    else
+      EXPECT_FALSE(skip) << p.key();
+  }
+  EXPECT_GT(exempt, 3);
+}
