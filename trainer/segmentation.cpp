@@ -60,11 +60,7 @@ torch::Tensor SegmentationTask::eval_sums(const Batch& batch) {
   auto logits = sliding_window_logits([&](const torch::Tensor& crop) { return segmenter_->forward(crop); }, x, n_cls_,
                                       window_, stride_);  // (B, K, H, W)
   if (logits.size(2) != y.size(1) || logits.size(3) != y.size(2))
-    logits = torch::nn::functional::interpolate(
-        logits, torch::nn::functional::InterpolateFuncOptions()
-                    .size(std::vector<int64_t>{y.size(1), y.size(2)})
-                    .mode(torch::kBilinear)
-                    .align_corners(false));
+    logits = bilinear_resize(logits, y.size(1), y.size(2));  // (B, K, H0, W0)
   return confusion_matrix(logits.argmax(1), y, n_cls_, kIgnoreLabel).flatten().to(torch::kFloat64);
 }
 
