@@ -263,9 +263,18 @@ ImageHeader read_image_header(const std::vector<uint8_t>& bytes, const std::stri
   }
 }
 
+// Throws when the header's claimed size is over the limit: checked before a decoder allocates anything.
+void check_pixel_limit(const ImageHeader& hdr, const std::string& path, int64_t max_pixels) {
+  const int64_t pixels = int64_t(hdr.width) * hdr.height;
+  if (max_pixels > 0 && pixels > max_pixels)
+    throw DecodeError(path + ": header claims " + std::to_string(hdr.width) + "x" + std::to_string(hdr.height) + " = " +
+                      std::to_string(pixels) + " pixels, over data.max_image_pixels " + std::to_string(max_pixels) +
+                      " (a decompression bomb?); not decoded");
+}
+
 Image decode_rgb(const std::vector<uint8_t>& bytes, const std::string& path, int min_width, int min_height,
-                 double* scale) {
-  if (bytes.empty()) throw DecodeError(path + ": empty file (0 bytes)");
+                 double* scale, int64_t max_pixels) {
+  check_pixel_limit(read_image_header(bytes, path), path, max_pixels);
   switch (sniff_format(bytes.data(), bytes.size())) {
     case ImageFormat::kJpeg: return decode_jpeg(bytes, path, min_width, min_height, scale);
     case ImageFormat::kPng:
@@ -275,9 +284,10 @@ Image decode_rgb(const std::vector<uint8_t>& bytes, const std::string& path, int
   }
 }
 
-Image decode_label_png(const std::vector<uint8_t>& bytes, const std::string& path) {
+Image decode_label_png(const std::vector<uint8_t>& bytes, const std::string& path, int64_t max_pixels) {
   if (bytes.empty()) throw DecodeError(path + ": empty file (0 bytes)");
   if (sniff_format(bytes.data(), bytes.size()) != ImageFormat::kPng) throw DecodeError(path + ": label map is not a PNG file");
+  check_pixel_limit(png_header(bytes, path), path, max_pixels);
   Image img;
   const std::string err = read_label_png(bytes, &img);
   if (!err.empty()) throw DecodeError(path + ": bad label PNG: " + err);

@@ -29,6 +29,10 @@ struct ImageHeader {
   int width = 0, height = 0;
 };
 
+// Decompression-bomb guard: a header claiming more pixels than this is refused before any pixel memory is
+// allocated (Pillow's Image.MAX_IMAGE_PIXELS; 0 = no limit). Callers pass data.max_image_pixels.
+constexpr int64_t kDefaultMaxImagePixels = 89478485;
+
 // Reads a whole file; throws DecodeError naming it when missing/unreadable or empty.
 std::vector<uint8_t> read_file_bytes(const std::string& path);
 
@@ -41,12 +45,14 @@ ImageHeader read_image_header(const std::vector<uint8_t>& bytes, const std::stri
 // by the smallest factor of 1/8, 1/4, 1/2 (the SIMD-accelerated ones) that keeps the decoded image at
 // least that large;
 // the factor used is returned in *scale (decoded size = ceil(original * scale)); 1 for PNG.
+// A header over `max_pixels` (width x height as stored, before any downscaling) is a DecodeError.
 Image decode_rgb(const std::vector<uint8_t>& bytes, const std::string& path, int min_width = 0, int min_height = 0,
-                 double* scale = nullptr);
+                 double* scale = nullptr, int64_t max_pixels = kDefaultMaxImagePixels);
 
 // Decodes a label map: an 8-bit grayscale or palette PNG, returned as raw values/indices (1 channel),
-// without any colour conversion. Anything else is a DecodeError.
-Image decode_label_png(const std::vector<uint8_t>& bytes, const std::string& path);
+// without any colour conversion. Anything else is a DecodeError, as is a header over `max_pixels`.
+Image decode_label_png(const std::vector<uint8_t>& bytes, const std::string& path,
+                       int64_t max_pixels = kDefaultMaxImagePixels);
 
 // Encoders (for prepare-data and tests). channels: 1 (gray), 3 (RGB) or 4 (CMYK, JPEG only; stored
 // in the Adobe inverted convention, i.e. the byte is 255 - ink).

@@ -258,8 +258,9 @@ void hflip(Image& img) {
 }
 
 // Picks the decoded size: smallest DCT scale keeping the decoded image >= (min_w, min_h).
-Image decode_for(const std::vector<uint8_t>& bytes, const std::string& path, bool dct, int min_w, int min_h) {
-  return dct ? decode_rgb(bytes, path, min_w, min_h) : decode_rgb(bytes, path);
+Image decode_for(const std::vector<uint8_t>& bytes, const std::string& path, bool dct, int min_w, int min_h,
+                 int64_t max_pixels) {
+  return dct ? decode_rgb(bytes, path, min_w, min_h, nullptr, max_pixels) : decode_rgb(bytes, path, 0, 0, nullptr, max_pixels);
 }
 
 void normalize_into(const Image& img, const std::array<float, 3>& mean, const std::array<float, 3>& std, float* out) {
@@ -395,8 +396,9 @@ Image resize_nearest(const Image& src, int out_w, int out_h) {
 
 // The label map of `path`, reduced (0 -> 255, v -> v - 1) when `reduce`; a value that is neither a class
 // (< num_classes) nor 255 (ignore) makes the sample bad, naming the raw value in the file.
-Image decode_labels(const std::vector<uint8_t>& bytes, const std::string& path, bool reduce, int num_classes) {
-  Image lab = decode_label_png(bytes, path);
+Image decode_labels(const std::vector<uint8_t>& bytes, const std::string& path, bool reduce, int num_classes,
+                    int64_t max_pixels) {
+  Image lab = decode_label_png(bytes, path, max_pixels);
   if (reduce) reduce_zero_label(lab.pixels.data(), lab.pixels.size());
   for (const uint8_t v : lab.pixels)
     if (v >= num_classes && v != kIgnoreLabel)
@@ -637,7 +639,7 @@ void classification_transform(const std::vector<uint8_t>& bytes, const std::stri
     const int new_w = W <= H ? R : static_cast<int>(double(R) * W / H);
     const int new_h = W <= H ? static_cast<int>(double(R) * H / W) : R;
     const int top = static_cast<int>(std::lround((new_h - S) / 2.0)), left = static_cast<int>(std::lround((new_w - S) / 2.0));
-    Image img = decode_for(bytes, path, opt.dct_scaling, new_w, new_h);
+    Image img = decode_for(bytes, path, opt.dct_scaling, new_w, new_h, opt.max_image_pixels);
     const double fx = double(img.width) / new_w, fy = double(img.height) / new_h;
     Image crop = resample_box(img, left * fx, top * fy, (left + S) * fx, (top + S) * fy, S, S, Filter::kBicubic);
     normalize_into(crop, opt.mean, opt.std, out);
@@ -648,7 +650,7 @@ void classification_transform(const std::vector<uint8_t>& bytes, const std::stri
   const bool flip = rng.bernoulli(opt.hflip);
   // Smallest decoded size that keeps the crop >= S x S.
   const int min_w = static_cast<int>(std::ceil(double(W) * S / box.w)), min_h = static_cast<int>(std::ceil(double(H) * S / box.h));
-  Image img = decode_for(bytes, path, opt.dct_scaling, min_w, min_h);
+  Image img = decode_for(bytes, path, opt.dct_scaling, min_w, min_h, opt.max_image_pixels);
   const double fx = double(img.width) / W, fy = double(img.height) / H;
   Image crop = resample_box(img, box.x * fx, box.y * fy, (box.x + box.w) * fx, (box.y + box.h) * fy, S, S, Filter::kBicubic);
   if (flip) hflip(crop);
@@ -741,9 +743,9 @@ void segmentation_train_transform(const std::vector<uint8_t>& image_bytes, const
   const ImageHeader hdr = read_image_header(image_bytes, image_path);
   const double ratio = rng.uniform(opt.ratio_min, opt.ratio_max);
   const auto [nw, nh] = rescaled_size(hdr.width, hdr.height, opt.scale_long * ratio, opt.scale_short * ratio);
-  Image img = decode_for(image_bytes, image_path, opt.dct_scaling, nw, nh);
+  Image img = decode_for(image_bytes, image_path, opt.dct_scaling, nw, nh, opt.max_image_pixels);
   img = resample_box(img, 0, 0, img.width, img.height, nw, nh, Filter::kBilinear);
-  Image lab = decode_labels(label_bytes, label_path, opt.reduce_zero_label, opt.num_classes);
+  Image lab = decode_labels(label_bytes, label_path, opt.reduce_zero_label, opt.num_classes, opt.max_image_pixels);
   if (lab.width != hdr.width || lab.height != hdr.height)
     throw DecodeError(label_path + ": label map is " + std::to_string(lab.width) + "x" + std::to_string(lab.height) +
                       " but its image " + image_path + " is " + std::to_string(hdr.width) + "x" + std::to_string(hdr.height));
@@ -807,9 +809,9 @@ SegmentationEvalSample segmentation_eval_transform(const std::vector<uint8_t>& i
                                                    const SegmentationTransformOptions& opt) {
   const ImageHeader hdr = read_image_header(image_bytes, image_path);
   const auto [nw, nh] = rescaled_size(hdr.width, hdr.height, opt.scale_long, opt.scale_short);
-  Image img = decode_for(image_bytes, image_path, opt.dct_scaling, nw, nh);
+  Image img = decode_for(image_bytes, image_path, opt.dct_scaling, nw, nh, opt.max_image_pixels);
   img = resample_box(img, 0, 0, img.width, img.height, nw, nh, Filter::kBilinear);
-  Image lab = decode_labels(label_bytes, label_path, opt.reduce_zero_label, opt.num_classes);
+  Image lab = decode_labels(label_bytes, label_path, opt.reduce_zero_label, opt.num_classes, opt.max_image_pixels);
   if (lab.width != hdr.width || lab.height != hdr.height)
     throw DecodeError(label_path + ": label map size differs from its image " + image_path);
   SegmentationEvalSample s;

@@ -75,6 +75,7 @@ struct ClassificationTransformOptions {
   bool jitter_with_randaug = false;  // timm applies color jitter only when RandAugment is off
   double reprob = 0.25;         // random erasing probability (mode pixel, 1 box)
   bool dct_scaling = true;
+  int64_t max_image_pixels = kDefaultMaxImagePixels;  // larger headers are bad samples (datasets/decode.h)
   std::array<float, 3> mean = kImagenetMean, std = kImagenetStd;
 };
 
@@ -113,6 +114,7 @@ struct SegmentationTransformOptions {
   bool reduce_zero_label = true;
   int num_classes = 150;  // label values (after reduce_zero_label) must be < this or 255 (ignore)
   bool dct_scaling = true;
+  int64_t max_image_pixels = kDefaultMaxImagePixels;  // image and annotation (datasets/decode.h)
   std::array<float, 3> mean = kImagenetMean, std = kImagenetStd;
 };
 

@@ -155,6 +155,7 @@ Registry make_registry(Config& c) {
   r.number("data.workers", &d.workers, 0, 256);
   r.number("data.prefetch", &d.prefetch, 1, 1024);
   r.choice("data.on_bad_sample", &d.on_bad_sample, {"skip", "error"});
+  r.number("data.max_image_pixels", &d.max_image_pixels, 0, 1e12);
   r.text("data.label_file", &d.label_file);
   r.text("data.synset_words", &d.synset_words);
   r.number("data.img_size", &d.img_size, 8, 4096);

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "datasets/decode.h"  // kDefaultMaxImagePixels
+
 namespace rpct {
 
 struct ConfigError : std::runtime_error {
@@ -46,6 +48,7 @@ struct DataConfig {
   int workers = 4;                     // loader threads per rank; 0 = load inside the training thread
   int prefetch = 4;                    // batches in flight
   std::string on_bad_sample = "skip";  // skip (log once, count, replace) | error (stop, naming the file)
+  int64_t max_image_pixels = kDefaultMaxImagePixels;  // header width x height above: bad sample (Pillow's limit); 0 = none
   std::string label_file = "";         // imagenet flat val/: LOC_val_solution.csv or "<file> <index>" lines
   std::string synset_words = "";       // imagenet class names: "<wnid> <name>" lines
   int img_size = 224;                  // classification crop

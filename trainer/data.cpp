@@ -16,6 +16,7 @@ ClassificationSourceOptions classification_source_options(const Config& cfg, boo
   t.randaug_mstd = d.randaug_mstd;
   t.color_jitter = d.color_jitter;
   t.reprob = d.reprob;
+  t.max_image_pixels = d.max_image_pixels;
   o.mixup.mixup_alpha = d.mixup;
   o.mixup.cutmix_alpha = d.cutmix;
   o.mixup.switch_prob = d.mixup_switch_prob;
@@ -34,6 +35,7 @@ SegmentationSourceOptions segmentation_source_options(const Config& cfg, bool tr
   o.transform.scale_short = d.seg_scale_short;
   o.transform.scale_long = 4 * d.seg_scale_short;  // 2048 x 512
   o.transform.num_classes = cfg.model.num_classes;
+  o.transform.max_image_pixels = d.max_image_pixels;
   if (!(train && d.augment)) {
     o.transform.ratio_min = o.transform.ratio_max = 1.0;
     o.transform.hflip = 0;

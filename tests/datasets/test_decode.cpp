@@ -151,3 +151,50 @@ TEST(Decode, LabelPngKeepsRawValues) {
   EXPECT_THROW(decode_label_png(encode_png(test::make_rgb(4, 4)), "rgb.png"), DecodeError);
   EXPECT_THROW(decode_label_png(encode_jpeg(test::make_rgb(4, 4), 90), "l.jpg"), DecodeError);
 }
+
+namespace {
+
+// Rewrites the frame size in a baseline JPEG's SOF0 segment (FF C0, length, precision, height, width):
+// the file then claims width x height pixels while its data stays tiny, as a decompression bomb does.
+std::vector<uint8_t> with_jpeg_frame_size(std::vector<uint8_t> jpeg, int width, int height) {
+  for (size_t i = 2; i + 9 < jpeg.size(); ++i)
+    if (jpeg[i] == 0xFF && jpeg[i + 1] == 0xC0) {
+      jpeg[i + 5] = uint8_t(height >> 8), jpeg[i + 6] = uint8_t(height);
+      jpeg[i + 7] = uint8_t(width >> 8), jpeg[i + 8] = uint8_t(width);
+      return jpeg;
+    }
+  ADD_FAILURE() << "no SOF0 marker";
+  return jpeg;
+}
+
+// Same for a PNG's IHDR (the CRC is left stale: the size check must come before libpng reads the chunk).
+std::vector<uint8_t> with_png_size(std::vector<uint8_t> png, uint32_t width, uint32_t height) {
+  for (int b = 0; b < 4; ++b) {
+    png[16 + b] = uint8_t(width >> (24 - 8 * b));
+    png[20 + b] = uint8_t(height >> (24 - 8 * b));
+  }
+  return png;
+}
+
+}  // namespace
+
+TEST(Decode, HeadersOverThePixelLimitAreRefusedBeforeDecoding) {
+  // A 16x16 JPEG claiming 65000 x 65000 (4.2 G pixels, ~12 GB as RGB) against the default limit.
+  const auto bomb = with_jpeg_frame_size(encode_jpeg(test::make_rgb(16, 16), 90), 65000, 65000);
+  EXPECT_EQ(read_image_header(bomb, "bomb.jpg").width, 65000);
+  expect_error_names(bomb, "/x/bomb.JPEG", "decompression bomb");
+  const auto png_bomb = with_png_size(encode_png(test::make_rgb(16, 16)), 1u << 20, 1u << 20);
+  expect_error_names(png_bomb, "/x/bomb.png", "over data.max_image_pixels");
+  const auto label_bomb = with_png_size(encode_png(test::make_solid(16, 16, 1, {3})), 1u << 20, 1u << 20);
+  EXPECT_THROW(decode_label_png(label_bomb, "bomb_label.png"), DecodeError);
+
+  // The limit is inclusive, applies to the stored size (not the DCT-downscaled one), and 0 disables it.
+  const auto jpeg = encode_jpeg(test::make_rgb(64, 32), 90);
+  EXPECT_EQ(decode_rgb(jpeg, "ok.jpg", 0, 0, nullptr, 64 * 32).width, 64);
+  EXPECT_THROW(decode_rgb(jpeg, "big.jpg", 0, 0, nullptr, 64 * 32 - 1), DecodeError);
+  EXPECT_THROW(decode_rgb(jpeg, "big.jpg", 8, 4, nullptr, 64 * 32 - 1), DecodeError);
+  EXPECT_EQ(decode_rgb(jpeg, "unlimited.jpg", 0, 0, nullptr, 0).width, 64);
+  const auto label = encode_png(test::make_solid(16, 16, 1, {3}));
+  EXPECT_EQ(decode_label_png(label, "l.png", 256).width, 16);
+  EXPECT_THROW(decode_label_png(label, "l.png", 255), DecodeError);
+}
