@@ -4,7 +4,8 @@
 // size differs from its image, a label value above the class count or a colour annotation is a bad
 // sample: skipped (counted, named once in the log) or, with data.on_bad_sample: error, the run stops
 // naming the file. Labels: 0 = "other" -> ignore (255), 1..150 -> 0..149 (reduce_zero_label, the
-// mmsegmentation convention).
+// mmsegmentation convention). Ade20kSource makes training batches (fixed-size crops), Ade20kEvalSource
+// evaluation batches (every image whole, rescaled as mmseg's test pipeline, its label at full resolution).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -39,6 +40,19 @@ class Ade20kDataset {
   std::vector<std::string> images_, labels_, problems_;
 };
 
+// The 150 ADE20K (SceneParsing / ADEChallengeData2016) classes in objectInfo150 order, i.e. training ids
+// 0..149 after reduce_zero_label (mmsegmentation's ADE20KDataset classes): wall, building, sky, ...
+const std::vector<std::string>& ade20k_class_names();
+
+// The file in which an ADE20K-layout data set made by prepare-data names its classes: one name per line,
+// line i = training id i (after reduce_zero_label), in <root>/ADEChallengeData2016/.
+constexpr const char* kClassNamesFile = "class_names.txt";
+
+// The names of training ids 0..num_classes-1 of the ADE20K-layout set at `root` (ADEChallengeData2016 or
+// its parent): its class_names.txt when there is one (another number of lines than num_classes is an error
+// naming the file), else the ADE20K names when num_classes is 150, else class_0, class_1, ...
+std::vector<std::string> ade20k_layout_class_names(const std::string& root, int num_classes);
+
 // In place: 0 -> 255, v -> v - 1 (so 255 stays 255).
 void reduce_zero_label(uint8_t* labels, size_t n);
 
@@ -56,6 +70,22 @@ class Ade20kSource : public BatchSource {
   int64_t size() const override { return ds_.size(); }
   Batch make_batch(int64_t epoch, const std::vector<int64_t>& indices) override;
   const Ade20kDataset& dataset() const { return ds_; }
+
+ private:
+  Ade20kDataset ds_;
+  SegmentationSourceOptions opt_;
+};
+
+// Evaluation batches (mmseg's test pipeline): each image whole, rescaled (keep ratio) to fit
+// transform.scale_long x scale_short once per ratio of transform.eval_scales, its label at the original
+// resolution. The samples differ in size, so they stay a list: Batch::sample_views[i] (one (3, h_s, w_s)
+// float image per scale) and Batch::sample_labels[i] ((H_i, W_i) int64, 255 = ignore); x and y are empty.
+// Bad samples follow on_bad_sample like the training source's.
+class Ade20kEvalSource : public BatchSource {
+ public:
+  Ade20kEvalSource(Ade20kDataset ds, SegmentationSourceOptions opt);
+  int64_t size() const override { return ds_.size(); }
+  Batch make_batch(int64_t epoch, const std::vector<int64_t>& indices) override;
 
  private:
   Ade20kDataset ds_;

@@ -23,6 +23,11 @@ struct Batch {
   torch::Tensor x;        // (B, 3, S, S) float32; pinned when requested and CUDA is available
   torch::Tensor y;        // (B,) int64 class labels, or (B, S, S) int64 segmentation labels (255 = ignore)
   torch::Tensor y_soft;   // (B, num_classes) float32 mixed + smoothed targets when Mixup/CutMix is on
+  // Samples that differ in size and so are not stacked (segmentation evaluation at full resolution); x and
+  // y are then empty. sample_views[i]: sample i's input, one (3, h_v, w_v) float32 image per view (test
+  // scale); sample_labels[i]: its (H_i, W_i) int64 label map at the original resolution (255 = ignore).
+  std::vector<std::vector<torch::Tensor>> sample_views;
+  std::vector<torch::Tensor> sample_labels;
   std::vector<int64_t> indices;  // dataset indices actually loaded (bad samples replaced)
   int64_t skipped = 0;           // bad samples replaced in this batch
 };

@@ -735,6 +735,22 @@ torch::Tensor mixup_cutmix(torch::Tensor& x, const torch::Tensor& labels, const 
 }
 
 // ---------------------------------------------------------------------------------------------------
+namespace {
+
+// The label map of an image (decode_labels with opt's reduction and class count); one of another size than
+// the image (header `hdr`) makes the sample bad, naming both files.
+Image decode_image_labels(const std::vector<uint8_t>& label_bytes, const std::string& label_path,
+                          const ImageHeader& hdr, const std::string& image_path,
+                          const SegmentationTransformOptions& opt) {
+  Image lab = decode_labels(label_bytes, label_path, opt.reduce_zero_label, opt.num_classes, opt.max_image_pixels);
+  if (lab.width != hdr.width || lab.height != hdr.height)
+    throw DecodeError(label_path + ": label map is " + std::to_string(lab.width) + "x" + std::to_string(lab.height) +
+                      " but its image " + image_path + " is " + std::to_string(hdr.width) + "x" + std::to_string(hdr.height));
+  return lab;
+}
+
+}  // namespace
+
 void segmentation_train_transform(const std::vector<uint8_t>& image_bytes, const std::string& image_path,
                                   const std::vector<uint8_t>& label_bytes, const std::string& label_path,
                                   const SegmentationTransformOptions& opt, uint64_t seed, int64_t epoch,
@@ -745,10 +761,7 @@ void segmentation_train_transform(const std::vector<uint8_t>& image_bytes, const
   const auto [nw, nh] = rescaled_size(hdr.width, hdr.height, opt.scale_long * ratio, opt.scale_short * ratio);
   Image img = decode_for(image_bytes, image_path, opt.dct_scaling, nw, nh, opt.max_image_pixels);
   img = resample_box(img, 0, 0, img.width, img.height, nw, nh, Filter::kBilinear);
-  Image lab = decode_labels(label_bytes, label_path, opt.reduce_zero_label, opt.num_classes, opt.max_image_pixels);
-  if (lab.width != hdr.width || lab.height != hdr.height)
-    throw DecodeError(label_path + ": label map is " + std::to_string(lab.width) + "x" + std::to_string(lab.height) +
-                      " but its image " + image_path + " is " + std::to_string(hdr.width) + "x" + std::to_string(hdr.height));
+  Image lab = decode_image_labels(label_bytes, label_path, hdr, image_path, opt);
   lab = resize_nearest(lab, nw, nh);
   // Random crop with cat_max_ratio: up to 10 draws until no class covers >= cat_max_ratio of the
   // crop's labelled pixels (and it has more than one class).
@@ -807,16 +820,25 @@ SegmentationEvalSample segmentation_eval_transform(const std::vector<uint8_t>& i
                                                    const std::vector<uint8_t>& label_bytes,
                                                    const std::string& label_path,
                                                    const SegmentationTransformOptions& opt) {
+  if (opt.eval_scales.empty()) throw std::invalid_argument("segmentation_eval_transform: no eval scale");
   const ImageHeader hdr = read_image_header(image_bytes, image_path);
-  const auto [nw, nh] = rescaled_size(hdr.width, hdr.height, opt.scale_long, opt.scale_short);
-  Image img = decode_for(image_bytes, image_path, opt.dct_scaling, nw, nh, opt.max_image_pixels);
-  img = resample_box(img, 0, 0, img.width, img.height, nw, nh, Filter::kBilinear);
-  Image lab = decode_labels(label_bytes, label_path, opt.reduce_zero_label, opt.num_classes, opt.max_image_pixels);
-  if (lab.width != hdr.width || lab.height != hdr.height)
-    throw DecodeError(label_path + ": label map size differs from its image " + image_path);
+  std::vector<std::pair<int, int>> sizes;  // (w, h) per scale
+  int max_w = 0, max_h = 0;
+  for (double r : opt.eval_scales) {
+    // mmseg: img_scale = (int(w * ratio), int(h * ratio)), then Resize(keep_ratio) fits it.
+    sizes.push_back(rescaled_size(hdr.width, hdr.height, static_cast<int>(opt.scale_long * r),
+                                  static_cast<int>(opt.scale_short * r)));
+    max_w = std::max(max_w, sizes.back().first);
+    max_h = std::max(max_h, sizes.back().second);
+  }
+  const Image decoded = decode_for(image_bytes, image_path, opt.dct_scaling, max_w, max_h, opt.max_image_pixels);
+  Image lab = decode_image_labels(label_bytes, label_path, hdr, image_path, opt);
   SegmentationEvalSample s;
-  s.image = torch::empty({3, nh, nw}, torch::kFloat32);
-  normalize_into(img, opt.mean, opt.std, s.image.data_ptr<float>());
+  for (const auto& [nw, nh] : sizes) {
+    const Image img = resample_box(decoded, 0, 0, decoded.width, decoded.height, nw, nh, Filter::kBilinear);
+    s.images.push_back(torch::empty({3, nh, nw}, torch::kFloat32));
+    normalize_into(img, opt.mean, opt.std, s.images.back().data_ptr<float>());
+  }
   s.label = torch::from_blob(lab.pixels.data(), {lab.height, lab.width}, torch::kUInt8).to(torch::kInt64);
   return s;
 }

@@ -12,8 +12,9 @@
 //   segmentation train (Segmenter / mmseg ADE20K): random rescale (ratio 0.5-2.0 of 2048x512, keep
 //     ratio) -> random crop 512 (cat_max_ratio 0.75) -> hflip 0.5 -> photometric distortion ->
 //     normalize -> pad to 512 (image 0, label 255).
-//   segmentation eval: rescale to fit 2048x512 (shorter side 512 for usual aspect ratios); sliding
-//     windows of 512 with stride 512 (sliding_windows).
+//   segmentation eval (mmseg test pipeline): rescale to fit 2048x512 (shorter side 512 for usual aspect
+//     ratios), for multi-scale testing once per ratio of eval_scales; the label at its original size;
+//     sliding windows over the rescaled image (sliding_windows).
 // JPEG inputs are decoded with DCT-domain downscaling whenever the crop is shrunk by 2x or more.
 #pragma once
 #include <torch/torch.h>
@@ -113,6 +114,9 @@ struct SegmentationTransformOptions {
   bool photometric = true;
   bool reduce_zero_label = true;
   int num_classes = 150;  // label values (after reduce_zero_label) must be < this or 255 (ignore)
+  // Eval: one rescaled image per ratio r, fitting int(r * scale_long) x int(r * scale_short) (mmseg's
+  // MultiScaleFlipAug img_ratios); {1.0} = the single-scale test.
+  std::vector<double> eval_scales = {1.0};
   bool dct_scaling = true;
   int64_t max_image_pixels = kDefaultMaxImagePixels;  // image and annotation (datasets/decode.h)
   std::array<float, 3> mean = kImagenetMean, std = kImagenetStd;
@@ -125,9 +129,11 @@ void segmentation_train_transform(const std::vector<uint8_t>& image_bytes, const
                                   int64_t index, float* image_out, int64_t* label_out);
 
 struct SegmentationEvalSample {
-  torch::Tensor image;  // (3, h, w) float, rescaled to fit scale_long x scale_short
-  torch::Tensor label;  // (H, W) int64 at the original resolution (255 = ignore)
+  std::vector<torch::Tensor> images;  // per opt.eval_scales[s]: (3, h_s, w_s) float, rescaled (keep ratio)
+  torch::Tensor label;                // (H, W) int64 at the original resolution (255 = ignore)
 };
+// Decodes once (at the largest scale's size) and resamples the image for every eval scale. An annotation
+// of another size than its image is a DecodeError naming both files.
 SegmentationEvalSample segmentation_eval_transform(const std::vector<uint8_t>& image_bytes,
                                                    const std::string& image_path,
                                                    const std::vector<uint8_t>& label_bytes,

@@ -127,8 +127,11 @@ int cmd_eval(int argc, char** argv, rpct::DistContext& dist) {
   rpct::load_weights(rpct::named_parameters(task->model()), path, (*vm)["ema"].as<bool>());
   auto test = rpct::make_batch_source(cfg, /*train=*/false);
   auto r = rpct::evaluate(*task, *test, cfg.train.eval_batch_size, dist);
-  if (dist.is_root())
-    print_result(with_metrics({{"cmd", "eval"}, {"ok", true}, {"samples", r.samples}, {"checkpoint", path}}, r, "loss"));
+  if (!dist.is_root()) return 0;
+  // The task's detailed reports (segmentation: the per-class table) go into the run directory.
+  const auto files = rpct::write_eval_files(r, rpct::run_dir_of(path));
+  print_result(with_metrics(
+      {{"cmd", "eval"}, {"ok", true}, {"samples", r.samples}, {"checkpoint", path}, {"files", files}}, r, "loss"));
   return 0;
 }
 

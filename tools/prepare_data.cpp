@@ -213,6 +213,12 @@ PrepareResult prepare_fashion_mnist_segmentation(const FmnistSegmentationOptions
   };
   write_split(load_fashion_mnist(opt.source, "train"), "training", "train", opt.train, 0);
   write_split(load_fashion_mnist(opt.source, "test"), "validation", "val", opt.val, 1);
+  {  // training id i (after reduce_zero_label) -> name, for the evaluation's per-class table
+    std::ofstream names(root + "/" + kClassNamesFile);
+    names << "background\n";
+    for (const char* name : kFashionClasses) names << name << "\n";
+    if (!names) throw std::runtime_error(root + "/" + kClassNamesFile + ": write failed");
+  }
   return {root, opt.train, opt.val, 11};
 }
 

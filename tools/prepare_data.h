@@ -9,7 +9,8 @@
 //     items (train split -> training scenes, test split -> validation scenes): several items per scene at
 //     random positions and scales over a faint noise background; the annotation labels each item's
 //     foreground pixels with its class + 2 and the background 1 (so after reduce_zero_label: background 0,
-//     classes 1..10; 11 classes), the ADE20K convention of 0 = "other" is not used.
+//     classes 1..10; 11 classes), the ADE20K convention of 0 = "other" is not used; class_names.txt
+//     (datasets/ade20k.h) names them: background, T-shirt/top, Trouser, ...
 #pragma once
 #include <cstdint>
 #include <string>

@@ -102,6 +102,8 @@ class Registry {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr double kMaxInt = std::numeric_limits<int>::max();
+// seg.eval_scales: mmseg's ADE20K aug test uses 0.5 .. 1.75; below 1/16 an image shrinks to a few pixels.
+constexpr double kMinEvalScale = 0.0625, kMaxEvalScale = 16;
 
 Registry make_registry(Config& c) {
   Registry r;
@@ -201,6 +203,22 @@ Registry make_registry(Config& c) {
   r.number("seg.decoder_dropout", &c.seg.decoder_dropout, 0, 0.99);
   r.number("seg.window", &c.seg.window, 0, 1 << 16);
   r.number("seg.stride", &c.seg.stride, 0, 1 << 16);
+  r.custom({"seg.eval_scales",
+            [&c](const YAML::Node& n, const std::string& w) {
+              const std::string key = "seg.eval_scales";
+              if (!n.IsSequence() || n.size() == 0)
+                fail(w, key, "expected a non-empty list of scale ratios, e.g. [0.5, 1.0, 1.5], got '" + scalar_text(n) + "'");
+              c.seg.eval_scales.clear();
+              for (const auto& e : n)
+                c.seg.eval_scales.push_back(read_number<double>(e, w, key, kMinEvalScale, kMaxEvalScale));
+            },
+            [&c] {
+              YAML::Node seq(YAML::NodeType::Sequence);
+              for (double r : c.seg.eval_scales) seq.push_back(r);
+              seq.SetStyle(YAML::EmitterStyle::Flow);
+              return seq;
+            }});
+  r.boolean("seg.eval_flip", &c.seg.eval_flip);
 
   r.number("ckpt.every_steps", &c.ckpt.every_steps, 0, kMaxInt);
   r.boolean("ckpt.epoch_end", &c.ckpt.epoch_end);

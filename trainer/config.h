@@ -113,6 +113,10 @@ struct SegConfig {
   double decoder_dropout = 0.1;
   int window = 0;                // evaluation window; 0 = data.seg_crop
   int stride = 0;                // evaluation stride; 0 = the window (no overlap)
+  // Multi-scale test (mmseg aug test): ratios of the eval scale (data.seg_scale_short x 4 times it); one
+  // rescaled image each, their softmax probabilities averaged at the label's resolution. [1.0] = single scale.
+  std::vector<double> eval_scales = {1.0};
+  bool eval_flip = false;        // also the mirrored image of each scale, averaged with the others
 };
 
 struct RunConfig {

@@ -41,6 +41,7 @@ SegmentationSourceOptions segmentation_source_options(const Config& cfg, bool tr
     o.transform.hflip = 0;
     o.transform.photometric = false;
   }
+  if (!train) o.transform.eval_scales = cfg.seg.eval_scales;
   o.seed = static_cast<uint64_t>(cfg.train.seed);
   o.on_bad_sample = parse_bad_sample_policy(d.on_bad_sample);
   o.pin_memory = d.pin_memory;
@@ -67,7 +68,9 @@ std::shared_ptr<BatchSource> make_batch_source(const Config& cfg, bool train) {
     o.root = d.root;
     o.split = train ? "training" : "validation";
     o.limit = train ? d.limit_train : d.limit_test;
-    return std::make_shared<Ade20kSource>(Ade20kDataset::open(o), segmentation_source_options(cfg, train));
+    auto ds = Ade20kDataset::open(o);
+    if (!train) return std::make_shared<Ade20kEvalSource>(std::move(ds), segmentation_source_options(cfg, false));
+    return std::make_shared<Ade20kSource>(std::move(ds), segmentation_source_options(cfg, true));
   }
   throw std::invalid_argument(cfg.source + ": data.kind '" + d.kind + "' has no BatchSource");
 }

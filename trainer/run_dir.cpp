@@ -20,6 +20,18 @@ std::string default_run_name(const Config& cfg) {
   return stem + "-" + ts;
 }
 
+std::string run_dir_of(const std::string& weights_path) {
+  namespace fs = boost::filesystem;
+  const fs::path p = fs::path(weights_path).lexically_normal();
+  if (fs::is_directory(p / "ckpt")) return p.string();
+  if (fs::is_directory(p)) {
+    const fs::path parent = (p.filename_is_dot() ? p.parent_path() : p).parent_path();
+    return parent.filename() == "ckpt" ? parent.parent_path().string() : p.string();
+  }
+  const fs::path dir = p.parent_path();
+  return dir.empty() ? "." : dir.string();
+}
+
 std::string make_run_dir(const std::string& path) {
   boost::system::error_code ec;
   boost::filesystem::create_directories(path, ec);

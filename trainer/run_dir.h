@@ -9,6 +9,10 @@ namespace rpct {
 
 // The run directory name for `cfg` (run.name, or "<config stem>-<UTC timestamp>").
 std::string default_run_name(const Config& cfg);
+// The run directory a weights path belongs to (where `eval` writes its reports): a run directory (one with
+// ckpt/) -> itself; a checkpoint <run>/ckpt/step_* -> <run>; a file (model.safetensors) -> its directory;
+// any other directory -> itself.
+std::string run_dir_of(const std::string& weights_path);
 // Creates the directory (and parents); returns its path. Throws naming it on failure.
 std::string make_run_dir(const std::string& path);
 // Writes `path` atomically: `fill` writes the content through the given function into a temporary

@@ -26,7 +26,8 @@ SegmentationTask::SegmentationTask(const Config& cfg, torch::Device device)
       n_cls_(cfg.model.num_classes),
       window_(cfg.seg.window > 0 ? cfg.seg.window : cfg.data.seg_crop),
       stride_(cfg.seg.stride > 0 ? cfg.seg.stride : window_),
-      segmenter_(segmenter_options(cfg)) {
+      segmenter_(segmenter_options(cfg)),
+      class_names_(ade20k_layout_class_names(cfg.data.root, cfg.model.num_classes)) {
   TORCH_CHECK(stride_ <= window_, cfg.source, ": seg.stride (", stride_, ") must not exceed the window (", window_, ")");
   segmenter_->to(device_);
 }
@@ -34,13 +35,16 @@ SegmentationTask::SegmentationTask(const Config& cfg, torch::Device device)
 std::string SegmentationTask::describe() const {
   const int64_t n = num_parameters(*segmenter_);
   const auto& m = cfg_.model;
-  char line[512];
+  std::string scales;
+  for (double r : cfg_.seg.eval_scales) scales += (scales.empty() ? "" : ", ") + c10::str(r);
+  char line[640];
   std::snprintf(line, sizeof(line),
                 "Segmenter (%s decoder) on ViT dim %d depth %d heads %d patch %d, %d classes, attention %s (%lld "
-                "params) on %s; eval windows %lld stride %lld",
+                "params) on %s; eval windows %lld stride %lld, scales [%s]%s",
                 cfg_.seg.decoder.c_str(), m.dim, m.depth, m.heads, m.patch, m.num_classes,
                 cfg_.attention.kind.c_str(), static_cast<long long>(n), device_.str().c_str(),
-                static_cast<long long>(window_), static_cast<long long>(stride_));
+                static_cast<long long>(window_), static_cast<long long>(stride_), scales.c_str(),
+                cfg_.seg.eval_flip ? " + flip" : "");
   return line;
 }
 
@@ -55,13 +59,21 @@ torch::Tensor SegmentationTask::train_loss(const Batch& batch) {
 }
 
 torch::Tensor SegmentationTask::eval_sums(const Batch& batch) {
-  auto x = batch.x.to(device_);  // (B, 3, H, W)
-  auto y = batch.y.to(device_);  // (B, H0, W0)
-  auto logits = sliding_window_logits([&](const torch::Tensor& crop) { return segmenter_->forward(crop); }, x, n_cls_,
-                                      window_, stride_);  // (B, K, H, W)
-  if (logits.size(2) != y.size(1) || logits.size(3) != y.size(2))
-    logits = bilinear_resize(logits, y.size(1), y.size(2));  // (B, K, H0, W0)
-  return confusion_matrix(logits.argmax(1), y, n_cls_, kIgnoreLabel).flatten().to(torch::kFloat64);
+  const auto forward = padded_to_multiple([&](const torch::Tensor& crop) { return segmenter_->forward(crop); },
+                                          segmenter_->encoder()->patch());
+  // A collated batch is one run of one view; per-sample lists are stacked by runs of equal sizes.
+  const auto runs = batch.x.defined() ? std::vector<SameSizeSamples>{{{batch.x}, batch.y}}
+                                      : stack_same_size_runs(batch.sample_views, batch.sample_labels);
+  auto confusion = torch::zeros({n_cls_, n_cls_}, torch::TensorOptions(torch::kLong).device(device_));
+  for (const auto& run : runs) {
+    std::vector<torch::Tensor> views;
+    for (const auto& v : run.views) views.push_back(v.to(device_));  // (B, 3, h_v, w_v)
+    const auto labels = run.labels.to(device_);                      // (B, H0, W0)
+    const auto scores = test_time_scores(forward, views, n_cls_, window_, stride_, labels.size(1), labels.size(2),
+                                         cfg_.seg.eval_flip);  // (B, K, H0, W0)
+    confusion += confusion_matrix(scores.argmax(1), labels, n_cls_, kIgnoreLabel);
+  }
+  return confusion.flatten().to(torch::kFloat64);
 }
 
 EvalResult SegmentationTask::eval_result(const std::vector<double>& sums, int64_t samples) const {
@@ -71,6 +83,8 @@ EvalResult SegmentationTask::eval_result(const std::vector<double>& sums, int64_
   r.samples = samples;
   r.metrics = {{"miou", m.miou}, {"macc", m.macc}, {"aacc", m.aacc}};
   r.primary = "miou";
+  r.files = {{std::string(kPerClassTableFile) + ".md", per_class_table_markdown(m, class_names_)},
+             {std::string(kPerClassTableFile) + ".json", per_class_table_json(m, class_names_, cm)}};
   return r;
 }
 

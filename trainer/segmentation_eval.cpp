@@ -7,7 +7,10 @@
 #include <sstream>
 #include <stdexcept>
 
+#include <nlohmann/json.hpp>
+
 #include "datasets/transforms.h"
+#include "models/vit.h"
 
 namespace rpct {
 namespace {
@@ -123,38 +126,115 @@ torch::Tensor sliding_window_logits(const SegmentationForward& forward, const to
   return sums.div_(count);  // every pixel is covered: the windows tile each side (stride <= window)
 }
 
+SegmentationForward padded_to_multiple(SegmentationForward forward, int64_t multiple) {
+  if (multiple <= 0) throw std::invalid_argument("padded_to_multiple: multiple must be positive");
+  return [forward = std::move(forward), multiple](const torch::Tensor& crop) {  // (B, C, h, w)
+    const int64_t h = crop.size(2), w = crop.size(3);
+    const int64_t pad_h = (multiple - h % multiple) % multiple, pad_w = (multiple - w % multiple) % multiple;
+    if (pad_h == 0 && pad_w == 0) return forward(crop);
+    namespace F = torch::nn::functional;
+    const auto padded = F::pad(crop, F::PadFuncOptions({0, pad_w, 0, pad_h}));  // (B, C, h + pad_h, w + pad_w)
+    using torch::indexing::Slice;
+    return forward(padded).index({Slice(), Slice(), Slice(0, h), Slice(0, w)});  // (B, n_cls, h, w)
+  };
+}
+
+torch::Tensor test_time_scores(const SegmentationForward& forward, const std::vector<torch::Tensor>& views,
+                               int64_t n_cls, int64_t window, int64_t stride, int64_t out_h, int64_t out_w, bool flip) {
+  if (views.empty()) throw std::invalid_argument("test_time_scores: no view");
+  const bool single = views.size() == 1 && !flip;
+  torch::Tensor sum;  // (B, n_cls, out_h, out_w)
+  for (const auto& view : views)
+    for (const bool mirrored : flip ? std::vector<bool>{false, true} : std::vector<bool>{false}) {
+      const auto input = mirrored ? view.flip({3}) : view;                              // (B, C, h, w)
+      auto logits = sliding_window_logits(forward, input, n_cls, window, stride);       // (B, n_cls, h, w)
+      if (logits.size(2) != out_h || logits.size(3) != out_w) logits = bilinear_resize(logits, out_h, out_w);
+      if (mirrored) logits = logits.flip({3});
+      if (single) return logits;
+      const auto prob = logits.softmax(1);
+      sum = sum.defined() ? sum.add_(prob) : prob;
+    }
+  return sum.div_(static_cast<double>(views.size() * (flip ? 2 : 1)));
+}
+
+std::vector<SameSizeSamples> stack_same_size_runs(const std::vector<std::vector<torch::Tensor>>& sample_views,
+                                                  const std::vector<torch::Tensor>& sample_labels) {
+  if (sample_views.size() != sample_labels.size())
+    throw std::invalid_argument("stack_same_size_runs: " + std::to_string(sample_views.size()) + " samples' views, " +
+                                std::to_string(sample_labels.size()) + " labels");
+  auto same_sizes = [&](size_t a, size_t b) {
+    if (sample_labels[a].sizes() != sample_labels[b].sizes() || sample_views[a].size() != sample_views[b].size())
+      return false;
+    for (size_t v = 0; v < sample_views[a].size(); ++v)
+      if (sample_views[a][v].sizes() != sample_views[b][v].sizes()) return false;
+    return true;
+  };
+  std::vector<SameSizeSamples> runs;
+  for (size_t first = 0, end = 0; first < sample_labels.size(); first = end) {
+    for (end = first + 1; end < sample_labels.size() && same_sizes(first, end);) ++end;
+    SameSizeSamples run;
+    for (size_t v = 0; v < sample_views[first].size(); ++v) {
+      std::vector<torch::Tensor> parts;
+      for (size_t i = first; i < end; ++i) parts.push_back(sample_views[i][v]);
+      run.views.push_back(torch::stack(parts));  // (B, C, h_v, w_v)
+    }
+    run.labels = torch::stack(std::vector<torch::Tensor>(sample_labels.begin() + first, sample_labels.begin() + end));
+    runs.push_back(std::move(run));
+  }
+  return runs;
+}
+
+namespace {
+
+void check_class_names(const char* what, const SegmentationMetrics& metrics, const std::vector<std::string>& names) {
+  if (names.size() != metrics.iou.size() || metrics.acc.size() != metrics.iou.size())
+    throw std::invalid_argument(std::string(what) + ": " + std::to_string(names.size()) + " class names for " +
+                                std::to_string(metrics.iou.size()) + " classes");
+}
+
+// A fraction for JSON: null where NaN (JSON has no NaN).
+nlohmann::json fraction_or_null(double v) { return std::isnan(v) ? nlohmann::json(nullptr) : nlohmann::json(v); }
+
+}  // namespace
+
+std::string per_class_table_json(const SegmentationMetrics& metrics, const std::vector<std::string>& class_names,
+                                 const torch::Tensor& confusion) {
+  check_class_names("per_class_table_json", metrics, class_names);
+  const auto counts = confusion.to(torch::kCPU, torch::kDouble).contiguous();  // (n, n)
+  const int64_t n = static_cast<int64_t>(class_names.size());
+  if (counts.dim() != 2 || counts.size(0) != n || counts.size(1) != n)
+    throw std::invalid_argument("per_class_table_json: confusion matrix " + c10::str(counts.sizes()) + " for " +
+                                std::to_string(n) + " classes");
+  // One class and one confusion row per line: readable, and still one JSON object.
+  std::ostringstream out;
+  out << "{\"miou\": " << fraction_or_null(metrics.miou).dump() << ", \"macc\": " << fraction_or_null(metrics.macc).dump()
+      << ", \"aacc\": " << fraction_or_null(metrics.aacc).dump() << ",\n \"classes\": [\n";
+  for (int64_t c = 0; c < n; ++c) {
+    const nlohmann::json row = {{"id", c},
+                                {"name", class_names[c]},
+                                {"iou", fraction_or_null(metrics.iou[c])},
+                                {"acc", fraction_or_null(metrics.acc[c])}};
+    out << "  " << row.dump() << (c + 1 < n ? ",\n" : "\n");
+  }
+  out << " ],\n \"confusion\": [\n";
+  const auto a = counts.accessor<double, 2>();
+  for (int64_t l = 0; l < n; ++l) {
+    nlohmann::json row = nlohmann::json::array();
+    for (int64_t p = 0; p < n; ++p) row.push_back(static_cast<int64_t>(a[l][p]));
+    out << "  " << row.dump() << (l + 1 < n ? ",\n" : "\n");
+  }
+  out << " ]}\n";
+  return out.str();
+}
+
 std::string per_class_table_markdown(const SegmentationMetrics& metrics, const std::vector<std::string>& class_names) {
-  if (class_names.size() != metrics.iou.size() || metrics.acc.size() != metrics.iou.size())
-    throw std::invalid_argument("per_class_table_markdown: " + std::to_string(class_names.size()) +
-                                " class names for " + std::to_string(metrics.iou.size()) + " classes");
+  check_class_names("per_class_table_markdown", metrics, class_names);
   std::ostringstream out;
   out << "| class | IoU (%) | Acc (%) |\n| --- | ---: | ---: |\n";
   for (size_t c = 0; c < class_names.size(); ++c)
     out << "| " << class_names[c] << " | " << percent_or_dash(metrics.iou[c]) << " | "
         << percent_or_dash(metrics.acc[c]) << " |\n";
   return out.str();
-}
-
-const std::vector<std::string>& ade20k_class_names() {
-  // mmsegmentation ADE20KDataset.METAINFO['classes'] (there 'bed ' has a trailing space, dropped here).
-  static const std::vector<std::string> names{
-      "wall", "building", "sky", "floor", "tree", "ceiling", "road", "bed", "windowpane", "grass", "cabinet",
-      "sidewalk", "person", "earth", "door", "table", "mountain", "plant", "curtain", "chair", "car", "water",
-      "painting", "sofa", "shelf", "house", "sea", "mirror", "rug", "field", "armchair", "seat", "fence",
-      "desk", "rock", "wardrobe", "lamp", "bathtub", "railing", "cushion", "base", "box", "column", "signboard",
-      "chest of drawers", "counter", "sand", "sink", "skyscraper", "fireplace", "refrigerator", "grandstand",
-      "path", "stairs", "runway", "case", "pool table", "pillow", "screen door", "stairway", "river", "bridge",
-      "bookcase", "blind", "coffee table", "toilet", "flower", "book", "hill", "bench", "countertop", "stove",
-      "palm", "kitchen island", "computer", "swivel chair", "boat", "bar", "arcade machine", "hovel", "bus",
-      "towel", "light", "truck", "tower", "chandelier", "awning", "streetlight", "booth", "television receiver",
-      "airplane", "dirt track", "apparel", "pole", "land", "bannister", "escalator", "ottoman", "bottle",
-      "buffet", "poster", "stage", "van", "ship", "fountain", "conveyer belt", "canopy", "washer", "plaything",
-      "swimming pool", "stool", "barrel", "basket", "waterfall", "tent", "bag", "minibike", "cradle", "oven",
-      "ball", "food", "step", "tank", "trade name", "microwave", "pot", "animal", "bicycle", "lake",
-      "dishwasher", "screen", "blanket", "sculpture", "hood", "sconce", "vase", "traffic light", "tray",
-      "ashcan", "fan", "pier", "crt screen", "plate", "monitor", "bulletin board", "shower", "radiator",
-      "glass", "clock", "flag"};
-  return names;
 }
 
 }  // namespace rpct

@@ -1,5 +1,6 @@
 // Segmentation evaluation math (issue 12), as pure functions: the confusion matrix of one batch, the metrics
-// of a confusion matrix summed over batches and ranks, sliding-window inference and the per-class table.
+// of a confusion matrix summed over batches and ranks, sliding-window inference, the test-time scores of
+// several views (multi-scale, flip) at the label's resolution, and the per-class table (Markdown, JSON).
 // The segmentation Task sums confusion_matrix() over its batches (Task::eval_sums), the loop all-reduces the
 // sums once, and segmentation_metrics() turns the total into mIoU / mAcc / aAcc.
 //
@@ -54,12 +55,36 @@ using SegmentationForward = std::function<torch::Tensor(const torch::Tensor&)>;
 torch::Tensor sliding_window_logits(const SegmentationForward& forward, const torch::Tensor& image, int64_t n_cls,
                                     int64_t window, int64_t stride);
 
+// A forward for crops of any size: pads the crop at the bottom and right with zeros (the normalised mean
+// colour, as Segmenter's padding) up to multiples of `multiple` (the patch), runs `forward`, and crops the
+// logits back to the crop's size. Crops already of such a size go through unchanged.
+SegmentationForward padded_to_multiple(SegmentationForward forward, int64_t multiple);
+
+// Test-time class scores of a batch at its labels' resolution out_h x out_w, as Segmenter's inference and
+// mmseg's (aug) test compute them. views: the batch rescaled to each test scale, (B, C, h_v, w_v) each. Per
+// view, and with `flip` also for its mirror image: sliding_window_logits, bilinearly resized to
+// out_h x out_w, mirrored back. One view without flip: those logits (the plain test); otherwise the mean of
+// the views' softmax probabilities (both references average probabilities, not logits). Returns
+// (B, n_cls, out_h, out_w); the argmax is the prediction.
+torch::Tensor test_time_scores(const SegmentationForward& forward, const std::vector<torch::Tensor>& views,
+                               int64_t n_cls, int64_t window, int64_t stride, int64_t out_h, int64_t out_w, bool flip);
+
+// Samples of one size, stacked: views[v] (B, C, h_v, w_v) per test scale, labels (B, H, W).
+struct SameSizeSamples {
+  std::vector<torch::Tensor> views;
+  torch::Tensor labels;
+};
+// Per-sample views and labels (Batch::sample_views / sample_labels) as runs of consecutive samples whose
+// views and labels have the same sizes, each run stacked (one forward per run instead of per sample).
+std::vector<SameSizeSamples> stack_same_size_runs(const std::vector<std::vector<torch::Tensor>>& sample_views,
+                                                  const std::vector<torch::Tensor>& sample_labels);
+
 // A Markdown table, one row per class: class, IoU (%), Acc (%), two decimals; "-" where a value is NaN
 // (IoU of a class left out of mIoU, Acc of a class without label pixels). class_names: one per class.
 std::string per_class_table_markdown(const SegmentationMetrics& metrics, const std::vector<std::string>& class_names);
-
-// The 150 ADE20K (SceneParsing / ADEChallengeData2016) classes in objectInfo150 order, i.e. training ids
-// 0..149 after reduce_zero_label (mmsegmentation's ADE20KDataset classes): wall, building, sky, ...
-const std::vector<std::string>& ade20k_class_names();
+// The same as JSON text: {"miou", "macc", "aacc", "classes": [{"id", "name", "iou", "acc"}...] (fractions,
+// null where NaN), "confusion": [[...]] ([label][prediction] pixel counts, from which every value follows)}.
+std::string per_class_table_json(const SegmentationMetrics& metrics, const std::vector<std::string>& class_names,
+                                 const torch::Tensor& confusion);
 
 }  // namespace rpct

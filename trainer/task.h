@@ -18,6 +18,9 @@ struct EvalResult {
   int64_t samples = 0;
   std::vector<std::pair<std::string, double>> metrics;  // in report order, e.g. loss, top1, top5
   std::string primary;                                  // higher is better: picks the best checkpoint
+  // Files that show the result in more detail, for the caller to write into the run directory (segmentation:
+  // the per-class table, Markdown and JSON): (file name, contents). Empty for tasks without.
+  std::vector<std::pair<std::string, std::string>> files;
 
   double at(const std::string& name) const;  // throws naming a metric the task does not report
   double primary_value() const { return at(primary); }

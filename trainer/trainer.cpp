@@ -13,6 +13,7 @@
 #include "trainer/data.h"
 #include "trainer/lr_schedule.h"
 #include "trainer/metrics.h"
+#include "trainer/run_dir.h"
 #include "trainer/runtime.h"
 #include "trainer/safetensors.h"
 #include "trainer/segmentation.h"
@@ -71,6 +72,15 @@ EvalResult evaluate(Task& task, BatchSource& set, int64_t batch_size, const Dist
   const auto samples = static_cast<int64_t>(total.back());
   total.pop_back();
   return task.eval_result(total, samples);
+}
+
+std::vector<std::string> write_eval_files(const EvalResult& result, const std::string& dir) {
+  std::vector<std::string> paths;
+  for (const auto& [name, text] : result.files) {
+    paths.push_back(dir + "/" + name);
+    write_file_atomic(paths.back(), text);
+  }
+  return paths;
 }
 
 bool overlap_all_reduce(const std::string& setting, torch::Device device, const DistContext& dist) {
@@ -221,6 +231,7 @@ class RunReport {
                 {"skipped_samples", skipped},
                 {"elapsed_s", elapsed}});
     metrics_.write(rec);
+    write_eval_files(ev, result_.run_dir);  // the latest evaluation's per-class table, if the task has one
   }
 
   // The final parameters' hash; rank 0 writes <run_dir>/model.safetensors (parameters + buffers).

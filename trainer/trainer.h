@@ -41,6 +41,9 @@ std::unique_ptr<Task> make_task(const Config& cfg, torch::Device device);
 // Evaluates `task` on `set`: this rank's contiguous shard in batches of `batch_size`, the sums reduced
 // over all ranks once; the metrics are global. Collective.
 EvalResult evaluate(Task& task, BatchSource& set, int64_t batch_size, const DistContext& dist);
+// Writes the result's files (EvalResult::files, e.g. the per-class table) into `dir`, each atomically;
+// returns their paths. Rank 0's job.
+std::vector<std::string> write_eval_files(const EvalResult& result, const std::string& dir);
 
 // dist.overlap ("auto" | "on" | "off") for a task on `device`: whether GradSync launches all-reduces
 // during backward. auto: on, except on a CPU whose cores this node's ranks x intra-op threads fill.

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "datasets/ade20k.h"
 #include "datasets/loader.h"
 #include "datasets/transforms.h"
@@ -48,7 +50,8 @@ TEST(Ade20k, LayoutPairsAndReduceZeroLabel) {
   SegmentationTransformOptions o;
   const auto s = segmentation_eval_transform(read_file_bytes(va.image_path(0)), va.image_path(0),
                                              read_file_bytes(va.label_path(0)), va.label_path(0), o);
-  EXPECT_EQ(s.image.sizes(), (std::vector<int64_t>{3, 512, 683}));
+  ASSERT_EQ(s.images.size(), 1u);
+  EXPECT_EQ(s.images[0].sizes(), (std::vector<int64_t>{3, 512, 683}));
   ASSERT_EQ(s.label.sizes(), (std::vector<int64_t>{30, 40}));
   EXPECT_EQ(s.label[0][5].item<int64_t>(), 255);   // 0 -> ignore
   EXPECT_EQ(s.label[10][5].item<int64_t>(), 0);    // 1 -> 0
@@ -181,4 +184,79 @@ TEST(Ade20k, SlidingWindowsCoverTheImage) {
   EXPECT_EQ(w[0].x1, 200);
   w = sliding_windows(1100, 1024, 512, 512);
   EXPECT_EQ(w.size(), 3u * 2u);
+}
+
+// The evaluation source keeps every image whole: per sample one rescaled image per test scale (mmseg:
+// fit int(r * 2048) x int(r * 512), keep ratio) and the label at the image's ORIGINAL size, for images of
+// different sizes in one batch; a bad pair follows on_bad_sample.
+TEST(Ade20k, EvalSourceKeepsOriginalLabelSizesPerSample) {
+  TempDir d;
+  const std::vector<std::pair<int, int>> sizes = {{40, 30}, {24, 48}, {50, 50}};  // (w, h)
+  for (size_t i = 0; i < sizes.size(); ++i)
+    write_pair(d, "validation", "ADE_val_0000000" + std::to_string(i + 1), sizes[i].first, sizes[i].second);
+  test::write_jpeg(d.sub("ADEChallengeData2016/images/validation/ADE_val_00000009.jpg"), test::make_rgb(16, 16));
+  const auto ds = Ade20kDataset::open({d.path, "validation"});
+  ASSERT_EQ(ds.size(), 4);  // the last one lacks its annotation
+  SegmentationSourceOptions o;
+  o.transform.scale_long = 128;
+  o.transform.scale_short = 32;
+  o.transform.eval_scales = {0.5, 1.0, 1.5};
+  Ade20kEvalSource src(ds, o);
+  const Batch b = src.make_batch(0, {0, 1, 2});
+  EXPECT_FALSE(b.x.defined());
+  EXPECT_FALSE(b.y.defined());
+  ASSERT_EQ(b.sample_views.size(), 3u);
+  ASSERT_EQ(b.sample_labels.size(), 3u);
+  // Expected view sizes, worked by hand from the mmseg rule: factor = min(long / max(w, h), short / min(w, h)).
+  const std::vector<std::vector<std::vector<int64_t>>> views = {
+      {{3, 16, 21}, {3, 32, 43}, {3, 48, 64}},  // 40 x 30: short side 30 -> 16, 32, 48
+      {{3, 32, 16}, {3, 64, 32}, {3, 96, 48}},  // 24 x 48: short side 24 -> 16, 32, 48
+      {{3, 16, 16}, {3, 32, 32}, {3, 48, 48}}};
+  for (size_t i = 0; i < 3; ++i) {
+    SCOPED_TRACE("sample " + std::to_string(i));
+    ASSERT_EQ(b.sample_views[i].size(), 3u);
+    for (size_t v = 0; v < 3; ++v) EXPECT_EQ(b.sample_views[i][v].sizes(), views[i][v]) << "scale " << v;
+    const auto& y = b.sample_labels[i];
+    ASSERT_EQ(y.sizes(), (std::vector<int64_t>{sizes[i].second, sizes[i].first}));  // (H, W) as in the file
+    EXPECT_EQ(y.scalar_type(), torch::kInt64);
+    EXPECT_EQ(y[0][1].item<int64_t>(), kIgnoreLabel);           // 0 -> ignore
+    EXPECT_EQ(y[5][1].item<int64_t>(), 0);                      // 1 -> 0
+    EXPECT_EQ(y[5][sizes[i].first - 1].item<int64_t>(), 149);   // 150 -> 149
+  }
+  // The scale-1 view is the single-scale transform's image.
+  SegmentationSourceOptions one = o;
+  one.transform.eval_scales = {1.0};
+  const Batch single = Ade20kEvalSource(ds, one).make_batch(0, {1});
+  EXPECT_TRUE(torch::equal(single.sample_views[0][0], b.sample_views[1][1]));
+  // Bad pair: skipped (replaced by the next good index, 3 -> 0) or named.
+  const Batch skipped = src.make_batch(0, {3});
+  EXPECT_EQ(skipped.skipped, 1);
+  EXPECT_EQ(skipped.indices, (std::vector<int64_t>{0}));
+  o.on_bad_sample = BadSamplePolicy::kError;
+  expect_throw_with([&] { Ade20kEvalSource(ds, o).make_batch(0, {3}); }, {"ADE_val_00000009", "missing"});
+}
+
+TEST(Ade20k, ClassNamesFromTheDataSetOrDefaults) {
+  TempDir d;
+  write_pair(d, "validation", "ADE_val_00000001", 16, 16);
+  // No class_names.txt: the ADE20K names for 150 classes, generic ones otherwise.
+  EXPECT_EQ(ade20k_layout_class_names(d.path, 150), ade20k_class_names());
+  EXPECT_EQ(ade20k_layout_class_names(d.path, 3), (std::vector<std::string>{"class_0", "class_1", "class_2"}));
+  EXPECT_EQ(ade20k_layout_class_names("", 2), (std::vector<std::string>{"class_0", "class_1"}));
+  write_file_bytes(d.sub(std::string("ADEChallengeData2016/") + kClassNamesFile),
+                   std::vector<uint8_t>{'s', 'k', 'y', '\n', 'r', 'o', 'a', 'd', '\n'});
+  EXPECT_EQ(ade20k_layout_class_names(d.path, 2), (std::vector<std::string>{"sky", "road"}));
+  EXPECT_EQ(ade20k_layout_class_names(d.path + "/ADEChallengeData2016", 2), (std::vector<std::string>{"sky", "road"}));
+  expect_throw_with([&] { ade20k_layout_class_names(d.path, 3); }, {kClassNamesFile, "2 classes", "num_classes is 3"});
+}
+
+TEST(Ade20kClassNames, ObjectInfo150Order) {
+  const auto& names = ade20k_class_names();
+  ASSERT_EQ(names.size(), 150u);
+  const std::vector<std::pair<size_t, std::string>> spots{
+      {0, "wall"}, {1, "building"}, {2, "sky"}, {3, "floor"}, {4, "tree"}, {7, "bed"}, {12, "person"},
+      {44, "chest of drawers"}, {89, "television receiver"}, {149, "flag"}};
+  for (const auto& [i, name] : spots) EXPECT_EQ(names[i], name) << "index " << i;
+  EXPECT_EQ(std::set<std::string>(names.begin(), names.end()).size(), names.size()) << "duplicate names";
+  for (const auto& n : names) EXPECT_TRUE(!n.empty() && n.front() != ' ' && n.back() != ' ') << "'" << n << "'";
 }

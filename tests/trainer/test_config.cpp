@@ -86,3 +86,17 @@ TEST(Config, ShippedConfigsLoad) {
                         "configs/deit_tiny_imagenet.yaml", "configs/fmnist_seg.yaml"})
     EXPECT_NO_THROW(rpct::load_config(std::string(src) + "/" + f)) << f;
 }
+
+TEST(Config, SegmentationTestScalesAndFlip) {
+  const auto d = parse_config("", "x.yaml");
+  EXPECT_EQ(d.seg.eval_scales, (std::vector<double>{1.0}));
+  EXPECT_FALSE(d.seg.eval_flip);
+  const auto c = parse_config("seg: {eval_scales: [0.5, 0.75, 1.0, 1.25, 1.5, 1.75], eval_flip: true}\n", "x.yaml");
+  EXPECT_EQ(c.seg.eval_scales, (std::vector<double>{0.5, 0.75, 1.0, 1.25, 1.5, 1.75}));
+  EXPECT_TRUE(c.seg.eval_flip);
+  EXPECT_EQ(parse_config(rpct::to_yaml(c), "again.yaml").seg.eval_scales, c.seg.eval_scales) << "round trip";
+  expect_error("seg: {eval_scales: []}\n", {"seg.eval_scales", "non-empty list"});
+  expect_error("seg: {eval_scales: 1.0}\n", {"seg.eval_scales", "list"});
+  expect_error("seg: {eval_scales: [1.0, 0]}\n", {"seg.eval_scales", "out of range"});
+  expect_error("seg: {eval_flip: sometimes}\n", {"seg.eval_flip", "true or false"});
+}

@@ -2,8 +2,11 @@
 // mAcc / aAcc against values worked out by hand from a written-out confusion matrix (mmsegmentation's
 // convention: a class in neither labels nor predictions is left out of the means, a class only predicted
 // counts with IoU 0), sliding-window inference against window positions worked out by hand and a pure loop
-// over pixels, the per-class Markdown table and the ADE20K class names.
+// over pixels, the per-class tables (Markdown, JSON), the test-time scores (crops padded to the patch, one
+// view = the plain path, views averaged as probabilities, flip) and the stacking of same-size samples.
 #include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -16,6 +19,7 @@
 
 #include "tests/expect_error.h"
 #include "tests/test_seed.h"
+#include "models/vit.h"
 #include "trainer/segmentation_eval.h"
 
 using rpct::test::expect_error_naming;
@@ -167,15 +171,27 @@ TEST(PerClassTable, MarkdownWithDashesForMissingValues) {
                       {"2 class names", "5 classes"});
 }
 
-TEST(Ade20kClassNames, ObjectInfo150Order) {
-  const auto& names = rpct::ade20k_class_names();
-  ASSERT_EQ(names.size(), 150u);
-  const std::vector<std::pair<size_t, std::string>> spots{
-      {0, "wall"}, {1, "building"}, {2, "sky"}, {3, "floor"}, {4, "tree"}, {7, "bed"}, {12, "person"},
-      {44, "chest of drawers"}, {89, "television receiver"}, {149, "flag"}};
-  for (const auto& [i, name] : spots) EXPECT_EQ(names[i], name) << "index " << i;
-  EXPECT_EQ(std::set<std::string>(names.begin(), names.end()).size(), names.size()) << "duplicate names";
-  for (const auto& n : names) EXPECT_TRUE(!n.empty() && n.front() != ' ' && n.back() != ' ') << "'" << n << "'";
+TEST(PerClassTable, JsonHasTheMetricsEveryClassAndTheConfusionMatrix) {
+  torch::Tensor cm = embedded(hand_confusion_3(), 5);
+  cm[0][3] = 2;
+  const auto m = rpct::segmentation_metrics(cm);
+  const auto j = nlohmann::json::parse(rpct::per_class_table_json(m, {"a", "b", "c", "d", "e"}, cm));
+  EXPECT_EQ(j.at("miou").get<double>(), m.miou);
+  EXPECT_EQ(j.at("macc").get<double>(), m.macc);
+  EXPECT_EQ(j.at("aacc").get<double>(), m.aacc);
+  ASSERT_EQ(j.at("classes").size(), 5u);
+  EXPECT_EQ(j["classes"][2].at("name"), "c");
+  EXPECT_EQ(j["classes"][2].at("id"), 2);
+  EXPECT_NEAR(j["classes"][2].at("iou").get<double>(), 7.0 / 9, kMetricTol);
+  EXPECT_NEAR(j["classes"][2].at("acc").get<double>(), 7.0 / 8, kMetricTol);
+  EXPECT_EQ(j["classes"][3].at("iou").get<double>(), 0.0);  // only predicted: IoU 0, no Acc
+  EXPECT_TRUE(j["classes"][3].at("acc").is_null());
+  EXPECT_TRUE(j["classes"][4].at("iou").is_null());          // absent
+  const auto rows = j.at("confusion").get<std::vector<std::vector<int64_t>>>();
+  ASSERT_EQ(rows.size(), 5u);
+  for (int64_t l = 0; l < 5; ++l)
+    for (int64_t p = 0; p < 5; ++p) EXPECT_EQ(rows[l][p], cm[l][p].item<int64_t>()) << l << ", " << p;
+  expect_error_naming([&] { rpct::per_class_table_json(m, {"a"}, cm); }, {"1 class names", "5 classes"});
 }
 
 // ---- sliding window ----
@@ -313,6 +329,144 @@ TEST(SlidingWindow, BadArgumentsAreNamed) {
                       {"forward returned", "[1, 2, 1, 1]"});
   expect_error_naming([&] { rpct::sliding_window_logits(model, image, 2, 4, 5); }, {"stride 5", "window 4"});
   expect_error_naming([&] { rpct::sliding_window_logits(model, torch::zeros({3, 8, 8}), 2, 4, 3); }, {"[3, 8, 8]"});
+}
+
+
+// ---- test-time scores: padding, views, flip ----
+
+// Float64 bilinear resizes and softmaxes of the same values taken in mirrored order (flip) or summed
+// in another order: a few ulps of probabilities <= 1.
+constexpr double kTestTimeTol = 1e-12;
+
+TEST(PaddedToMultiple, PadsToThePatchAndCropsBack) {
+  const uint64_t seed = rpct::test::test_seed();
+  torch::manual_seed(seed);
+  const RandomPixelModel model{torch::randn({4, 3}, torch::kDouble)};
+  std::vector<std::vector<int64_t>> seen;
+  const auto forward = rpct::padded_to_multiple(
+      [&](const torch::Tensor& crop) {
+        seen.push_back(crop.sizes().vec());
+        return model(crop);
+      },
+      4);
+  const torch::Tensor crop = torch::randn({2, 3, 5, 7}, torch::kDouble);
+  // A pixel-wise model: the padded pixels change nothing in the crop's own (up to the einsum's summation
+  // order, which may differ for the larger padded input).
+  EXPECT_TRUE(torch::allclose(forward(crop), model(crop), 0, kTestTimeTol));
+  const torch::Tensor fits = torch::randn({1, 3, 8, 4}, torch::kDouble);
+  EXPECT_TRUE(torch::equal(forward(fits), model(fits)));
+  EXPECT_EQ(seen, (std::vector<std::vector<int64_t>>{{2, 3, 8, 8}, {1, 3, 8, 4}}));
+  // The padding is zeros at the bottom and right (Segmenter's), the crop top-left.
+  const auto echo = rpct::padded_to_multiple([](const torch::Tensor& c) { return c; }, 4);
+  EXPECT_TRUE(torch::equal(echo(crop), crop)) << "cropped back";
+  const auto probe = rpct::padded_to_multiple(
+      [&](const torch::Tensor& c) {
+        EXPECT_TRUE(torch::equal(c.index({Slice(), Slice(), Slice(0, 5), Slice(0, 7)}), crop));
+        EXPECT_EQ(c.index({Slice(), Slice(), Slice(5, 8)}).abs().sum().item<double>(), 0.0);
+        EXPECT_EQ(c.index({Slice(), Slice(), Slice(), Slice(7, 8)}).abs().sum().item<double>(), 0.0);
+        return c;
+      },
+      4);
+  probe(crop);
+}
+
+TEST(TestTimeScores, OneViewWithoutFlipIsThePlainSlidingWindowPath) {
+  const uint64_t seed = rpct::test::test_seed();
+  torch::manual_seed(seed);
+  const int64_t n_cls = 4;
+  const RandomPixelModel pixelwise{torch::randn({n_cls, 3}, torch::kDouble)};
+  PositionModel positional{n_cls, {}};
+  const torch::Tensor image = torch::randn({2, 3, 10, 12}, torch::kDouble);
+  const torch::Tensor positions = position_image(2, 10, 12);
+  for (const auto& [h, w] : std::vector<std::pair<int64_t, int64_t>>{{10, 12}, {7, 17}}) {
+    SCOPED_TRACE("labels " + std::to_string(h) + " x " + std::to_string(w));
+    auto plain = rpct::sliding_window_logits(pixelwise, image, n_cls, 4, 3);
+    if (h != 10 || w != 12) plain = rpct::bilinear_resize(plain, h, w);
+    EXPECT_TRUE(torch::equal(rpct::test_time_scores(pixelwise, {image}, n_cls, 4, 3, h, w, false), plain));
+    auto plain_pos = rpct::sliding_window_logits(std::ref(positional), positions, n_cls, 4, 3);
+    if (h != 10 || w != 12) plain_pos = rpct::bilinear_resize(plain_pos, h, w);
+    EXPECT_TRUE(torch::equal(rpct::test_time_scores(std::ref(positional), {positions}, n_cls, 4, 3, h, w, false),
+                             plain_pos));
+  }
+}
+
+TEST(TestTimeScores, FlipOfAMirrorSymmetricModelEqualsNoFlip) {
+  const uint64_t seed = rpct::test::test_seed();
+  torch::manual_seed(seed);
+  const int64_t n_cls = 3;
+  // A pixel-wise model commutes with mirroring: the mirrored view, mirrored back, gives the same scores
+  // (windows sit elsewhere on the mirrored image, which a pixel-wise model does not notice).
+  const RandomPixelModel pixelwise{torch::randn({n_cls, 3}, torch::kDouble)};
+  const torch::Tensor image = torch::randn({2, 3, 9, 11}, torch::kDouble);
+  const torch::Tensor no_flip = rpct::test_time_scores(pixelwise, {image}, n_cls, 4, 3, 13, 15, false).softmax(1);
+  const torch::Tensor flip = rpct::test_time_scores(pixelwise, {image}, n_cls, 4, 3, 13, 15, true);
+  EXPECT_TRUE(torch::allclose(flip, no_flip, /*rtol=*/0, /*atol=*/kTestTimeTol)) << (flip - no_flip).abs().max();
+  // A model that is not mirror-symmetric: class 0's logit is 0.3 x the column inside the crop, class 1's 0.
+  // One window covers the 9 x 11 image, so at column j the flip test averages the probabilities of the
+  // image (logit 0.3 j) and of the mirror image mirrored back (logit 0.3 (10 - j)): a flip not done, or
+  // not undone, fails this.
+  const auto ramp = [](const torch::Tensor& crop) {  // (B, C, h, w) -> (B, 2, h, w)
+    const int64_t b = crop.size(0), h = crop.size(2), w = crop.size(3);
+    const auto col = torch::arange(w, crop.options()).mul(0.3).view({1, 1, 1, w}).expand({b, 1, h, w});
+    return torch::cat({col, torch::zeros_like(col)}, 1);
+  };
+  const torch::Tensor ramp_flip = rpct::test_time_scores(ramp, {image}, 2, 16, 16, 9, 11, true);
+  for (int64_t j = 0; j < 11; ++j) {
+    const double expected = 0.5 * (1 / (1 + std::exp(-0.3 * j)) + 1 / (1 + std::exp(-0.3 * (10 - j))));
+    EXPECT_NEAR(ramp_flip[1][0][4][j].item<double>(), expected, kTestTimeTol) << "column " << j;
+  }
+  const torch::Tensor ramp_plain = rpct::test_time_scores(ramp, {image}, 2, 16, 16, 9, 11, false).softmax(1);
+  EXPECT_GT((ramp_flip - ramp_plain).abs().max().item<double>(), 0.1) << "the ramp is not symmetric";
+}
+
+TEST(TestTimeScores, ViewsAreAveragedAsProbabilitiesAtTheLabelSize) {
+  const uint64_t seed = rpct::test::test_seed();
+  torch::manual_seed(seed);
+  const int64_t n_cls = 3, h = 12, w = 10;
+  const RandomPixelModel model{torch::randn({n_cls, 3}, torch::kDouble)};
+  const std::vector<torch::Tensor> views = {torch::randn({2, 3, 6, 5}, torch::kDouble),
+                                            torch::randn({2, 3, 12, 10}, torch::kDouble),
+                                            torch::randn({2, 3, 18, 15}, torch::kDouble)};
+  // Windows of 32 cover each view in one pass: the view's logits are the model's, resized to h x w.
+  torch::Tensor expected = torch::zeros({2, n_cls, h, w}, torch::kDouble);
+  for (const auto& v : views) {
+    auto logits = model(v);
+    if (v.size(2) != h) logits = rpct::bilinear_resize(logits, h, w);
+    expected += logits.softmax(1) / 3.0;
+  }
+  const torch::Tensor got = rpct::test_time_scores(model, views, n_cls, 32, 32, h, w, false);
+  EXPECT_TRUE(torch::allclose(got, expected, 0, kTestTimeTol)) << (got - expected).abs().max();
+  EXPECT_NEAR(got.sum(1).mean().item<double>(), 1.0, kTestTimeTol) << "probabilities";
+  expect_error_naming([&] { rpct::test_time_scores(model, {}, n_cls, 4, 4, h, w, false); }, {"no view"});
+}
+
+TEST(StackSameSizeRuns, ConsecutiveSamplesOfOneSizeAreStacked) {
+  auto sample = [](int64_t h, int64_t w, double v) {
+    return std::make_pair(std::vector<torch::Tensor>{torch::full({3, h, w}, v), torch::full({3, 2 * h, 2 * w}, v)},
+                          torch::full({h + 1, w + 1}, static_cast<int64_t>(v), torch::kLong));
+  };
+  std::vector<std::vector<torch::Tensor>> views;
+  std::vector<torch::Tensor> labels;
+  for (const auto& [h, w, v] : std::vector<std::tuple<int64_t, int64_t, double>>{{4, 6, 0}, {4, 6, 1}, {6, 4, 2}, {4, 6, 3}}) {
+    auto [vs, l] = sample(h, w, v);
+    views.push_back(vs);
+    labels.push_back(l);
+  }
+  const auto runs = rpct::stack_same_size_runs(views, labels);
+  ASSERT_EQ(runs.size(), 3u);
+  const std::vector<std::vector<int64_t>> run_samples = {{0, 1}, {2}, {3}};
+  for (size_t r = 0; r < runs.size(); ++r) {
+    SCOPED_TRACE("run " + std::to_string(r));
+    ASSERT_EQ(runs[r].views.size(), 2u);
+    ASSERT_EQ(runs[r].labels.size(0), static_cast<int64_t>(run_samples[r].size()));
+    for (size_t i = 0; i < run_samples[r].size(); ++i) {
+      const int64_t s = run_samples[r][i];
+      EXPECT_TRUE(torch::equal(runs[r].views[0][i], views[s][0]));
+      EXPECT_TRUE(torch::equal(runs[r].views[1][i], views[s][1]));
+      EXPECT_TRUE(torch::equal(runs[r].labels[i], labels[s]));
+    }
+  }
+  expect_error_naming([&] { rpct::stack_same_size_runs(views, {}); }, {"4 samples", "0 labels"});
 }
 
 }  // namespace

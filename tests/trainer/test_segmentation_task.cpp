@@ -1,6 +1,8 @@
 // The segmentation Task: its loss ignores label 255, its evaluation sums are a confusion matrix over the
 // labelled pixels (also when the label map has another size than the image), and labels equal to the
-// model's own predictions score mIoU = mAcc = aAcc = 1.
+// model's own predictions score mIoU = mAcc = aAcc = 1; per-sample batches of different sizes (the eval
+// source's) are evaluated at each label's size; seg.eval_flip averages the mirror image in; the result
+// carries the per-class table files.
 #include <gtest/gtest.h>
 
 #include "tests/test_seed.h"
@@ -11,11 +13,11 @@ namespace {
 
 constexpr int64_t kClasses = 5;
 
-rpct::Config tiny_seg_config(int window, int stride) {
+rpct::Config tiny_seg_config(int window, int stride, const std::string& extra_seg = "") {
   return rpct::parse_config("model: {img_size: 32, patch: 8, in_chans: 3, num_classes: 5, dim: 32, depth: 1, heads: 2}\n"
                             "attention: {kind: sym}\n"
                             "seg: {decoder: mask, decoder_depth: 1, window: " +
-                                std::to_string(window) + ", stride: " + std::to_string(stride) +
+                                std::to_string(window) + ", stride: " + std::to_string(stride) + extra_seg +
                                 "}\n"
                                 "data: {kind: ade20k, root: /nonexistent, seg_crop: 32}\n",
                             "seg.yaml");
@@ -104,4 +106,71 @@ TEST(SegmentationTask, NoWeightDecayForTokensNormsAndClassEmbeddings) {
       EXPECT_FALSE(skip) << p.key();
   }
   EXPECT_GT(exempt, 3);
+}
+
+// Per-sample eval batches (the full-resolution eval source's form) give the confusion matrix of the collated
+// batch when the samples have one size, and count every labelled pixel at each label's own size when they
+// differ; images whose sides are not multiples of the patch are padded for the forward.
+TEST(SegmentationTask, PerSampleBatchesOfAnySizeAreEvaluatedAtTheirLabelsSize) {
+  torch::manual_seed(rpct::test::test_seed());
+  rpct::SegmentationTask task(tiny_seg_config(16, 8), torch::kCPU);
+  task.model().eval();
+  torch::NoGradGuard no_grad;
+  auto collated = random_batch(3, 32, 32, 20, 28);
+  rpct::Batch per_sample;
+  for (int64_t i = 0; i < 3; ++i) {
+    per_sample.sample_views.push_back({collated.x[i]});
+    per_sample.sample_labels.push_back(collated.y[i]);
+  }
+  EXPECT_TRUE(torch::equal(task.eval_sums(per_sample), task.eval_sums(collated)));
+
+  rpct::Batch mixed;  // 21 x 30 (not multiples of the patch 8), 32 x 32, 12 x 40 (a side under the window)
+  const std::vector<std::vector<int64_t>> image_sizes = {{21, 30}, {32, 32}, {12, 40}}, label_sizes = {{30, 41}, {32, 32}, {9, 33}};
+  double labelled = 0;
+  for (size_t i = 0; i < image_sizes.size(); ++i) {
+    mixed.sample_views.push_back({torch::randn({3, image_sizes[i][0], image_sizes[i][1]})});
+    auto y = torch::randint(0, kClasses, label_sizes[i], torch::kInt64);
+    y.index_put_({0}, 255);
+    labelled += static_cast<double>((label_sizes[i][0] - 1) * label_sizes[i][1]);
+    mixed.sample_labels.push_back(y);
+  }
+  const auto sums = task.eval_sums(mixed);
+  EXPECT_EQ(sums.sum().item<double>(), labelled);
+  // Sample by sample gives the same total: the stacking of equal sizes changes nothing.
+  torch::Tensor one_by_one = torch::zeros_like(sums);
+  for (size_t i = 0; i < image_sizes.size(); ++i) {
+    rpct::Batch b;
+    b.sample_views = {mixed.sample_views[i]};
+    b.sample_labels = {mixed.sample_labels[i]};
+    one_by_one += task.eval_sums(b);
+  }
+  EXPECT_TRUE(torch::equal(one_by_one, sums));
+}
+
+// seg.eval_flip on: the scores average the image and its mirror; off: the plain path. The eval result
+// carries the per-class table files, named with the generic class names without a data set.
+TEST(SegmentationTask, FlipChangesTheScoresAndTheResultHasPerClassTables) {
+  torch::manual_seed(rpct::test::test_seed());
+  rpct::SegmentationTask plain(tiny_seg_config(32, 32), torch::kCPU);
+  rpct::SegmentationTask flipped(tiny_seg_config(32, 32, ", eval_flip: true"), torch::kCPU);
+  torch::NoGradGuard no_grad;
+  for (auto& p : flipped.model().named_parameters())
+    p.value().copy_(plain.model().named_parameters()[p.key()]);
+  plain.model().eval();
+  flipped.model().eval();
+  auto batch = random_batch(4, 32, 32, 32, 32);
+  batch.y = plain.segmenter()->forward(batch.x).argmax(1);  // perfect for the plain path
+  const auto plain_sums = plain.eval_sums(batch), flip_sums = flipped.eval_sums(batch);
+  EXPECT_EQ(plain_sums.view({kClasses, kClasses}).trace().item<double>(), plain_sums.sum().item<double>());
+  EXPECT_EQ(flip_sums.sum().item<double>(), plain_sums.sum().item<double>());
+  EXPECT_LT(flip_sums.view({kClasses, kClasses}).trace().item<double>(), flip_sums.sum().item<double>())
+      << "an untrained model is not mirror-symmetric: some pixels must change their class with flip";
+
+  std::vector<double> v(plain_sums.data_ptr<double>(), plain_sums.data_ptr<double>() + plain_sums.numel());
+  const auto r = plain.eval_result(v, 4);
+  ASSERT_EQ(r.files.size(), 2u);
+  EXPECT_EQ(r.files[0].first, std::string(rpct::kPerClassTableFile) + ".md");
+  EXPECT_EQ(r.files[1].first, std::string(rpct::kPerClassTableFile) + ".json");
+  EXPECT_NE(r.files[0].second.find("| class_4 |"), std::string::npos) << r.files[0].second;
+  EXPECT_NE(r.files[1].second.find("\"name\":\"class_0\""), std::string::npos) << r.files[1].second;
 }
