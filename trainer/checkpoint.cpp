@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/log.h"
+#include "trainer/optimizer.h"
 #include "trainer/run_dir.h"
 #include "trainer/safetensors.h"
 
@@ -172,17 +173,8 @@ std::string Checkpointer::save(const NamedTensors& params, const NamedTensors& b
     for (const auto& [n, t] : buffers) model.emplace_back("buffer/" + n, t);
     for (size_t i = 0; i < ema.size(); ++i) model.emplace_back("ema/" + params[i].first, ema[i]);
     write_safetensors(dir + "/model.safetensors", model, {{"format", "rpctrain"}});
-    NamedTensors optim;
-    std::map<std::string, std::string> steps;
-    for (const auto& [n, p] : params) {
-      auto it = opt.state().find(p.unsafeGetTensorImpl());
-      if (it == opt.state().end()) continue;
-      auto& s = static_cast<torch::optim::AdamWParamState&>(*it->second);
-      optim.emplace_back("exp_avg/" + n, s.exp_avg());
-      optim.emplace_back("exp_avg_sq/" + n, s.exp_avg_sq());
-      steps["step/" + n] = std::to_string(s.step());
-    }
-    write_safetensors(dir + "/optim.safetensors", optim, steps);
+    const auto optim = save_optimizer_state(opt, params);
+    write_safetensors(dir + "/optim.safetensors", optim.tensors, optim.metadata);
     json meta = {{"format_version", kCheckpointFormat}, {"step", state.step},
                  {"epoch", state.epoch},                {"epoch_pos", state.epoch_pos},
                  {"epoch_steps", state.epoch_steps},    {"epoch_loss_sum", global_loss_sum / dist_.world_size()},
@@ -296,18 +288,9 @@ std::optional<LoadedCheckpoint> Checkpointer::load(const std::string& spec, cons
     copy_named_tensors(model, "ema/", ema_named, model_file);
   }
   const std::string optim_file = chosen + "/optim.safetensors";
-  std::map<std::string, std::string> steps;
-  auto optim = read_safetensors(optim_file, &steps);
-  std::map<std::string, torch::Tensor> by_name(optim.begin(), optim.end());
-  for (const auto& [n, p] : params) {
-    auto a = by_name.find("exp_avg/" + n), b = by_name.find("exp_avg_sq/" + n);
-    if (a == by_name.end() || b == by_name.end()) continue;  // no step taken for it yet
-    auto st = std::make_unique<torch::optim::AdamWParamState>();
-    st->step(std::stoll(steps.at("step/" + n)));
-    st->exp_avg(a->second.to(p.device()));
-    st->exp_avg_sq(b->second.to(p.device()));
-    opt.state()[p.unsafeGetTensorImpl()] = std::move(st);
-  }
+  OptimizerState optim;
+  optim.tensors = read_safetensors(optim_file, &optim.metadata);
+  load_optimizer_state(opt, params, optim, optim_file);
   json meta;
   {
     std::ifstream in(chosen + "/meta.json");

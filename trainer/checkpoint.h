@@ -1,6 +1,7 @@
 // Checkpoints: <run>/ckpt/step_XXXXXXXX/ holding model.safetensors (parameters, "buffer/" buffers, "ema/"
-// EMA), optim.safetensors (optimizer state), meta.json (step, epoch position, world size, config, format
-// version), rank_XXXXX.safetensors per rank (RNG state), and DONE: written by rank 0 after a barrier, listing every file with its SHA-256.
+// EMA), optim.safetensors (optimizer state: AdamW moments or SGD momentum buffers, trainer/optimizer.h),
+// meta.json (step, epoch position, world size, config, format version), rank_XXXXX.safetensors per rank
+// (RNG state), and DONE: written by rank 0 after a barrier, listing every file with its SHA-256.
 // Every file is written to a temporary name, fsynced, renamed. A directory without a DONE, or whose
 // checksums do not verify, is never loaded.
 #pragma once

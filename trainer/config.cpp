@@ -190,6 +190,11 @@ Registry make_registry(Config& c) {
   r.number("train.log_every", &t.log_every, 1, kMaxInt);
   r.number("train.eval_batch_size", &t.eval_batch_size, 1, 1 << 20);
   r.number("train.ema", &t.ema, 0, 0.9999999);
+  r.choice("train.optimizer", &t.optimizer, {"adamw", "sgd"});
+  r.number("train.momentum", &t.momentum, 0, 0.999999);
+  r.choice("train.schedule", &t.schedule, {"cosine", "poly"});
+  r.number("train.poly_power", &t.poly_power, 1e-6, 100);
+  r.number("train.iters", &t.iters, 0, 1e15);
   r.boolean("train.flush_denormal", &t.flush_denormal);
   r.choice("train.device", &t.device, {"auto", "cpu", "cuda"});
 

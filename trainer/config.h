@@ -82,6 +82,16 @@ struct TrainConfig {
   int log_every = 50;            // steps between plain progress lines (non-TTY)
   int eval_batch_size = 500;
   double ema = 0.0;              // EMA decay of the weights (e.g. 0.99996); 0 = off
+  // Optimizer (both with the same parameter groups: weight decay except Task::no_weight_decay's tensors).
+  std::string optimizer = "adamw";  // adamw | sgd
+  double momentum = 0.9;            // sgd: heavy-ball momentum (PyTorch's SGD, dampening 0, not Nesterov)
+  // LR after the warmup: cosine (DeiT/timm) or poly (mmseg's PolyLR:
+  // lr = (lr0 - min_lr) * (1 - t / T)^poly_power + min_lr), stepped per optimizer step.
+  std::string schedule = "cosine";  // cosine | poly
+  double poly_power = 0.9;
+  // Training length in optimizer steps (160k for ADE20K); 0 = train.epochs. With iters the run may stop
+  // mid-epoch (then evaluates and checkpoints) and the LR curve is measured in steps.
+  int64_t iters = 0;
   // Flush-to-zero + denormals-are-zero in every compute thread (CPU): LibTorch's GEMMs run ~10x slower
   // on denormal operands (saturated softmax rows produce them); values below 1.2e-38 do not matter to
   // float32 training. Intel's CPU tuning guides recommend the same (torch.set_flush_denormal).

@@ -6,6 +6,7 @@ target_sources(rpct_core PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/classification.cpp
   ${CMAKE_CURRENT_LIST_DIR}/segmentation.cpp
   ${CMAKE_CURRENT_LIST_DIR}/ema.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/optimizer.cpp
   ${CMAKE_CURRENT_LIST_DIR}/trainer.cpp
   ${CMAKE_CURRENT_LIST_DIR}/test_hooks.cpp
   ${CMAKE_CURRENT_LIST_DIR}/metrics.cpp

@@ -13,6 +13,7 @@
 #include "trainer/data.h"
 #include "trainer/lr_schedule.h"
 #include "trainer/metrics.h"
+#include "trainer/optimizer.h"
 #include "trainer/run_dir.h"
 #include "trainer/runtime.h"
 #include "trainer/safetensors.h"
@@ -35,18 +36,6 @@ bool Task::no_weight_decay(const std::string& name, const torch::Tensor& param) 
 std::unique_ptr<Task> make_task(const Config& cfg, torch::Device device) {
   if (cfg.data.kind == "ade20k") return std::make_unique<SegmentationTask>(cfg, device);
   return std::make_unique<ClassificationTask>(cfg, device);
-}
-
-std::unique_ptr<torch::optim::Optimizer> make_optimizer(Task& task, const TrainConfig& t) {
-  std::vector<torch::Tensor> decay, no_decay;
-  for (const auto& p : task.model().named_parameters())
-    (task.no_weight_decay(p.key(), p.value()) ? no_decay : decay).push_back(p.value());
-  auto opts = torch::optim::AdamWOptions(t.lr).weight_decay(t.weight_decay);
-  std::vector<torch::optim::OptimizerParamGroup> groups;
-  groups.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(opts));
-  groups.emplace_back(no_decay, std::make_unique<torch::optim::AdamWOptions>(
-                                    torch::optim::AdamWOptions(t.lr).weight_decay(0.0)));
-  return std::make_unique<torch::optim::AdamW>(std::move(groups), opts);
 }
 
 EvalResult evaluate(Task& task, BatchSource& set, int64_t batch_size, const DistContext& dist) {
@@ -135,7 +124,8 @@ const std::vector<torch::Tensor>& Trainer::ema_tensors() const {
 namespace {
 
 // Which samples each optimizer step takes: this rank's share of a global batch of
-// ranks x train.batch_size x train.accum_steps samples, from the distributed, resumable sampler.
+// ranks x train.batch_size x train.accum_steps samples, from the distributed, resumable sampler; and how
+// long the run is: train.epochs, or train.iters optimizer steps (the last epoch then possibly partial).
 struct EpochPlan {
   EpochPlan(const Config& cfg, const DistContext& dist, int64_t n_train)
       : sampler(n_train, cfg.train.batch_size, dist.world_size(), dist.rank(), static_cast<uint64_t>(cfg.train.seed),
@@ -143,15 +133,29 @@ struct EpochPlan {
         n_train(n_train),
         accum(cfg.train.accum_steps),
         per_step(sampler.global_batch() * accum),
-        steps_per_epoch(n_train / per_step) {
+        steps_per_epoch(n_train / per_step),
+        iters(cfg.train.iters),
+        epochs(iters > 0 ? (iters + steps_per_epoch - 1) / steps_per_epoch : cfg.train.epochs) {
     TORCH_CHECK(steps_per_epoch > 0, "train: one optimizer step needs ", per_step,
                 " samples (ranks x batch x accum), the training set has ", n_train);
   }
   int64_t steps_left(int64_t epoch_pos) const { return (n_train - epoch_pos) / per_step; }
-  // This rank's micro-batches from global position `pos` to the end of the epoch, in order.
-  std::vector<std::vector<int64_t>> micro_batches(int64_t epoch, int64_t pos) {  // the sampler caches a permutation
+  // The optimizer steps st's epoch still takes: to its end or, with train.iters, to the run's end.
+  int64_t steps_to_take(const TrainState& st) const {
+    const int64_t to_epoch_end = steps_left(st.epoch_pos);
+    return iters > 0 ? std::clamp<int64_t>(iters - st.step, 0, to_epoch_end) : to_epoch_end;
+  }
+  bool finished(const TrainState& st) const { return iters > 0 ? st.step >= iters : st.epoch >= epochs; }
+  // The LR of st's next optimizer step (trainer/lr_schedule.h).
+  double lr(const TrainConfig& t, const TrainState& st) const {
+    const double epoch_progress = st.epoch + static_cast<double>(st.epoch_pos) / n_train;
+    return lr_at(t, schedule_position(t, steps_per_epoch, st.step, epoch_progress));
+  }
+  // This rank's micro-batches of the next `steps` steps from global position `pos`, in order (not const: the
+  // sampler caches a permutation).
+  std::vector<std::vector<int64_t>> micro_batches(int64_t epoch, int64_t pos, int64_t steps) {
     std::vector<std::vector<int64_t>> micro;
-    for (int64_t s = 0; s < steps_left(pos); ++s)
+    for (int64_t s = 0; s < steps; ++s)
       for (int a = 0; a < accum; ++a)
         micro.push_back(sampler.batch_at(epoch, pos + s * per_step + a * sampler.global_batch()));
     return micro;
@@ -161,6 +165,8 @@ struct EpochPlan {
   int64_t n_train;
   int accum;
   int64_t per_step, steps_per_epoch;
+  int64_t iters;   // train.iters: the run's length in optimizer steps; 0 = epochs
+  int64_t epochs;  // the run's epochs (with iters: those it touches, the last possibly partial)
 };
 
 std::string format_metrics(const EvalResult& ev) {
@@ -186,6 +192,7 @@ class RunReport {
   }
 
   void start(Trainer& trainer, const EpochPlan& plan, int64_t n_test, const DistContext& dist) {
+    epochs_ = plan.epochs;
     if (!root_) return;
     log_info("model: %s", trainer.task().describe().c_str());
     auto& sync = trainer.grad_sync();
@@ -197,6 +204,10 @@ class RunReport {
     log_info("data: %lld train / %lld test images; %d ranks x batch %d x accum %d; %lld steps/epoch; threads %d",
              static_cast<long long>(plan.n_train), static_cast<long long>(n_test), dist.world_size(),
              cfg_.train.batch_size, plan.accum, static_cast<long long>(plan.steps_per_epoch), torch::get_num_threads());
+    log_info("optimizer %s, lr %g, %s schedule to %g; %lld %s", cfg_.train.optimizer.c_str(), cfg_.train.lr,
+             cfg_.train.schedule.c_str(), cfg_.train.min_lr,
+             static_cast<long long>(plan.iters > 0 ? plan.iters : plan.epochs),
+             plan.iters > 0 ? "iterations (train.iters)" : "epochs");
   }
 
   void step_done(const TrainState& st, double loss, double lr) {
@@ -209,8 +220,9 @@ class RunReport {
     images_ += images;
   }
 
+  // After the evaluation at the end of st's epoch (or of the run, with train.iters); `lr` that of the next step.
   void epoch_evaluated(const TrainState& st, double train_loss, const EvalResult& ev, const LoaderStats& ls,
-                       double skipped) {
+                       double skipped, double lr) {
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
     result_.eval = ev;
     result_.train_loss = train_loss;
@@ -219,14 +231,15 @@ class RunReport {
     result_.seconds = elapsed;
     result_.images_per_s = train_seconds_ > 0 ? images_ / train_seconds_ : 0;
     if (!root_) return;
-    log_info("epoch %lld/%d: train loss %.4f | %s | %.0f img/s | loader %.0f img/s per worker, waited %.1f s, %.0f bad "
-             "samples skipped | %s",
-             static_cast<long long>(st.epoch + 1), cfg_.train.epochs, train_loss, format_metrics(ev).c_str(),
+    log_info("epoch %lld/%lld: train loss %.4f | %s | %.0f img/s | loader %.0f img/s per worker, waited %.1f s, %.0f "
+             "bad samples skipped | %s",
+             static_cast<long long>(st.epoch + 1), static_cast<long long>(epochs_), train_loss,
+             format_metrics(ev).c_str(),
              result_.images_per_s, ls.images_per_worker_second(), ls.wait_seconds, skipped,
              format_duration(elapsed).c_str());
     nlohmann::json rec = {{"kind", "epoch"}, {"epoch", st.epoch + 1}, {"step", st.step}, {"train_loss", train_loss}};
     for (const auto& [name, v] : ev.metrics) rec[name == "loss" ? "test_loss" : name] = v;
-    rec.update({{"lr", lr_at(cfg_.train, static_cast<double>(st.epoch + 1))},
+    rec.update({{"lr", lr},
                 {"images_per_s", result_.images_per_s},
                 {"skipped_samples", skipped},
                 {"elapsed_s", elapsed}});
@@ -252,6 +265,7 @@ class RunReport {
   JsonlWriter metrics_;
   double train_seconds_ = 0;
   int64_t images_ = 0;
+  int64_t epochs_ = 0;
   TrainResult result_;
 };
 
@@ -278,13 +292,13 @@ void save_checkpoint(Checkpointer& ckpt, Trainer& trainer, const TrainState& st,
   if (root) log_info("checkpoint %s", dir.c_str());
 }
 
-// Trains from st's position to the end of its epoch (checkpoints every ckpt.every_steps on the way).
-// Returns the bad samples this rank skipped.
+// Trains from st's position to the end of its epoch, or of the run with train.iters (checkpoints every
+// ckpt.every_steps on the way). Returns the bad samples this rank skipped.
 int64_t run_epoch(const Config& cfg, DistContext& dist, Trainer& trainer, DataLoader& loader, EpochPlan& plan,
                   Checkpointer& ckpt, TrainState& st, RunReport& report) {
   const auto& t = cfg.train;
-  const int64_t epoch = st.epoch, steps_left = plan.steps_left(st.epoch_pos);
-  loader.start_epoch(epoch, plan.micro_batches(epoch, st.epoch_pos));
+  const int64_t epoch = st.epoch, steps = plan.steps_to_take(st);
+  loader.start_epoch(epoch, plan.micro_batches(epoch, st.epoch_pos, steps));
   int64_t skipped = 0;
   auto next_micro_batch = [&] {
     Batch b = loader.next();
@@ -292,11 +306,11 @@ int64_t run_epoch(const Config& cfg, DistContext& dist, Trainer& trainer, DataLo
     skipped += b.skipped;
     return b;
   };
-  Progress progress("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(t.epochs), steps_left, dist.is_root());
+  Progress progress("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(plan.epochs), steps, dist.is_root());
   const auto t0 = std::chrono::steady_clock::now();
-  for (int64_t s = 0; s < steps_left; ++s) {
+  for (int64_t s = 0; s < steps; ++s) {
     maybe_inject_fault(dist.rank(), st.step);
-    const double lr = lr_at(t, epoch + static_cast<double>(st.epoch_pos) / plan.n_train);
+    const double lr = plan.lr(t, st);
     trainer.grad_sync().set_step(st.step);  // named by the watchdog
     const double loss = trainer.step(plan.accum, next_micro_batch, lr);
     ++st.step;
@@ -305,18 +319,20 @@ int64_t run_epoch(const Config& cfg, DistContext& dist, Trainer& trainer, DataLo
     st.epoch_loss_sum += loss;
     progress.update(s + 1, (s + 1) * plan.per_step, loss, lr, t.log_every);
     report.step_done(st, loss, lr);
-    if (cfg.ckpt.every_steps > 0 && st.step % cfg.ckpt.every_steps == 0 && st.epoch_pos + plan.per_step <= plan.n_train)
+    const bool last = s + 1 == steps;  // of the epoch or the run: end_epoch checkpoints it
+    if (cfg.ckpt.every_steps > 0 && st.step % cfg.ckpt.every_steps == 0 && !last)
       save_checkpoint(ckpt, trainer, st, dist.is_root());
   }
   progress.finish();
   report.epoch_trained(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
-                       steps_left * plan.per_step);
+                       steps * plan.per_step);
   return skipped;
 }
 
-// After an epoch's steps: the epoch's mean loss over ranks, evaluation, best metric, report; then st moves
-// to the start of the next epoch, which the epoch-end checkpoint records.
-void end_epoch(const Config& cfg, DistContext& dist, Trainer& trainer, BatchSource& test_set,
+// After an epoch's steps, or the run's last step with train.iters (possibly mid-epoch): the epoch's mean
+// loss over ranks, evaluation, best metric, report; then st moves to the start of the next epoch (unless
+// the run stopped mid-epoch), which the epoch-end checkpoint (ckpt.epoch_end) records.
+void end_epoch(const Config& cfg, DistContext& dist, Trainer& trainer, const EpochPlan& plan, BatchSource& test_set,
                const LoaderStats& loader_stats, int64_t skipped, Checkpointer& ckpt, TrainState& st,
                RunReport& report) {
   double train_loss = 0;
@@ -330,10 +346,13 @@ void end_epoch(const Config& cfg, DistContext& dist, Trainer& trainer, BatchSour
     st.best_metric = ev.primary_value();
     st.best_step = st.step;
   }
-  report.epoch_evaluated(st, train_loss, ev, loader_stats, skipped_all);
-  st.epoch += 1;
-  st.epoch_pos = st.epoch_steps = 0;
-  st.epoch_loss_sum = 0;
+  const TrainState ended = st;
+  if (plan.steps_left(st.epoch_pos) == 0) {  // else the run stopped mid-epoch (train.iters)
+    st.epoch += 1;
+    st.epoch_pos = st.epoch_steps = 0;
+    st.epoch_loss_sum = 0;
+  }
+  report.epoch_evaluated(ended, train_loss, ev, loader_stats, skipped_all, plan.lr(cfg.train, st));
   if (cfg.ckpt.epoch_end) save_checkpoint(ckpt, trainer, st, dist.is_root());
 }
 
@@ -350,9 +369,9 @@ TrainResult train(const Config& cfg, DistContext& dist, const std::string& run_d
   EpochPlan plan(cfg, dist, train_set->size());
   RunReport report(cfg, dist, run_dir);
   report.start(trainer, plan, test_set->size(), dist);
-  while (st.epoch < cfg.train.epochs) {
+  while (!plan.finished(st)) {
     const int64_t skipped = run_epoch(cfg, dist, trainer, loader, plan, ckpt, st, report);
-    end_epoch(cfg, dist, trainer, *test_set, loader.stats(), skipped, ckpt, st, report);
+    end_epoch(cfg, dist, trainer, plan, *test_set, loader.stats(), skipped, ckpt, st, report);
   }
   return report.finish(trainer);
 }

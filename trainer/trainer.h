@@ -15,6 +15,7 @@
 #include "distributed/grad_sync.h"
 #include "trainer/config.h"
 #include "trainer/ema.h"
+#include "trainer/optimizer.h"  // make_optimizer
 #include "trainer/safetensors.h"
 #include "trainer/task.h"
 
@@ -48,10 +49,6 @@ std::vector<std::string> write_eval_files(const EvalResult& result, const std::s
 // dist.overlap ("auto" | "on" | "off") for a task on `device`: whether GradSync launches all-reduces
 // during backward. auto: on, except on a CPU whose cores this node's ranks x intra-op threads fill.
 bool overlap_all_reduce(const std::string& setting, torch::Device device, const DistContext& dist);
-
-// The optimizer of train.*: AdamW with timm's parameter groups (decay, then no decay per
-// Task::no_weight_decay).
-std::unique_ptr<torch::optim::Optimizer> make_optimizer(Task& task, const TrainConfig& t);
 
 class Trainer {
  public:

@@ -1,5 +1,6 @@
 // trainer/checkpoint in one process (world size 1): Checkpointer save -> load restores parameters,
-// buffers, EMA, AdamW state, the train state and the RNG stream; verify_checkpoint rejects a directory
+// buffers, EMA, AdamW state (or SGD's momentum buffers), the train state and the RNG stream; a checkpoint
+// of the other optimizer is an error naming the file and both; verify_checkpoint rejects a directory
 // without DONE, with a damaged, truncated or missing file, naming the file; resume "auto" skips such a
 // checkpoint for the previous one; copy_named_tensors names the file and the tensor of a wrong shape,
 // a missing tensor or a wrong dtype.
@@ -25,19 +26,22 @@ using rpct::test::write_bytes;
 
 namespace {
 
-// A tiny "model" (parameters, a buffer, their EMA) with an AdamW that has taken steps, so that every part
-// of a checkpoint holds values that a load must restore.
+// A tiny "model" (parameters, a buffer, their EMA) with an optimizer (AdamW, or SGD with momentum) that has
+// taken steps, so that every part of a checkpoint holds values that a load must restore.
 struct TinyRun {
   rpct::NamedTensors params, buffers;
   std::vector<torch::Tensor> ema;
-  std::unique_ptr<torch::optim::AdamW> opt;
+  std::unique_ptr<torch::optim::Optimizer> opt;
 
-  TinyRun() {
+  explicit TinyRun(const std::string& optimizer = "adamw") {
     params = {{"w", torch::randn({3, 4}).requires_grad_(true)}, {"b", torch::randn({4}).requires_grad_(true)}};
     buffers = {{"count", torch::randint(0, 100, {2}, torch::kLong)}};
     for (auto& [n, p] : params) ema.push_back(p.detach().clone() * 0.5);
-    opt = std::make_unique<torch::optim::AdamW>(std::vector<torch::Tensor>{params[0].second, params[1].second},
-                                                torch::optim::AdamWOptions(1e-2));
+    const std::vector<torch::Tensor> trained{params[0].second, params[1].second};
+    if (optimizer == "sgd")
+      opt = std::make_unique<torch::optim::SGD>(trained, torch::optim::SGDOptions(1e-2).momentum(0.9));
+    else
+      opt = std::make_unique<torch::optim::AdamW>(trained, torch::optim::AdamWOptions(1e-2));
     for (int step = 0; step < 2; ++step) {
       opt->zero_grad();
       (params[0].second.sum() * params[1].second.pow(2).sum()).backward();
@@ -70,8 +74,11 @@ rpct::TrainState state_at(int64_t step) {
   return s;
 }
 
-const torch::optim::AdamWParamState& adam_state(torch::optim::AdamW& opt, const torch::Tensor& p) {
+const torch::optim::AdamWParamState& adam_state(torch::optim::Optimizer& opt, const torch::Tensor& p) {
   return static_cast<const torch::optim::AdamWParamState&>(*opt.state().at(p.unsafeGetTensorImpl()));
+}
+const torch::optim::SGDParamState& sgd_state(torch::optim::Optimizer& opt, const torch::Tensor& p) {
+  return static_cast<const torch::optim::SGDParamState&>(*opt.state().at(p.unsafeGetTensorImpl()));
 }
 
 // Flips one bit in the middle of `path`.
@@ -136,6 +143,27 @@ TEST_F(Checkpoint, SaveThenLoadRestoresEverything) {
   }
   for (size_t i = 0; i < buffers.size(); ++i) EXPECT_TRUE(run.buffers[i].second.equal(buffers[i]));
   EXPECT_TRUE(torch::rand({4}).equal(next_draw)) << "the RNG stream was not restored";
+}
+
+TEST_F(Checkpoint, SaveThenLoadRestoresSgdMomentumBuffers) {
+  TinyRun run("sgd");
+  const auto dir = run.save(ck_, state_at(10));
+  std::vector<torch::Tensor> momentum;
+  for (auto& [n, p] : run.params) momentum.push_back(sgd_state(*run.opt, p).momentum_buffer().clone());
+  run.scramble();
+  ASSERT_TRUE(run.load(ck_, dir).has_value());
+  for (size_t i = 0; i < momentum.size(); ++i) {
+    ASSERT_TRUE(run.opt->state().count(run.params[i].second.unsafeGetTensorImpl())) << run.params[i].first;
+    EXPECT_TRUE(sgd_state(*run.opt, run.params[i].second).momentum_buffer().equal(momentum[i]))
+        << "momentum buffer of " << run.params[i].first;
+  }
+}
+
+// A checkpoint of one optimizer loaded into a run with the other names the file and both optimizers.
+TEST_F(Checkpoint, LoadIntoAnotherOptimizerNamesFileAndBoth) {
+  TinyRun adamw("adamw"), sgd("sgd");
+  const auto dir = adamw.save(ck_, state_at(10));
+  expect_error_naming([&] { sgd.load(ck_, dir); }, {dir + "/optim.safetensors", "'adamw'", "'sgd'"});
 }
 
 TEST_F(Checkpoint, NothingToResumeIsNotAnError) {

@@ -83,7 +83,8 @@ TEST(Config, ShippedConfigsLoad) {
   const char* src = std::getenv("RPCT_SOURCE_DIR");
   ASSERT_NE(src, nullptr);
   for (const char* f : {"configs/fmnist_vit.yaml", "configs/fmnist_quick.yaml", "configs/fmnist_imagenet_layout.yaml",
-                        "configs/deit_tiny_imagenet.yaml", "configs/fmnist_seg.yaml"})
+                        "configs/deit_tiny_imagenet.yaml", "configs/fmnist_seg.yaml",
+                        "configs/segmenter_tiny_ade20k_sym.yaml", "configs/segmenter_tiny_ade20k_rpc.yaml"})
     EXPECT_NO_THROW(rpct::load_config(std::string(src) + "/" + f)) << f;
 }
 
@@ -99,4 +100,67 @@ TEST(Config, SegmentationTestScalesAndFlip) {
   expect_error("seg: {eval_scales: 1.0}\n", {"seg.eval_scales", "list"});
   expect_error("seg: {eval_scales: [1.0, 0]}\n", {"seg.eval_scales", "out of range"});
   expect_error("seg: {eval_flip: sometimes}\n", {"seg.eval_flip", "true or false"});
+}
+
+TEST(Config, OptimizerScheduleAndIters) {
+  const rpct::TrainConfig defaults;
+  EXPECT_EQ(defaults.optimizer, "adamw");  // the classification recipe stays the default
+  EXPECT_EQ(defaults.schedule, "cosine");
+  EXPECT_EQ(defaults.iters, 0);
+  auto c = parse_config("train: {optimizer: sgd, momentum: 0.8, schedule: poly, poly_power: 1.0, iters: 160000}\n",
+                        "x.yaml");
+  EXPECT_EQ(c.train.optimizer, "sgd");
+  EXPECT_DOUBLE_EQ(c.train.momentum, 0.8);
+  EXPECT_EQ(c.train.schedule, "poly");
+  EXPECT_DOUBLE_EQ(c.train.poly_power, 1.0);
+  EXPECT_EQ(c.train.iters, 160000);
+  EXPECT_EQ(rpct::to_yaml(parse_config(rpct::to_yaml(c), "resolved.yaml")), rpct::to_yaml(c));
+  expect_error("train: {optimizer: adam}\n", {"cfg.yaml", "train.optimizer", "'adam'", "adamw|sgd"});
+  expect_error("train: {schedule: step}\n", {"train.schedule", "'step'", "cosine|poly"});
+  expect_error("train: {momentum: 1.5}\n", {"train.momentum", "out of range"});
+  expect_error("train: {poly_power: 0}\n", {"train.poly_power", "out of range"});
+  expect_error("train: {iters: -1}\n", {"train.iters", "out of range"});
+  expect_error("train: {iters: 1.5}\n", {"train.iters", "expected an integer"});
+}
+
+// Segmenter-Tiny on ADE20K as its authors trained it (issue 12): DeiT-Tiny encoder at 512, mask decoder,
+// SGD + poly by iterations, global batch 8, sliding-window evaluation 512 / 480; SymViT or RPC in encoder
+// and decoder block 0 with 6 iterations.
+TEST(Config, Ade20kSegmenterConfigsFollowThePaper) {
+  const char* src = std::getenv("RPCT_SOURCE_DIR");
+  ASSERT_NE(src, nullptr);
+  for (const std::string kind : {"sym", "rpc"}) {
+    SCOPED_TRACE(kind);
+    const auto c = rpct::load_config(std::string(src) + "/configs/segmenter_tiny_ade20k_" + kind + ".yaml");
+    EXPECT_EQ(c.model.dim, 192);
+    EXPECT_EQ(c.model.depth, 12);
+    EXPECT_EQ(c.model.heads, 3);
+    EXPECT_EQ(c.model.patch, 16);
+    EXPECT_EQ(c.model.img_size, 512);
+    EXPECT_DOUBLE_EQ(c.model.drop_path, 0.1);
+    EXPECT_EQ(c.model.num_classes, 150);
+    EXPECT_EQ(c.seg.decoder, "mask");
+    EXPECT_EQ(c.seg.decoder_depth, 2);
+    EXPECT_DOUBLE_EQ(c.seg.decoder_dropout, 0.1);
+    EXPECT_EQ(c.seg.window, 512);
+    EXPECT_EQ(c.seg.stride, 480);
+    EXPECT_EQ(c.data.kind, "ade20k");
+    EXPECT_EQ(c.data.seg_crop, 512);
+    EXPECT_EQ(c.train.batch_size * c.train.accum_steps * 8, 8) << "global batch 8 on 8 GPUs";
+    EXPECT_EQ(c.train.optimizer, "sgd");
+    EXPECT_DOUBLE_EQ(c.train.momentum, 0.9);
+    EXPECT_DOUBLE_EQ(c.train.lr, 1e-3);
+    EXPECT_DOUBLE_EQ(c.train.weight_decay, 0.0);
+    EXPECT_EQ(c.train.schedule, "poly");
+    EXPECT_DOUBLE_EQ(c.train.poly_power, 0.9);
+    EXPECT_DOUBLE_EQ(c.train.min_lr, 1e-5);
+    EXPECT_DOUBLE_EQ(c.train.warmup_epochs, 0.0);
+    EXPECT_EQ(c.train.iters, 160000);
+    EXPECT_EQ(c.attention.kind, kind);
+  }
+  const auto rpc = rpct::load_config(std::string(src) + "/configs/segmenter_tiny_ade20k_rpc.yaml");
+  EXPECT_EQ(rpc.attention.rpc_n_iter, 6);
+  EXPECT_DOUBLE_EQ(rpc.attention.rpc_lambda, 4.0);
+  EXPECT_FALSE(rpc.attention.rpc_all_layers);
+  EXPECT_EQ(rpc.attention.rpc_layers, std::vector<int>{0});  // encoder block 0 and decoder block 0
 }

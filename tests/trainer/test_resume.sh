@@ -17,25 +17,7 @@ common=(--config "$src/configs/fmnist_quick.yaml" --set data.limit_train=2048 --
         --set ckpt.every_steps=5 --set ckpt.keep=2 --set train.ema=0.9)
 fails=0
 fail() { echo "FAIL $*"; fails=$((fails+1)); }
-sha() {  # params_sha256 of the last train result line in $1
-  "$py" - "$1" <<'PY'
-import json, sys
-rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
-print(([r for r in rows if r.get("cmd") == "train"] or [{}])[-1].get("params_sha256", ""))
-PY
-}
-# step -> loss, every step record (duplicates from before a crash must agree with the rest)
-losses() { "$py" - "$1" <<'PY'
-import json, sys
-seen = {}
-for line in open(sys.argv[1]):
-    r = json.loads(line)
-    if r.get("kind") != "step": continue
-    if r["step"] in seen and seen[r["step"]] != r["loss"]: print("INCONSISTENT", r["step"]); sys.exit(1)
-    seen[r["step"]] = r["loss"]
-for k in sorted(seen): print(k, repr(seen[k]))
-PY
-}
+source "$(dirname "$0")/run_result.sh"  # sha, losses
 
 # Reference: uninterrupted.
 "${MPI[@]}" "$bin" train "${common[@]}" --run-dir "$tmp/A" > "$tmp/A.out" 2>&1 || { fail "uninterrupted run"; tail "$tmp/A.out"; }

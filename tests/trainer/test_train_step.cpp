@@ -5,7 +5,6 @@
 #include <thread>
 
 #include "datasets/fashion_mnist.h"
-#include "trainer/lr_schedule.h"
 #include "trainer/trainer.h"
 
 TEST(Train, StepsOnRealDataDecreaseTheLoss) {
@@ -25,20 +24,6 @@ TEST(Train, StepsOnRealDataDecreaseTheLoss) {
   // Fitting one fixed batch for 20 steps must lower the loss clearly, not by noise.
   constexpr double kMinRelativeDrop = 0.2;
   EXPECT_LT(last, first * (1.0 - kMinRelativeDrop)) << "first " << first << " last " << last;
-}
-
-TEST(Train, LrScheduleWarmsUpThenDecays) {
-  rpct::TrainConfig t;
-  t.lr = 1e-3;
-  t.min_lr = 1e-5;
-  t.warmup_lr = 1e-6;
-  t.warmup_epochs = 1;
-  t.epochs = 10;
-  EXPECT_DOUBLE_EQ(rpct::lr_at(t, 0.0), 1e-6);
-  EXPECT_NEAR(rpct::lr_at(t, 0.5), (1e-6 + 1e-3) / 2, 1e-12);
-  EXPECT_DOUBLE_EQ(rpct::lr_at(t, 1.0), 1e-3);
-  EXPECT_NEAR(rpct::lr_at(t, 5.5), (1e-3 + 1e-5) / 2, 1e-12);
-  EXPECT_NEAR(rpct::lr_at(t, 10.0), 1e-5, 1e-15);
 }
 
 // dist.overlap: on / off as set; auto is off on a CPU whose cores the ranks' threads fill, on for CUDA.
