@@ -36,16 +36,18 @@ if [ -n "${missing// /}" ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q $missing >&2
 fi
 
-# Python packages used by tests and benchmarks (safetensors: checks that exports load in Python).
-RPCT_PY_PACKAGES=(numpy safetensors)
+# Python packages used by tests and benchmarks, as pip-name:module (safetensors: checks that exports load
+# in Python; scikit-learn: the reference of the OOD metrics test).
+RPCT_PY_PACKAGES=(numpy:numpy safetensors:safetensors scikit-learn:sklearn)
+RPCT_PY_PIP=("${RPCT_PY_PACKAGES[@]%%:*}") RPCT_PY_MODULES=("${RPCT_PY_PACKAGES[@]##*:}")
 if [ ! -f "$RPCT_VENV/.complete" ]; then
   echo "[setup] installing torch==$RPCT_TORCH_VERSION into $RPCT_VENV (once; reused by every clone)" >&2
   mkdir -p "$RPCT_CACHE"
   python3 -m venv "$RPCT_VENV"
-  "$RPCT_VENV/bin/pip" install -q --disable-pip-version-check "torch==$RPCT_TORCH_VERSION" "${RPCT_PY_PACKAGES[@]}" >&2
+  "$RPCT_VENV/bin/pip" install -q --disable-pip-version-check "torch==$RPCT_TORCH_VERSION" "${RPCT_PY_PIP[@]}" >&2
   touch "$RPCT_VENV/.complete"
 fi
-if ! "$RPCT_VENV/bin/python" -c "import $(IFS=,; echo "${RPCT_PY_PACKAGES[*]}")" 2>/dev/null; then
-  "$RPCT_VENV/bin/pip" install -q --disable-pip-version-check "${RPCT_PY_PACKAGES[@]}" >&2
+if ! "$RPCT_VENV/bin/python" -c "import $(IFS=,; echo "${RPCT_PY_MODULES[*]}")" 2>/dev/null; then
+  "$RPCT_VENV/bin/pip" install -q --disable-pip-version-check "${RPCT_PY_PIP[@]}" >&2
 fi
 echo "$RPCT_VENV/bin/python"
