@@ -174,25 +174,32 @@ std::vector<T> zoom_linear(const T* in, int64_t height, int64_t width, int64_t c
   const auto ty = zoom_taps(height, fh, out_h);
   const auto tx = zoom_taps(width, fw, out_w);
   std::vector<T> out(static_cast<size_t>(out_h * out_w * channels));
+  // NI_ZoomShift sums the (order+1)^rank taps, last axis fastest, coeff = (v * wy) * wx; the channel axis
+  // (zoom 1, integer coordinate) contributes weight 1 and weight-0 terms that do not change the sum.
   for (int64_t y = 0; y < out_h; ++y) {
     const ZoomTap& a = ty[y];
+    T* o = out.data() + y * out_w * channels;
+    if (a.zero) {
+      std::fill(o, o + out_w * channels, T(0));
+      continue;
+    }
     const T* r0 = in + a.i0 * width * channels;
     const T* r1 = in + a.i1 * width * channels;
-    T* o = out.data() + y * out_w * channels;
     for (int64_t x = 0; x < out_w; ++x) {
       const ZoomTap& b = tx[x];
+      if (b.zero) {
+        for (int64_t c = 0; c < channels; ++c) o[x * channels + c] = T(0);
+        continue;
+      }
+      const T* p00 = r0 + b.i0 * channels;
+      const T* p01 = r0 + b.i1 * channels;
+      const T* p10 = r1 + b.i0 * channels;
+      const T* p11 = r1 + b.i1 * channels;
       for (int64_t c = 0; c < channels; ++c) {
-        if (a.zero || b.zero) {
-          o[x * channels + c] = T(0);
-          continue;
-        }
-        // NI_ZoomShift sums the (order+1)^rank taps, last axis fastest; coeff = (v * wy) * wx; the channel
-        // axis (zoom 1, integer coordinate) contributes weight 1 and weight-0 terms that do not change t.
-        double t = 0.0;
-        t += (static_cast<double>(r0[b.i0 * channels + c]) * a.w0) * b.w0;
-        t += (static_cast<double>(r0[b.i1 * channels + c]) * a.w0) * b.w1;
-        t += (static_cast<double>(r1[b.i0 * channels + c]) * a.w1) * b.w0;
-        t += (static_cast<double>(r1[b.i1 * channels + c]) * a.w1) * b.w1;
+        double t = (static_cast<double>(p00[c]) * a.w0) * b.w0;
+        t += (static_cast<double>(p01[c]) * a.w0) * b.w1;
+        t += (static_cast<double>(p10[c]) * a.w1) * b.w0;
+        t += (static_cast<double>(p11[c]) * a.w1) * b.w1;
         o[x * channels + c] = static_cast<T>(t);
       }
     }

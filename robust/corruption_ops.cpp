@@ -82,18 +82,22 @@ std::vector<double> motion_blur_layer(const T* x, int64_t h, int64_t w, int64_t 
   const double p0 = width * std::sin(rad), p1 = width * std::cos(rad);
   const double hyp = std::hypot(p0, p1);
   std::vector<double> acc(static_cast<size_t>(h * w * channels), 0.0);
-  std::vector<int64_t> col(w);
   for (int i = 0; i < width; ++i) {
     const int64_t dy = -static_cast<int64_t>(std::ceil((i * p0) / hyp - 0.5));
     const int64_t dx = -static_cast<int64_t>(std::ceil((i * p1) / hyp - 0.5));
     if (std::llabs(dy) >= h || std::llabs(dx) >= w) break;  // "simulated motion exceeded image borders"
-    for (int64_t xx = 0; xx < w; ++xx) col[xx] = std::clamp<int64_t>(xx - dx, 0, w - 1);
+    // shifted[:, xx] = x[:, clamp(xx - dx)]: columns [lo, hi) read x contiguously, the rest the edge column
+    const int64_t lo = std::clamp<int64_t>(dx, 0, w), hi = std::clamp<int64_t>(w + dx, 0, w);
     const double k = kernel[i];
     for (int64_t yy = 0; yy < h; ++yy) {
       const T* src = x + std::clamp<int64_t>(yy - dy, 0, h - 1) * w * channels;
       double* dst = acc.data() + yy * w * channels;
-      for (int64_t xx = 0; xx < w; ++xx)
-        for (int64_t c = 0; c < channels; ++c) dst[xx * channels + c] += k * static_cast<double>(src[col[xx] * channels + c]);
+      for (int64_t xx = 0; xx < lo; ++xx)
+        for (int64_t c = 0; c < channels; ++c) dst[xx * channels + c] += k * static_cast<double>(src[c]);
+      const T* shifted = src - dx * channels;
+      for (int64_t j = lo * channels; j < hi * channels; ++j) dst[j] += k * static_cast<double>(shifted[j]);
+      for (int64_t xx = hi; xx < w; ++xx)
+        for (int64_t c = 0; c < channels; ++c) dst[xx * channels + c] += k * static_cast<double>(src[(w - 1) * channels + c]);
     }
   }
   return acc;
