@@ -1,0 +1,16 @@
+# robust/: the corruptions (issue 14). test_corruptions: C++ properties (determinism per seed, seeds
+# differ, any size down to 1x1, errors); test_corruptions_vs_package: each corruption and severity against
+# the imagecorruptions package (kernels fed the package's own random draws, then corrupt()'s draws by
+# their statistics), run by the package's python (RPCT_CORRUPT_PYTHON, installed by scripts/setup.sh).
+add_executable(test_corruptions ${CMAKE_CURRENT_LIST_DIR}/test_corruptions.cpp)
+target_precompile_headers(test_corruptions REUSE_FROM rpct_pch)
+target_link_libraries(test_corruptions PRIVATE rpct_robust GTest::gtest GTest::gtest_main)
+add_test(NAME test_corruptions COMMAND test_corruptions)
+_rpct_test_properties(test_corruptions "unit" "")
+
+add_executable(corruption_driver ${CMAKE_CURRENT_LIST_DIR}/corruption_driver.cpp)
+target_precompile_headers(corruption_driver REUSE_FROM rpct_pch)
+target_link_libraries(corruption_driver PRIVATE rpct_robust)
+add_test(NAME test_corruptions_vs_package
+         COMMAND ${RPCT_CORRUPT_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/compare_corruptions.py $<TARGET_FILE:corruption_driver>)
+_rpct_test_properties(test_corruptions_vs_package "unit" 300)
