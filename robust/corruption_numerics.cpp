@@ -80,21 +80,24 @@ void correlate_symmetric(T* data, int64_t height, int64_t width, int64_t channel
       for (int64_t k = 0; k < row; ++k) out[k] = static_cast<T>(acc[k]);
     }
   } else {
-    std::vector<double> line(static_cast<size_t>((width + 2 * radius) * channels));
+    std::vector<double> line(static_cast<size_t>((width + 2 * radius) * channels)), acc(width * channels);
     for (int64_t y = 0; y < height; ++y) {
       T* r = data + y * width * channels;
       for (int64_t x = -radius; x < width + radius; ++x) {
         const int64_t sx = border_index(x, width, border);
         for (int64_t c = 0; c < channels; ++c) line[(x + radius) * channels + c] = static_cast<double>(r[sx * channels + c]);
       }
-      for (int64_t x = 0; x < width; ++x) {
-        for (int64_t c = 0; c < channels; ++c) {
-          const double* ctr = &line[(x + radius) * channels + c];
-          double acc = ctr[0] * w[0];
-          for (int64_t j = radius; j >= 1; --j) acc += (ctr[-j * channels] + ctr[j * channels]) * w[-j];
-          r[x * channels + c] = static_cast<T>(acc);
-        }
+      // Same per-element order as above, the tap loop outside so the row loop vectorizes.
+      const int64_t n = width * channels;
+      const double* ctr = line.data() + radius * channels;
+      for (int64_t k = 0; k < n; ++k) acc[k] = ctr[k] * w[0];
+      for (int64_t j = radius; j >= 1; --j) {
+        const double* left = ctr - j * channels;
+        const double* right = ctr + j * channels;
+        const double wj = w[-j];
+        for (int64_t k = 0; k < n; ++k) acc[k] += (left[k] + right[k]) * wj;
       }
+      for (int64_t k = 0; k < n; ++k) r[k] = static_cast<T>(acc[k]);
     }
   }
 }
