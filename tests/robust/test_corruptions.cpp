@@ -84,7 +84,9 @@ TEST(Corruptions, AllCorruptionsAllSeveritiesAnySize) {
         ASSERT_EQ(a.sizes(), img.sizes());
         ASSERT_EQ(a.scalar_type(), torch::kUInt8);
         EXPECT_TRUE(torch::equal(a, rb::corrupt(img, c, s, 42)));
-        if (h == 28) EXPECT_FALSE(torch::equal(a, img));
+        if (h == 28) {
+          EXPECT_FALSE(torch::equal(a, img));
+        }
       }
     }
   }
