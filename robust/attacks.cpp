@@ -88,7 +88,9 @@ torch::Tensor random_signs(int64_t slot, int64_t count, at::IntArrayRef sample_s
   return t;
 }
 
-// SPSA on one sample z0 (1, C, H, W) with label y (1,).
+// SPSA on one sample z0 (1, C, H, W) with label y (1,). The gradient is estimated at the current iterate
+// z0 + perturbation, as in Uesato et al. and cleverhans' TF version (the torch port's _compute_spsa_gradient
+// is handed the clean x and a loss that adds x again, i.e. it probes 2x + delta).
 torch::Tensor spsa_one(const LogitsFn& model, const Space& sp, const torch::Tensor& z0, const torch::Tensor& y,
                        int64_t slot, const AttackOptions& opt, uint64_t stream) {
   torch::NoGradGuard no_grad;
