@@ -43,6 +43,17 @@ std::optional<po::variables_map> parse(const std::string& cmd, int argc, const c
   return vm;
 }
 
+std::vector<std::string> comma_list(const std::string& value, const std::string& flag) {
+  std::vector<std::string> items;
+  std::stringstream ss(value);
+  for (std::string item; std::getline(ss, item, ',');) {
+    if (item.empty()) throw UsageError(flag + ": empty item in '" + value + "'");
+    items.push_back(item);
+  }
+  if (items.empty()) throw UsageError(flag + ": expected a comma-separated list, got '" + value + "'");
+  return items;
+}
+
 int run_command(const std::string& cmd, const std::function<int()>& command,
                 const std::function<void(const std::string&)>& on_runtime_error) {
   auto usage_error = [&](const char* message) {

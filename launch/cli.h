@@ -11,6 +11,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace rpct::cli {
 
@@ -45,6 +46,9 @@ void print_help(const std::string& cmd, const std::string& text);
 // `on_runtime_error(message)` (e.g. to end the other MPI ranks) if given.
 int run_command(const std::string& cmd, const std::function<int()>& command,
                 const std::function<void(const std::string&)>& on_runtime_error = nullptr);
+
+// The items of a comma-separated option value ("clean,c,fgsm"); an empty item is a UsageError naming `flag`.
+std::vector<std::string> comma_list(const std::string& value, const std::string& flag);
 
 // An integer option that must be >= 0 (counts, sizes, seeds), stored in *target; a negative value is
 // a UsageError naming `flag`. (po::value<unsigned> would silently wrap "-1".)

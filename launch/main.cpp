@@ -14,6 +14,7 @@
 #include "launch/cli.h"
 #include "launch/launcher.h"
 #include "models/vit_weights.h"
+#include "robust/bench_classify.h"
 #include "tools/prepare_data.h"
 #include "trainer/checkpoint.h"
 #include "trainer/config.h"
@@ -42,6 +43,7 @@ const char* kTopHelp =
     "  inspect show a checkpoint:        rpctrain inspect CKPT_DIR|RUN_DIR\n"
     "  export  weights for Python/timm:  rpctrain export CKPT_DIR|RUN_DIR --format safetensors --out FILE\n"
     "  import  timm-named weights -> rpctrain names: rpctrain import FILE --config CFG --out FILE\n"
+    "  bench   robustness benchmark:     rpctrain bench classify --config FILE --checkpoint A [--checkpoint B ...]\n"
     "  launch  build and run the mpirun command: rpctrain launch --nodes 2 --hostfile H --procs-per-node 8 -- train ...\n"
     "\n"
     "Run under mpirun for data-parallel training (one process per GPU or CPU share).\n"
@@ -193,6 +195,99 @@ int cmd_import(int argc, char** argv) {
   return 0;
 }
 
+const char* kBenchClassifyUsage =
+    "usage: rpctrain bench classify --config FILE --checkpoint A [--checkpoint B ...]\n"
+    "         [--suite clean,c,a,r,o,fgsm,pgd,spsa] [--eps 1,2,3,4,5,6] [--space normalized|pixel|both]\n"
+    "         [--corruptions NAME,...] [--imagenet-c DIR] [--imagenet-a DIR] [--imagenet-r DIR] [--imagenet-o DIR]\n"
+    "         [--spsa-iters N] [--limit N] [--out DIR] [--resume] [--ema] [--set key.sub=value]...\n"
+    "Robustness of classification checkpoints side by side (clean, ImageNet-C mCE, A/R, O AUPR, attacks);\n"
+    "writes <out>/bench.json, bench.md, *.svg and one result file per (checkpoint, item) under <out>/items/.\n";
+
+// `rpctrain bench classify ...` (argv[2] names the benchmark).
+int cmd_bench(int argc, char** argv, rpct::DistContext& dist) {
+  const std::string what = argc > 2 ? argv[2] : "";
+  if (what == "--help" || what == "-h") {
+    cli::print_help("bench", std::string("usage: rpctrain bench classify ... (rpctrain bench classify --help)\n"));
+    return 0;
+  }
+  if (what != "classify")
+    throw UsageError("bench: unknown benchmark '" + what + "' (classify; segment is not implemented yet)");
+  auto desc = config_options("rpctrain bench classify options");
+  desc.add_options()("checkpoint", po::value<std::vector<std::string>>()->required()->composing(),
+                     "checkpoint dir, run dir or .safetensors file; repeat for a side-by-side comparison")(
+      "ema", po::bool_switch(), "evaluate the checkpoints' EMA weights")(
+      "suite", po::value<std::string>()->default_value("clean,c,fgsm,pgd"),
+      "parts: clean, c (15 corruptions x 5 severities), a, r, o (need their folder), fgsm, pgd, spsa; the default "
+      "adds a / r / o when their folder is given")(
+      "eps", po::value<std::string>()->default_value("1,2,3,4,5,6"), "attack budgets in units of 1/255")(
+      "space", po::value<std::string>()->default_value("normalized"),
+      "attack input space: normalized (eps on normalized tensors, no clipping; the authors'), pixel (eps in [0,1] "
+      "pixel units, clipped to the valid range) or both")(
+      "corruptions", po::value<std::string>(), "the c suite's corruptions (default: the 15 of ImageNet-C)")(
+      "imagenet-c", po::value<std::string>()->default_value(""),
+      "pre-made ImageNet-C: DIR/<corruption>/<severity>/<wnid>/*.JPEG (default: generated from the clean set)")(
+      "imagenet-a", po::value<std::string>()->default_value(""), "ImageNet-A folder DIR/<wnid>/*.JPEG")(
+      "imagenet-r", po::value<std::string>()->default_value(""), "ImageNet-R folder DIR/<wnid>/*.JPEG")(
+      "imagenet-o", po::value<std::string>()->default_value(""), "ImageNet-O folder DIR/<wnid>/*.JPEG")(
+      "spsa-iters", cli::non_negative<int>(nullptr, "--spsa-iters")->default_value(10),
+      "SPSA iterations (the authors' script: 10)")(
+      "limit", cli::non_negative<int64_t>(nullptr, "--limit")->default_value(0),
+      "evaluate an evenly strided subset of N images of every set (0: all)")(
+      "out", po::value<std::string>()->default_value(""), "output folder (default run.out_dir/bench-<config>-<time>)")(
+      "resume", po::bool_switch(), "skip the items --out already has for the same weights and settings");
+  auto vm = cli::parse("bench", argc - 2, argv + 2, desc, kBenchClassifyUsage);
+  if (!vm) return 0;
+  auto cfg = load(*vm);
+  rpct::robust::BenchOptions opt;
+  opt.checkpoints = (*vm)["checkpoint"].as<std::vector<std::string>>();
+  opt.ema = (*vm)["ema"].as<bool>();
+  opt.suite = cli::comma_list((*vm)["suite"].as<std::string>(), "--suite");
+  opt.imagenet_c = (*vm)["imagenet-c"].as<std::string>();
+  opt.imagenet_a = (*vm)["imagenet-a"].as<std::string>();
+  opt.imagenet_r = (*vm)["imagenet-r"].as<std::string>();
+  opt.imagenet_o = (*vm)["imagenet-o"].as<std::string>();
+  if ((*vm)["suite"].defaulted())
+    for (const auto& [part, dir] : std::vector<std::pair<std::string, std::string>>{
+             {"a", opt.imagenet_a}, {"r", opt.imagenet_r}, {"o", opt.imagenet_o}})
+      if (!dir.empty()) opt.suite.push_back(part);
+  opt.eps.clear();
+  for (const auto& e : cli::comma_list((*vm)["eps"].as<std::string>(), "--eps")) {
+    try {
+      opt.eps.push_back(std::stod(e));
+    } catch (const std::exception&) {
+      throw UsageError("--eps: '" + e + "' is not a number");
+    }
+  }
+  const auto space = (*vm)["space"].as<std::string>();
+  if (space == "both")
+    opt.spaces = {rpct::robust::InputSpace::kNormalized, rpct::robust::InputSpace::kPixel};
+  else if (space == "normalized" || space == "pixel")
+    opt.spaces = {rpct::robust::parse_input_space(space)};
+  else
+    throw UsageError("--space: expected normalized, pixel or both, got '" + space + "'");
+  try {
+    if (vm->count("corruptions"))
+      for (const auto& c : cli::comma_list((*vm)["corruptions"].as<std::string>(), "--corruptions"))
+        opt.corruptions.push_back(rpct::robust::corruption_from_name(c));
+    opt.spsa_iters = (*vm)["spsa-iters"].as<int>();
+    opt.limit = (*vm)["limit"].as<int64_t>();
+    opt.out_dir = (*vm)["out"].as<std::string>();
+    opt.resume = (*vm)["resume"].as<bool>();
+    rpct::robust::validate_bench_options(cfg, opt);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(std::string("bench classify: ") + e.what());
+  }
+  auto summary = rpct::robust::run_classify_bench(cfg, opt, dist);
+  if (dist.is_root()) {
+    summary["cmd"] = "bench";
+    summary["bench"] = "classify";
+    summary["ok"] = true;
+    summary["world_size"] = dist.world_size();
+    print_result(summary);
+  }
+  return 0;
+}
+
 // Runs the MPI-process command `cmd` (argv[1]).
 int run_mpi_command(const std::string& cmd, int argc, char** argv, rpct::DistContext& dist) {
   if (cmd == "train") return cmd_train(argc, argv, dist);
@@ -200,6 +295,7 @@ int run_mpi_command(const std::string& cmd, int argc, char** argv, rpct::DistCon
   if (cmd == "inspect") return cmd_inspect(argc, argv);
   if (cmd == "export") return cmd_export(argc, argv);
   if (cmd == "import") return cmd_import(argc, argv);
+  if (cmd == "bench") return cmd_bench(argc, argv, dist);
   if (cmd == "prepare-data")  // argv[2]: the data set to make
     return dist.is_root() ? rpct::prepare_data_main(argc - 2, argv + 2) : cli::kExitOk;
   throw UsageError("unknown command '" + cmd + "' (try rpctrain --help)");

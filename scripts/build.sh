@@ -7,7 +7,8 @@ here="$(cd "$(dirname "$0")/.." && pwd)"
 py="$(bash "$here/scripts/setup.sh" | tail -n 1)"
 build="${RPCT_BUILD_DIR:-$here/build}"
 if [ ! -f "$build/CMakeCache.txt" ]; then
-  cmake -S "$here" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DRPCT_PYTHON="$py" >&2
+  cmake -S "$here" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DRPCT_PYTHON="$py" \
+    -DRPCT_CORRUPT_PYTHON="${RPCT_CACHE:-$HOME/.cache/rpctrain}/venv-corrupt/bin/python" >&2
 fi
 targets=()
 if [ $# -gt 0 ]; then targets=(--target "$@"); fi

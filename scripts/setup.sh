@@ -16,6 +16,7 @@ RPCT_DEB_PACKAGES=(
   libyaml-cpp-dev nlohmann-json3-dev
   libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev zlib1g-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libopencv-imgproc-dev
   dataset-fashion-mnist
 )
 
@@ -36,16 +37,32 @@ if [ -n "${missing// /}" ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q $missing >&2
 fi
 
-# Python packages used by tests and benchmarks (safetensors: checks that exports load in Python).
-RPCT_PY_PACKAGES=(numpy safetensors)
+# Python packages used by tests and benchmarks, as pip-name:module (safetensors: checks that exports load
+# in Python; scikit-learn: the reference of the OOD metrics test).
+RPCT_PY_PACKAGES=(numpy:numpy safetensors:safetensors scikit-learn:sklearn)
+RPCT_PY_PIP=("${RPCT_PY_PACKAGES[@]%%:*}") RPCT_PY_MODULES=("${RPCT_PY_PACKAGES[@]##*:}")
 if [ ! -f "$RPCT_VENV/.complete" ]; then
   echo "[setup] installing torch==$RPCT_TORCH_VERSION into $RPCT_VENV (once; reused by every clone)" >&2
   mkdir -p "$RPCT_CACHE"
   python3 -m venv "$RPCT_VENV"
-  "$RPCT_VENV/bin/pip" install -q --disable-pip-version-check "torch==$RPCT_TORCH_VERSION" "${RPCT_PY_PACKAGES[@]}" >&2
+  "$RPCT_VENV/bin/pip" install -q --disable-pip-version-check "torch==$RPCT_TORCH_VERSION" "${RPCT_PY_PIP[@]}" >&2
   touch "$RPCT_VENV/.complete"
 fi
-if ! "$RPCT_VENV/bin/python" -c "import $(IFS=,; echo "${RPCT_PY_PACKAGES[*]}")" 2>/dev/null; then
-  "$RPCT_VENV/bin/pip" install -q --disable-pip-version-check "${RPCT_PY_PACKAGES[@]}" >&2
+if ! "$RPCT_VENV/bin/python" -c "import $(IFS=,; echo "${RPCT_PY_MODULES[*]}")" 2>/dev/null; then
+  "$RPCT_VENV/bin/pip" install -q --disable-pip-version-check "${RPCT_PY_PIP[@]}" >&2
+fi
+
+# The imagecorruptions package (maintained fork, same module name) in a venv of its own: the reference the
+# C++ corruptions (robust/) are tested and benchmarked against, and the frost images they read. Versions
+# pinned: the comparison is pixel-exact, so a new scipy/scikit-image/OpenCV release is a deliberate update.
+RPCT_CORRUPT_VENV="$RPCT_CACHE/venv-corrupt"
+RPCT_CORRUPT_PACKAGES=(imagecorruptions-imaug==1.1.5 numpy==2.4.6 scipy==1.17.1 scikit-image==0.26.0 numba==0.68.1
+                       opencv-python-headless==5.0.0.93)
+if [ ! -f "$RPCT_CORRUPT_VENV/.complete" ]; then
+  echo "[setup] installing imagecorruptions into $RPCT_CORRUPT_VENV (once; reused by every clone)" >&2
+  python3 -m venv "$RPCT_CORRUPT_VENV"
+  "$RPCT_CORRUPT_VENV/bin/pip" install -q --disable-pip-version-check "${RPCT_CORRUPT_PACKAGES[@]}" >&2
+  "$RPCT_CORRUPT_VENV/bin/python" -c "import imagecorruptions, cv2, numba, scipy, skimage" >&2
+  touch "$RPCT_CORRUPT_VENV/.complete"
 fi
 echo "$RPCT_VENV/bin/python"

@@ -72,12 +72,7 @@ torch::Tensor ClassificationTask::eval_sums(const Batch& batch) {
 }
 
 EvalResult ClassificationTask::eval_result(const std::vector<double>& sums, int64_t samples) const {
-  const double n = std::max<double>(1.0, static_cast<double>(samples));
-  EvalResult r;
-  r.samples = samples;
-  r.metrics = {{"loss", sums[0] / n}, {"top1", sums[1] / n}, {"top5", sums[2] / n}};
-  r.primary = "top1";
-  return r;
+  return mean_metrics({"loss", "top1", "top5"}, sums, samples, "top1");
 }
 
 }  // namespace rpct

@@ -30,6 +30,13 @@ double Progress::elapsed_s() const {
 
 void Progress::update(int64_t step, int64_t images_done, double loss, double lr, int every) {
   if (!enabled_) return;
+  char status[64];
+  std::snprintf(status, sizeof(status), "loss %.4f lr %.2e", loss, lr);
+  update(step, images_done, std::string(status), every);
+}
+
+void Progress::update(int64_t step, int64_t images_done, const std::string& status, int every) {
+  if (!enabled_) return;
   const bool last = step == total_;
   if (!tty_ && step % every != 0 && !last) return;
   const double t = elapsed_s();
@@ -39,9 +46,9 @@ void Progress::update(int64_t step, int64_t images_done, double loss, double lr,
   const int filled = total_ > 0 ? static_cast<int>(width * step / total_) : width;
   std::string bar(filled, '#');
   bar.resize(width, '.');
-  std::printf("%s%s [%s] %lld/%lld loss %.4f lr %.2e %.0f img/s ETA %s%s", tty_ ? "\r" : "", label_.c_str(),
-              bar.c_str(), static_cast<long long>(step), static_cast<long long>(total_), loss, lr, ips,
-              format_duration(eta).c_str(), tty_ ? "" : "\n");
+  std::printf("%s%s [%s] %lld/%lld %s%s%.0f img/s ETA %s%s", tty_ ? "\r" : "", label_.c_str(), bar.c_str(),
+              static_cast<long long>(step), static_cast<long long>(total_), status.c_str(), status.empty() ? "" : " ",
+              ips, format_duration(eta).c_str(), tty_ ? "" : "\n");
   std::fflush(stdout);
 }
 

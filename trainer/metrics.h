@@ -15,6 +15,8 @@ class Progress {
   Progress(std::string label, int64_t total_steps, bool enabled);
   // Called every step; prints a live bar on a TTY, or a line every `every` steps otherwise.
   void update(int64_t step, int64_t images_done, double loss, double lr, int every);
+  // The same line with `status` in place of "loss L lr R" (evaluations, benchmarks).
+  void update(int64_t step, int64_t images_done, const std::string& status, int every);
   void finish();
   double elapsed_s() const;
 

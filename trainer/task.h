@@ -26,6 +26,10 @@ struct EvalResult {
   double primary_value() const { return at(primary); }
 };
 
+// An EvalResult whose metrics are per-sample means: metric names[i] = sums[i] / samples (0 samples: the sums).
+EvalResult mean_metrics(const std::vector<std::string>& names, const std::vector<double>& sums, int64_t samples,
+                        const std::string& primary);
+
 class Task {
  public:
   virtual ~Task() = default;
