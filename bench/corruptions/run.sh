@@ -28,5 +28,6 @@ import json, sys
 ours, ref = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 print(json.dumps({"bench": "corruptions", "size": int(sys.argv[3]), "mix": "19 corruptions x 5 severities",
                   "ours_img_s_per_core": ours["img_s"], "imagecorruptions_img_s_per_core": ref["img_s"],
-                  "ratio": round(ours["img_s"] / ref["img_s"], 2)}))
+                  "ratio": round(ours["img_s"] / ref["img_s"], 2),
+                  "ratio_per_corruption": {k: round(ref["ms_per_image"][k] / v, 1) for k, v in ours["ms_per_image"].items()}}))
 PY
