@@ -2,7 +2,7 @@
 //   corruption_bench IMAGES.u8 N H W [--seconds S]
 // IMAGES.u8: N raw (H, W, 3) uint8 images back to back. The k-th call corrupts image k % N with
 // corruption k % 19 at severity (k / 19) % 5 + 1, the schedule bench/corruptions/python_ref.py uses, so
-// both sides do the same mix. Prints one JSON line.
+// both sides do the same mix. Prints one JSON line (with the mean ms per image of each corruption).
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -43,10 +43,19 @@ int main(int argc, char** argv) {
   double elapsed = 0;
   // whole rounds of 95 (every corruption at every severity), so the mix is the same on both sides
   const int64_t round = rb::kNumCorruptions * rb::kNumSeverities;
+  std::vector<double> per_corruption(rb::kNumCorruptions, 0.0);  // seconds spent in each
   while (elapsed < seconds || k % round != 0) {
-    call(k++);
+    const auto t = clk::now();
+    call(k);
+    per_corruption[k % rb::kNumCorruptions] += std::chrono::duration<double>(clk::now() - t).count();
+    ++k;
     elapsed = std::chrono::duration<double>(clk::now() - t0).count();
   }
-  std::printf("{\"images\": %lld, \"seconds\": %.3f, \"img_s\": %.2f}\n", static_cast<long long>(k), elapsed, k / elapsed);
+  std::string ms;
+  for (int i = 0; i < rb::kNumCorruptions; ++i)
+    ms += (i ? ", \"" : "\"") + rb::corruption_names()[i] + "\": " +
+          std::to_string(1000 * per_corruption[i] / (k / rb::kNumCorruptions));
+  std::printf("{\"images\": %lld, \"seconds\": %.3f, \"img_s\": %.2f, \"ms_per_image\": {%s}}\n",
+              static_cast<long long>(k), elapsed, k / elapsed, ms.c_str());
   return 0;
 }

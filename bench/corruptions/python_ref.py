@@ -6,7 +6,8 @@ usage: python_ref.py make OUT.u8 N SIZE     writes N (SIZE, SIZE, 3) uint8 image
        python_ref.py run IMAGES.u8 N SIZE SECONDS
                                             corrupts image k % N with corruption k % 19 at severity
                                             (k // 19) % 5 + 1 (corruption_bench.cpp's schedule), whole
-                                            rounds of 95 for at least SECONDS; prints one JSON line
+                                            rounds of 95 for at least SECONDS; prints one JSON line (with the
+                                            mean ms per image of each corruption)
 """
 import gzip
 import json
@@ -47,13 +48,17 @@ def run(path, n, size, seconds):
     for k in range(len(names)):  # warm-up: numba compiles glass blur's loop on first use
         imagecorruptions.corrupt(images[k % n], corruption_name=names[k], severity=1)
     rnd = len(names) * 5
+    per = [0.0] * len(names)  # seconds spent in each corruption
     k, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < seconds or k % rnd != 0:
+        t = time.perf_counter()
         imagecorruptions.corrupt(images[k % n], corruption_name=names[k % len(names)],
                                  severity=(k // len(names)) % 5 + 1)
+        per[k % len(names)] += time.perf_counter() - t
         k += 1
     elapsed = time.perf_counter() - t0
-    print(json.dumps({"images": k, "seconds": round(elapsed, 3), "img_s": round(k / elapsed, 2)}))
+    ms = {name: round(1000 * p / (k // len(names)), 3) for name, p in zip(names, per)}
+    print(json.dumps({"images": k, "seconds": round(elapsed, 3), "img_s": round(k / elapsed, 2), "ms_per_image": ms}))
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ import tempfile
 import cv2
 import numpy as np
 from numba import njit
-from PIL import Image
 
 import imagecorruptions
 from imagecorruptions import corruptions as C
@@ -187,6 +186,7 @@ def main():
     images = {"fmnist0": None, "fmnist1": None, "synthetic": synthetic_image(48, 80)}
     images["fmnist0"], images["fmnist1"] = fashion_mnist_items(2, 64)
     names = imagecorruptions.get_corruption_names("all")
+    assert sorted(RANDOM + DETERMINISTIC) == sorted(names), "every corruption is either random or deterministic"
     failures = []
     with tempfile.TemporaryDirectory() as work:
         files = {f"{k}.npy": v for k, v in images.items()}
