@@ -8,27 +8,29 @@
 # The occupancy columns are what those numbers allow per SM (before dynamic shared memory):
 #   warps/SM = min(64, floor(64K / per-warp registers rounded up to 256), by shared memory, 32 blocks)
 #
-# usage: scripts/cuda_resources.sh [--nvcc NVCC] [--archs "80;90" or 80,90] [--source FILE.cu]
+# usage: scripts/cuda_resources.sh [--nvcc NVCC] [--archs "80;90" or 80,90] [--root SOURCE_TREE]
+#   --root: the source tree whose kernels are checked (default: this script's tree)
 # Run by ctest as test_cuda_resources in CUDA builds (tests/kernels/tests.cmake), with the build's nvcc
 # and RPCT_CUDA_ARCHS. Exit codes: 0 within limits, 1 a limit exceeded, 2 usage or compile error.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 nvcc="${CUDACXX:-nvcc}"
 archs="80;90"
-source="$here/kernels/rpc_attention/rpc_attention_launch.cu"
+root="$here"
 while [ $# -gt 0 ]; do
   case "$1" in
     --nvcc) nvcc="$2"; shift 2 ;;
     --archs) archs="${2//,/;}"; shift 2 ;;
-    --source) source="$2"; shift 2 ;;
-    *) echo "cuda_resources.sh: unknown argument '$1' (usage: --nvcc NVCC --archs \"80;90\" --source FILE.cu)" >&2; exit 2 ;;
+    --root) root="$(cd "$2" && pwd)"; shift 2 ;;
+    *) echo "cuda_resources.sh: unknown argument '$1' (usage: --nvcc NVCC --archs \"80;90\" --root DIR)" >&2; exit 2 ;;
   esac
 done
+source="$root/kernels/rpc_attention/rpc_attention_launch.cu"
 command -v "$nvcc" > /dev/null || { echo "cuda_resources.sh: nvcc not found ('$nvcc')" >&2; exit 2; }
 [ -f "$source" ] || { echo "cuda_resources.sh: no source file $source" >&2; exit 2; }
 
 # Threads per block: every kernel is launched and bounded (__launch_bounds__) with kThreads.
-threads=$(sed -n 's/^constexpr int kThreads = \([0-9]*\);.*/\1/p' "$here/kernels/rpc_attention/rpc_attention_kernels.cuh")
+threads=$(sed -n 's/^constexpr int kThreads = \([0-9]*\);.*/\1/p' "$root/kernels/rpc_attention/rpc_attention_kernels.cuh")
 [ -n "$threads" ] || { echo "cuda_resources.sh: kThreads not found in rpc_attention_kernels.cuh" >&2; exit 2; }
 
 # Per-SM and per-block limits of compute capability 8.0 and 9.0 (CUDA C Programming Guide, table
@@ -44,7 +46,7 @@ trap 'rm -rf "$tmp"' EXIT
 IFS=';' read -r -a arch_list <<< "$archs"
 pids=()
 for a in "${arch_list[@]}"; do  # one nvcc per architecture, in parallel
-  "$nvcc" -cubin -arch="sm_$a" --resource-usage --expt-relaxed-constexpr -O3 -DNDEBUG -std=c++17 -I"$here" \
+  "$nvcc" -cubin -arch="sm_$a" --resource-usage --expt-relaxed-constexpr -O3 -DNDEBUG -std=c++17 -I"$root" \
     "$source" -o "$tmp/sm_$a.cubin" > "$tmp/sm_$a.txt" 2>&1 &
   pids+=($!)
 done

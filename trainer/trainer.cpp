@@ -88,8 +88,8 @@ void clip_grad_norm_on_device(const std::vector<torch::Tensor>& params, double m
   for (const auto& p : params)
     if (p.grad().defined()) grads.push_back(p.grad().data());
   if (grads.empty()) return;
-  for (const auto& g : grads) norms.push_back(g.norm(2));
-  const torch::Tensor total = norms.size() == 1 ? norms[0] : torch::stack(norms).norm(2);  // ()
+  for (const auto& g : grads) norms.push_back(g.norm(2.0));
+  const torch::Tensor total = norms.size() == 1 ? norms[0] : torch::stack(norms).norm(2.0);  // ()
   // LibTorch's epsilon: keeps the coefficient finite for all-zero gradients.
   constexpr double kNormEpsilon = 1e-6;
   const torch::Tensor coef = torch::clamp(max_norm / (total + kNormEpsilon), std::nullopt, 1.0);  // ()
@@ -330,7 +330,7 @@ int64_t run_epoch(const Config& cfg, DistContext& dist, Trainer& trainer, DataLo
     epoch_loss_sum.add_(loss);
     const bool checkpoint_now = cfg.ckpt.every_steps > 0 && st.step % cfg.ckpt.every_steps == 0 &&
                                 st.epoch_pos + plan.per_step <= plan.n_train;
-    if (st.step % t.log_every == 0 || (s + 1) % t.log_every == 0 || s + 1 == steps_left || checkpoint_now) {
+    if (s == 0 || st.step % t.log_every == 0 || (s + 1) % t.log_every == 0 || s + 1 == steps_left || checkpoint_now) {
       // The host waits here for every step queued since the last read, all-reduces included.
       Watchdog::Scope guard(trainer.grad_sync().watchdog(),
                             "loss read-back at step " + std::to_string(st.step) + " (waits for the queued steps)");

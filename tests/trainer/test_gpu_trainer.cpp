@@ -6,6 +6,8 @@
 
 #include <boost/filesystem.hpp>
 
+#include <numeric>
+
 #include "datasets/batch_source.h"
 #include "datasets/fashion_mnist.h"
 #include "trainer/checkpoint.h"

@@ -5,6 +5,8 @@
 
 #include <ATen/autocast_mode.h>
 
+#include <functional>
+
 #include "tests/test_seed.h"
 #include "trainer/runtime.h"
 #include "trainer/trainer.h"
