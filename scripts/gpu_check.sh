@@ -45,15 +45,16 @@ append_results() {
   } >> "$here/bench/RESULTS.md"
 }
 
-# 1. build
+# 1. build what the checks run: the binary, the gpu-labelled test binaries (ctest's names = targets), the benchmark
 say "1/6 build ($build)"
-if [ -f "$build/CMakeCache.txt" ]; then
-  run_logged cmake --build "$build" -j "${RPCT_JOBS:-$(nproc)}" || fail "build (see $log)"
-else
-  RPCT_BUILD_DIR="$build" run_logged bash "$here/scripts/build.sh" || fail "build (see $log)"
-fi
+RPCT_BUILD_DIR="$build" RPCT_JOBS="${RPCT_JOBS:-$(nproc)}" run_logged bash "$here/scripts/build.sh" rpctrain ||
+  fail "build of rpctrain (see $log)"
 grep -q '^RPCT_WITH_CUDA:BOOL=ON' "$build/CMakeCache.txt" ||
   fail "not a CUDA build (RPCT_WITH_CUDA=OFF in $build/CMakeCache.txt): nvcc or the CUDA LibTorch is missing"
+mapfile -t gpu_tests < <(cd "$build" && ctest -L gpu -N | sed -n 's/^ *Test *#[0-9]*: *//p')
+[ ${#gpu_tests[@]} -gt 0 ] || fail "no gpu-labelled tests registered in $build"
+run_logged cmake --build "$build" -j "${RPCT_JOBS:-$(nproc)}" --target bench_gpu_attention "${gpu_tests[@]}" ||
+  fail "build of bench_gpu_attention ${gpu_tests[*]} (see $log)"
 py="$(sed -n 's/^RPCT_PYTHON:FILEPATH=//p' "$build/CMakeCache.txt")"
 
 # 2. static checks (no device)
