@@ -94,7 +94,7 @@ Batch Ade20kSource::make_batch(int64_t epoch, const std::vector<int64_t>& indice
   Batch b;
   b.epoch = epoch;
   b.x = torch::empty({B, 3, S, S}, batch_float_options(opt_.pin_memory));  // (B, 3, S, S)
-  b.y = torch::empty({B, S, S}, torch::kInt64);                      // (B, S, S)
+  b.y = torch::empty({B, S, S}, batch_label_options(opt_.pin_memory));  // (B, S, S)
   float* x = b.x.data_ptr<float>();
   int64_t* y = b.y.data_ptr<int64_t>();
   for (int64_t i = 0; i < B; ++i) {

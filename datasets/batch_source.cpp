@@ -6,11 +6,16 @@
 
 namespace rpct {
 
-torch::TensorOptions batch_float_options(bool pin) {
-  auto o = torch::TensorOptions().dtype(torch::kFloat32);
+namespace {
+torch::TensorOptions batch_options(torch::ScalarType dtype, bool pin) {
+  auto o = torch::TensorOptions().dtype(dtype);
   if (pin && torch::cuda::is_available()) o = o.pinned_memory(true);
   return o;
 }
+}  // namespace
+
+torch::TensorOptions batch_float_options(bool pin) { return batch_options(torch::kFloat32, pin); }
+torch::TensorOptions batch_label_options(bool pin) { return batch_options(torch::kInt64, pin); }
 
 BadSamplePolicy parse_bad_sample_policy(const std::string& s) {
   if (s == "skip") return BadSamplePolicy::kSkip;

@@ -66,6 +66,8 @@ class BatchSource {
 
 // Float32 tensor options for a batch: pinned when `pin` and CUDA is available (faster host-to-device copies).
 torch::TensorOptions batch_float_options(bool pin);
+// Int64 options for a batch's labels, pinned the same way (the trainer copies them non-blocking).
+torch::TensorOptions batch_label_options(bool pin);
 
 // ----- template implementation -----
 template <typename Load>

@@ -208,7 +208,7 @@ Batch ImageFolderSource::make_batch(int64_t epoch, const std::vector<int64_t>& i
   Batch b;
   b.epoch = epoch;
   b.x = torch::empty({B, 3, S, S}, batch_float_options(opt_.pin_memory));  // (B, 3, S, S)
-  b.y = torch::empty({B}, torch::kInt64);                            // (B,)
+  b.y = torch::empty({B}, batch_label_options(opt_.pin_memory));     // (B,)
   float* x = b.x.data_ptr<float>();
   int64_t* y = b.y.data_ptr<int64_t>();
   for (int64_t i = 0; i < B; ++i) {

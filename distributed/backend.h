@@ -15,7 +15,10 @@ class CommWork {
  public:
   virtual ~CommWork() = default;
   virtual bool test() = 0;  // true when finished (non-blocking)
-  virtual void wait() = 0;  // blocks until finished
+  // Orders what the caller does next after the collective: MPI blocks until it finished; NCCL makes the
+  // caller's current CUDA stream wait on the collective's event (no host block; a stuck NCCL collective
+  // is caught where the host next synchronizes, under the watchdog).
+  virtual void wait() = 0;
 };
 
 class CommBackend {
@@ -27,6 +30,9 @@ class CommBackend {
   // Blocking sum all-reduce in place (the raw baseline in benchmarks).
   virtual void allreduce_sum(torch::Tensor buf) = 0;
   virtual void broadcast(torch::Tensor buf, int root) = 0;
+  // Called by the watchdog on a timeout, from its own thread, just before the job is aborted: gives
+  // the backend's resources back (NCCL: ncclCommAbort unblocks a collective stuck on the GPU).
+  virtual void abort() {}
 };
 
 // The backend for tensors on `device`: MPI for CPU; NCCL for CUDA (needs a CUDA build).

@@ -39,10 +39,12 @@ DistContext& DistContext::init(int* argc, char*** argv) {
   gethostname(host, sizeof(host) - 1);
   ctx->host_ = host;
 #ifdef RPCT_WITH_CUDA
-  // One GPU per local rank, selected before anything allocates on a device.
+  // One GPU per local rank, selected before anything allocates on a device. A node with more ranks than
+  // GPUs is not wrapped around (two ranks on one GPU break NCCL): the trainer's device choice
+  // (trainer/runtime.h choose_device) refuses it or falls back to the CPU.
   int n_dev = 0;
   if (cudaGetDeviceCount(&n_dev) == cudaSuccess && n_dev > 0) {
-    RPCT_CUDA(cudaSetDevice(ctx->local_rank_ % n_dev));
+    if (ctx->local_rank_ < n_dev) RPCT_CUDA(cudaSetDevice(ctx->local_rank_));
   } else {
     cudaGetLastError();  // no device: CPU run
   }

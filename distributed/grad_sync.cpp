@@ -31,10 +31,22 @@ uint64_t fnv1a64(const std::string& s, uint64_t h) {
 
 GradSync::GradSync(std::vector<std::pair<std::string, torch::Tensor>> params, const DistContext& dist,
                    std::unique_ptr<CommBackend> backend, const GradSyncOptions& opt)
-    : dist_(dist), backend_(std::move(backend)), opt_(opt), params_(std::move(params)) {
-  if (!backend_) return;
-  inv_world_ = torch::scalar_tensor(1.0 / dist_.world_size(), torch::kFloat64);
+    : GradSync(std::move(params), dist,
+               backend ? BackendFactory([&backend] { return std::move(backend); }) : BackendFactory(), opt) {}
+
+GradSync::GradSync(std::vector<std::pair<std::string, torch::Tensor>> params, const DistContext& dist,
+                   const BackendFactory& make_backend, const GradSyncOptions& opt)
+    : dist_(dist), opt_(opt), params_(std::move(params)) {
+  if (!make_backend) return;
   watchdog_ = std::make_unique<Watchdog>(dist_, opt_.timeout_s);
+  {
+    Watchdog::Scope guard(watchdog_.get(), "communicator init (collective backend set-up, all ranks)");
+    backend_ = make_backend();
+  }
+  TORCH_CHECK(backend_, "rank ", dist_.rank(), ": GradSync: the backend factory returned no backend");
+  // A collective stuck past the timeout: the backend gives its communicator back before the job aborts.
+  watchdog_->set_on_timeout([backend = backend_.get()] { backend->abort(); });
+  inv_world_ = torch::scalar_tensor(1.0 / dist_.world_size(), torch::kFloat64);
   // Reverse registration order approximates the order in which backward produces gradients.
   where_.assign(params_.size(), {-1, -1});
   int64_t cap = static_cast<int64_t>(opt_.first_bucket_mb * 1024 * 1024);
@@ -200,6 +212,8 @@ void GradSync::finish() {
 void GradSync::broadcast_from_root(const std::vector<torch::Tensor>& tensors) {
   if (!backend_) return;
   torch::NoGradGuard no_grad;
+  Watchdog::Scope guard(watchdog_.get(), "start-up broadcast of rank 0's " + std::to_string(tensors.size()) +
+                                             " parameter and buffer tensors");
   for (const auto& t : tensors) {
     if (t.is_contiguous()) {
       backend_->broadcast(t, 0);
@@ -211,22 +225,32 @@ void GradSync::broadcast_from_root(const std::vector<torch::Tensor>& tensors) {
   }
 }
 
-void GradSync::check_fingerprint(const std::string& config_text) {
+void GradSync::check_fingerprint(const DistContext& dist, const std::string& config_text,
+                                 const std::vector<std::pair<std::string, torch::Tensor>>& params) {
   std::ostringstream shapes;
-  for (const auto& [name, p] : params_) shapes << name << ":" << p.sizes() << ":" << p.scalar_type() << ";";
+  for (const auto& [name, p] : params) shapes << name << ":" << p.sizes() << ":" << p.scalar_type() << ";";
+  // The device type of the parameters (cpu / cuda; not the index, which differs per rank by design).
+  const c10::DeviceType device = params.empty() ? c10::DeviceType::CPU : params.front().second.device().type();
   const uint64_t cfg_fp = fnv1a64(config_text), model_fp = fnv1a64(shapes.str());
-  if (dist_.world_size() == 1) return;
-  const auto cfgs = dist_.allgather_u64(cfg_fp), models = dist_.allgather_u64(model_fp);
-  std::string bad_cfg, bad_model;
-  for (int r = 0; r < dist_.world_size(); ++r) {
+  if (dist.world_size() == 1) return;
+  const auto cfgs = dist.allgather_u64(cfg_fp), models = dist.allgather_u64(model_fp);
+  const auto devices = dist.allgather_u64(static_cast<uint64_t>(device));
+  std::string bad_cfg, bad_model, bad_device;
+  for (int r = 0; r < dist.world_size(); ++r) {
     if (cfgs[r] != cfgs[0]) bad_cfg += (bad_cfg.empty() ? "" : ", ") + std::to_string(r);
     if (models[r] != models[0]) bad_model += (bad_model.empty() ? "" : ", ") + std::to_string(r);
+    if (devices[r] != devices[0])
+      bad_device += (bad_device.empty() ? "" : ", ") + std::to_string(r) + " (" +
+                    c10::DeviceTypeName(static_cast<c10::DeviceType>(devices[r]), /*lower_case=*/true) + ")";
   }
-  if (!bad_cfg.empty() || !bad_model.empty()) {
+  if (!bad_cfg.empty() || !bad_model.empty() || !bad_device.empty()) {
     std::ostringstream msg;
-    msg << "rank " << dist_.rank() << ": ranks disagree at start-up:";
+    msg << "rank " << dist.rank() << ": ranks disagree at start-up:";
     if (!bad_cfg.empty()) msg << " the config of rank(s) " << bad_cfg << " differs from rank 0's;";
     if (!bad_model.empty()) msg << " the parameter names/shapes of rank(s) " << bad_model << " differ from rank 0's;";
+    if (!bad_device.empty())
+      msg << " rank(s) " << bad_device << " train on another device type than rank 0 ("
+          << c10::DeviceTypeName(static_cast<c10::DeviceType>(devices[0]), true) << ");";
     msg << " every rank must run the same config and model";
     throw std::runtime_error(msg.str());
   }

@@ -14,6 +14,7 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -41,15 +42,24 @@ class GradSync {
   // world size is 1 (then GradSync does nothing but keeps the same API).
   GradSync(std::vector<std::pair<std::string, torch::Tensor>> params, const DistContext& dist,
            std::unique_ptr<CommBackend> backend, const GradSyncOptions& opt);
+  // The same, creating the backend under the watchdog (a communicator init that hangs, e.g. a peer that
+  // never calls ncclCommInitRank, aborts the job naming this rank). A null `make_backend`: no backend.
+  using BackendFactory = std::function<std::unique_ptr<CommBackend>()>;
+  GradSync(std::vector<std::pair<std::string, torch::Tensor>> params, const DistContext& dist,
+           const BackendFactory& make_backend, const GradSyncOptions& opt);
   ~GradSync();
   GradSync(const GradSync&) = delete;
   GradSync& operator=(const GradSync&) = delete;
 
-  // Copies rank 0's parameters and buffers to every rank.
+  // Copies rank 0's parameters and buffers to every rank (under the watchdog).
   void broadcast_from_root(const std::vector<torch::Tensor>& tensors);
   // Compares a fingerprint of `config_text` and of the parameter names/shapes/dtypes across ranks;
   // on a mismatch every rank throws an error naming the differing ranks (no hang).
-  void check_fingerprint(const std::string& config_text);
+  void check_fingerprint(const std::string& config_text) { check_fingerprint(dist_, config_text, params_); }
+  // The same check without a GradSync, through DistContext (MPI) only: callers run it before creating a
+  // backend, whose set-up is itself a collective that ranks in disagreement (e.g. about the device) hang in.
+  static void check_fingerprint(const DistContext& dist, const std::string& config_text,
+                                const std::vector<std::pair<std::string, torch::Tensor>>& params);
 
   void set_step(int64_t step) { step_ = step; }
   // false = no_sync: gradients only accumulate locally (gradient accumulation micro-batches).

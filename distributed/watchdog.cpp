@@ -29,6 +29,11 @@ void Watchdog::arm(const std::string& what) {
   cv_.notify_all();
 }
 
+void Watchdog::set_on_timeout(std::function<void()> fn) {
+  std::lock_guard<std::mutex> lock(mu_);
+  on_timeout_ = std::move(fn);
+}
+
 void Watchdog::disarm() {
   std::lock_guard<std::mutex> lock(mu_);
   armed_ = false;
@@ -48,6 +53,7 @@ void Watchdog::loop() {
                   "rank %d (%s): watchdog: %s did not finish within dist.timeout_s = %.1f s; a peer rank is dead, "
                   "stuck or out of step. Aborting the job.",
                   dist_.rank(), dist_.host().c_str(), what_.c_str(), timeout_s_);
+    if (on_timeout_) on_timeout_();
     dist_.abort_all(msg, 3);
   }
 }

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -24,6 +25,9 @@ class Watchdog {
   void arm(const std::string& what);
   void disarm();
   double timeout_s() const { return timeout_s_; }
+  // Runs on a timeout before the job is aborted, e.g. ncclCommAbort so a collective stuck on the GPU
+  // releases its communicator. Set before arming.
+  void set_on_timeout(std::function<void()> fn);
 
   // RAII arm/disarm.
   struct Scope {
@@ -44,6 +48,7 @@ class Watchdog {
   std::condition_variable cv_;
   bool armed_ = false, stop_ = false;
   std::string what_;
+  std::function<void()> on_timeout_;
   std::chrono::steady_clock::time_point deadline_;
   std::thread thread_;
 };

@@ -59,14 +59,15 @@ AttentionImpl::AttentionImpl(const AttentionOptions& opt) : opt_(opt) {
     // Truncated normal, std .02 (as the other tokens/weights of the ViT).
     auto table = torch::randn({opt.heads, relative_position_table_size(opt.grid)}).mul_(0.02).clamp_(-0.04, 0.04);
     rel_table_ = register_parameter("rel_pos_table", table);
-    rel_index_ = relative_position_index(opt.grid);  // derived from grid: not a buffer (not saved, not cast by to())
+    rel_index_ = relative_position_index(opt.grid).reshape({-1});  // not a buffer (not saved, not cast by to())
   }
 }
 
 torch::Tensor AttentionImpl::relative_position_bias() const {
   if (opt_.kind != AttentionKind::kKvPos) return {};
-  const int64_t n = rel_index_.size(0);
-  return rel_table_.index_select(1, rel_index_.reshape({-1}).to(rel_table_.device())).reshape({opt_.heads, n, n});  // (H, N, N)
+  const int64_t n = opt_.grid * opt_.grid + 1;  // tokens: cls + patches
+  if (rel_index_.device() != rel_table_.device()) rel_index_ = rel_index_.to(rel_table_.device());
+  return rel_table_.index_select(1, rel_index_).reshape({opt_.heads, n, n});  // (H, N, N)
 }
 
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x) {

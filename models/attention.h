@@ -44,7 +44,9 @@ class AttentionImpl : public torch::nn::Module {
   torch::nn::Linear proj_{nullptr};     // C -> C
   torch::nn::Dropout proj_drop_{nullptr};
   torch::Tensor rel_table_;  // kvpos: (H, table size) learned bias
-  torch::Tensor rel_index_;  // kvpos: (N, N) int64 index into the table (CPU; derived from grid)
+  // kvpos: (N*N,) int64 index into the table, derived from grid (not a buffer); moved to the table's device
+  // the first time it is used there and kept, so no forward copies it host-to-device again.
+  mutable torch::Tensor rel_index_;
 };
 TORCH_MODULE(Attention);
 

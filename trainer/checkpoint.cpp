@@ -76,6 +76,33 @@ void set_cpu_rng_state(const at::Tensor& s) {
   gen.set_state(s);
 }
 
+// The default generator of this process's current CUDA device (the rank's GPU, set by DistContext):
+// dropout and drop-path masks of a CUDA model come from it. Only where a CUDA device is visible.
+at::Generator cuda_generator() { return at::globalContext().defaultGenerator(at::Device(at::kCUDA)); }
+
+// Every generator state this rank saves: "rng/cpu", and "rng/cuda" when CUDA is available.
+NamedTensors rng_states() {
+  NamedTensors out = {{"rng/cpu", cpu_rng_state()}};
+  if (torch::cuda::is_available()) {
+    auto gen = cuda_generator();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    out.emplace_back("rng/cuda", gen.get_state());
+  }
+  return out;
+}
+
+// Restores what rng_states() saved; a CUDA state is skipped where no CUDA device is visible (a run moved
+// to the CPU draws nothing from it).
+void set_rng_state(const std::string& name, const at::Tensor& state) {
+  if (name == "rng/cpu") {
+    set_cpu_rng_state(state);
+  } else if (name == "rng/cuda" && torch::cuda::is_available()) {
+    auto gen = cuda_generator();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_state(state);
+  }
+}
+
 }  // namespace
 
 void copy_named_tensors(const NamedTensors& src, const std::string& prefix, const NamedTensors& dst,
@@ -165,7 +192,7 @@ std::string Checkpointer::save(const NamedTensors& params, const NamedTensors& b
   // Every rank: its RNG state and loss sum (the sampler position is global and lives in meta.json).
   char local_sum[64];
   std::snprintf(local_sum, sizeof(local_sum), "%.17g", state.epoch_loss_sum);
-  write_safetensors(dir + "/" + rank_file(dist_.rank()), {{"rng/cpu", cpu_rng_state()}},
+  write_safetensors(dir + "/" + rank_file(dist_.rank()), rng_states(),
                     {{"rank", std::to_string(dist_.rank())}, {"step", std::to_string(state.step)},
                      {"epoch_loss_sum", local_sum}});
   if (dist_.is_root()) {
@@ -313,7 +340,7 @@ std::optional<LoadedCheckpoint> Checkpointer::load(const std::string& spec, cons
   if (out.world_size == dist_.world_size() && fs::exists(rf)) {
     std::map<std::string, std::string> rmeta;
     for (const auto& [n, t] : read_safetensors(rf, &rmeta))
-      if (n == "rng/cpu") set_cpu_rng_state(t);
+      set_rng_state(n, t);
     s.epoch_loss_sum = std::stod(rmeta.at("epoch_loss_sum"));
   } else {
     // meta.json holds the sum of per-step mean losses; the epoch-end reduction divides by the world size.

@@ -56,8 +56,8 @@ std::string ClassificationTask::describe() const {
 
 torch::Tensor ClassificationTask::train_loss(const Batch& batch) {
   auto logits = vit_->forward(batch.x.to(device_, /*non_blocking=*/true));  // (B, classes)
-  return classification_loss(logits, batch.y.to(device_),
-                             batch.y_soft.defined() ? batch.y_soft.to(device_) : torch::Tensor(),
+  return classification_loss(logits, batch.y.to(device_, /*non_blocking=*/true),
+                             batch.y_soft.defined() ? batch.y_soft.to(device_, /*non_blocking=*/true) : torch::Tensor(),
                              cfg_.train.label_smoothing);
 }
 

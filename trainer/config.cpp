@@ -197,6 +197,8 @@ Registry make_registry(Config& c) {
   r.number("train.iters", &t.iters, 0, 1e15);
   r.boolean("train.flush_denormal", &t.flush_denormal);
   r.choice("train.device", &t.device, {"auto", "cpu", "cuda"});
+  r.choice("train.precision", &t.precision, {"fp32", "bf16"});
+  r.boolean("train.tf32", &t.tf32);
 
   r.number("dist.bucket_mb", &c.dist.bucket_mb, 0.001, 4096);
   r.number("dist.first_bucket_mb", &c.dist.first_bucket_mb, 0.001, 4096);

@@ -97,6 +97,11 @@ struct TrainConfig {
   // float32 training. Intel's CPU tuning guides recommend the same (torch.set_flush_denormal).
   bool flush_denormal = true;
   std::string device = "auto";  // auto | cpu | cuda (auto: cuda:<local rank> when available)
+  // Forward (and loss) under autocast to bfloat16 on the training device (bf16), or plain float32 (fp32).
+  // Parameters, gradients and optimizer state stay float32 either way; backward runs outside autocast.
+  std::string precision = "fp32";  // fp32 | bf16
+  // TF32 tensor cores for float32 matmuls and convolutions on CUDA (Ampere and later); no effect on CPU.
+  bool tf32 = true;
 };
 
 struct DistConfig {

@@ -55,7 +55,7 @@ bool SegmentationTask::no_weight_decay(const std::string& name, const torch::Ten
 torch::Tensor SegmentationTask::train_loss(const Batch& batch) {
   auto logits = segmenter_->forward(batch.x.to(device_, /*non_blocking=*/true));  // (B, K, H, W)
   namespace F = torch::nn::functional;
-  return F::cross_entropy(logits, batch.y.to(device_), F::CrossEntropyFuncOptions().ignore_index(kIgnoreLabel));
+  return F::cross_entropy(logits, batch.y.to(device_, /*non_blocking=*/true), F::CrossEntropyFuncOptions().ignore_index(kIgnoreLabel));
 }
 
 torch::Tensor SegmentationTask::eval_sums(const Batch& batch) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <numeric>
 #include <thread>
 
@@ -90,16 +91,36 @@ bool overlap_all_reduce(const std::string& setting, torch::Device device, const 
   return static_cast<int64_t>(dist.local_size()) * torch::get_num_threads() < cores;
 }
 
+// torch::nn::utils::clip_grad_norm_ (L2) without its final total_norm.item(), a host sync in every step on
+// CUDA: the same operations in the same order (so the same numbers), the norm never leaves the device.
+void clip_grad_norm_on_device(const std::vector<torch::Tensor>& params, double max_norm) {
+  std::vector<torch::Tensor> grads, norms;
+  for (const auto& p : params)
+    if (p.grad().defined()) grads.push_back(p.grad().data());
+  if (grads.empty()) return;
+  for (const auto& g : grads) norms.push_back(g.norm(2.0));
+  const torch::Tensor total = norms.size() == 1 ? norms[0] : torch::stack(norms).norm(2.0);  // ()
+  // LibTorch's epsilon: keeps the coefficient finite for all-zero gradients.
+  constexpr double kNormEpsilon = 1e-6;
+  const torch::Tensor coef = torch::clamp(max_norm / (total + kNormEpsilon), std::nullopt, 1.0);  // ()
+  for (auto& g : grads) g.mul_(coef);
+}
+
 // ---------------------------------------------------------------------------------------------------
 Trainer::Trainer(const Config& cfg, DistContext& dist, std::unique_ptr<Task> task, bool data_parallel)
     : cfg_(cfg), dist_(dist), task_(std::move(task)), params_(named_parameters(task_->model())) {
   for (const auto& b : task_->model().named_buffers()) buffers_.emplace_back(b.key(), b.value());
   opt_ = make_optimizer(*task_, cfg.train);
   const bool synced = data_parallel && dist.world_size() > 1;
+  const torch::Device device = task_->device();
+  // Before any backend exists: its set-up is a collective (NCCL's communicator init, on every rank's
+  // device), so ranks that disagree about the config, the model or the device must be named here first.
+  GradSync::check_fingerprint(dist, to_yaml(cfg), params_);
   GradSyncOptions opt{cfg.dist.first_bucket_mb, cfg.dist.bucket_mb, cfg.dist.timeout_s, /*prescaled_loss=*/true};
-  opt.overlap = overlap_all_reduce(cfg.dist.overlap, task_->device(), dist);
-  sync_ = std::make_unique<GradSync>(params_, dist, synced ? make_backend(dist, task_->device()) : nullptr, opt);
-  sync_->check_fingerprint(to_yaml(cfg));
+  opt.overlap = overlap_all_reduce(cfg.dist.overlap, device, dist);
+  GradSync::BackendFactory backend;  // none: GradSync keeps its API and does nothing
+  if (synced) backend = [&dist, device] { return make_backend(dist, device); };
+  sync_ = std::make_unique<GradSync>(params_, dist, backend, opt);
   std::vector<torch::Tensor> state;
   for (const auto& p : params_) state.push_back(p.second);
   for (const auto& b : buffers_) state.push_back(b.second);
@@ -107,23 +128,33 @@ Trainer::Trainer(const Config& cfg, DistContext& dist, std::unique_ptr<Task> tas
   if (cfg.train.ema > 0) ema_ = std::make_unique<Ema>(params_, cfg.train.ema);
 }
 
-double Trainer::step(int micro_batches, const std::function<Batch()>& next, double lr) {
+torch::Tensor Trainer::step_device_loss(int micro_batches, const std::function<Batch()>& next, double lr) {
   task_->model().train();
   for (auto& group : opt_->param_groups()) group.options().set_lr(lr);
   sync_->zero_grad();  // in place: .grad are views into GradSync's buckets
-  double loss_sum = 0;
+  torch::Tensor loss_sum;  // () float64 on the device: summed there, never read back here (no host sync)
   for (int a = 0; a < micro_batches; ++a) {
     const Batch batch = next();
     sync_->set_sync(a == micro_batches - 1);  // no_sync for all but the last micro-batch
-    auto loss = task_->train_loss(batch) / micro_batches;
+    torch::Tensor loss;
+    {
+      AutocastScope autocast(cfg_.train.precision, task_->device());  // forward and loss; backward outside
+      loss = task_->train_loss(batch).to(torch::kFloat32) / micro_batches;
+    }
     (loss * sync_->loss_scale()).backward();  // 1/world: gradients arrive averaged over ranks
-    loss_sum += loss.item<double>();
+    auto part = loss.detach().to(torch::kFloat64);
+    loss_sum = loss_sum.defined() ? loss_sum + part : part;
   }
   sync_->finish();
-  if (cfg_.train.clip_grad > 0) torch::nn::utils::clip_grad_norm_(task_->model().parameters(), cfg_.train.clip_grad);
+  if (cfg_.train.clip_grad > 0) clip_grad_norm_on_device(task_->model().parameters(), cfg_.train.clip_grad);
   opt_->step();
   if (ema_) ema_->update();
   return loss_sum;
+}
+
+EvalResult Trainer::evaluate(BatchSource& set) {
+  AutocastScope autocast(cfg_.train.precision, task_->device());
+  return rpct::evaluate(*task_, set, cfg_.train.eval_batch_size, dist_);
 }
 
 const std::vector<torch::Tensor>& Trainer::ema_tensors() const {
@@ -318,22 +349,35 @@ int64_t run_epoch(const Config& cfg, DistContext& dist, Trainer& trainer, DataLo
     return b;
   };
   Progress progress("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(plan.epochs), steps, dist.is_root());
+  // The losses stay on the device (float64, the same sums the host would form) and are read back only
+  // where they are shown or saved: every train.log_every steps, at checkpoints and at the epoch's end.
+  const auto loss_options = torch::TensorOptions(torch::kFloat64).device(trainer.task().device());
+  torch::Tensor epoch_loss_sum = torch::scalar_tensor(st.epoch_loss_sum, loss_options);  // ()
+  double shown_loss = std::numeric_limits<double>::quiet_NaN();  // the last loss read back
   const auto t0 = std::chrono::steady_clock::now();
   for (int64_t s = 0; s < steps; ++s) {
     maybe_inject_fault(dist.rank(), st.step);
     const double lr = plan.lr(t, st);
     trainer.grad_sync().set_step(st.step);  // named by the watchdog
-    const double loss = trainer.step(plan.accum, next_micro_batch, lr);
+    const torch::Tensor loss = trainer.step_device_loss(plan.accum, next_micro_batch, lr);  // ()
     ++st.step;
     ++st.epoch_steps;
     st.epoch_pos += plan.per_step;
-    st.epoch_loss_sum += loss;
-    progress.update(s + 1, (s + 1) * plan.per_step, loss, lr, t.log_every);
-    report.step_done(st, loss, lr);
+    epoch_loss_sum.add_(loss);
     const bool last = s + 1 == steps;  // of the epoch or the run: end_epoch checkpoints it
-    if (cfg.ckpt.every_steps > 0 && st.step % cfg.ckpt.every_steps == 0 && !last)
-      save_checkpoint(ckpt, trainer, st, dist.is_root());
+    const bool checkpoint_now = cfg.ckpt.every_steps > 0 && st.step % cfg.ckpt.every_steps == 0 && !last;
+    if (s == 0 || st.step % t.log_every == 0 || (s + 1) % t.log_every == 0 || last || checkpoint_now) {
+      // The host waits here for every step queued since the last read, all-reduces included.
+      Watchdog::Scope guard(trainer.grad_sync().watchdog(),
+                            "loss read-back at step " + std::to_string(st.step) + " (waits for the queued steps)");
+      shown_loss = loss.item<double>();
+      st.epoch_loss_sum = epoch_loss_sum.item<double>();
+    }
+    progress.update(s + 1, (s + 1) * plan.per_step, shown_loss, lr, t.log_every);
+    report.step_done(st, shown_loss, lr);
+    if (checkpoint_now) save_checkpoint(ckpt, trainer, st, dist.is_root());
   }
+  st.epoch_loss_sum = epoch_loss_sum.item<double>();
   progress.finish();
   report.epoch_trained(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
                        steps * plan.per_step);
@@ -375,6 +419,7 @@ TrainResult train(const Config& cfg, DistContext& dist, const std::string& run_d
   auto test_set = make_batch_source(cfg, /*train=*/false);
   DataLoader loader(train_set, cfg.data.workers, cfg.data.prefetch);
   Trainer trainer(cfg, dist, make_task(cfg, pick_device(cfg, dist)));
+  seed_training_rng(cfg, dist);  // after the start-up broadcast: ranks draw their own dropout masks
   Checkpointer ckpt(run_dir, cfg, dist);
   TrainState st = resume_state(ckpt, trainer, resume, dist);
   EpochPlan plan(cfg, dist, train_set->size());

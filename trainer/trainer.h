@@ -50,6 +50,10 @@ std::vector<std::string> write_eval_files(const EvalResult& result, const std::s
 // during backward. auto: on, except on a CPU whose cores this node's ranks x intra-op threads fill.
 bool overlap_all_reduce(const std::string& setting, torch::Device device, const DistContext& dist);
 
+// Scales the gradients of `params` so their global L2 norm is at most `max_norm`: LibTorch's
+// clip_grad_norm_ without reading the norm back to the host (no sync per step on CUDA).
+void clip_grad_norm_on_device(const std::vector<torch::Tensor>& params, double max_norm);
+
 class Trainer {
  public:
   // Sets up the optimizer, the EMA (train.ema > 0) and, when `data_parallel` and the world has more than
@@ -60,12 +64,19 @@ class Trainer {
   // time from `next`: forward + backward of each (gradients accumulate locally; the all-reduce overlaps the
   // last backward), gradient clipping (train.clip_grad), optimizer step, EMA. Returns the step's loss: the
   // mean over its micro-batches on this rank.
-  double step(int micro_batches, const std::function<Batch()>& next, double lr);
+  // The forward and loss run under train.precision's autocast. The loss is returned as a 0-dim float64
+  // tensor on the model's device and is not read back: on CUDA the host queues the next step at once.
+  torch::Tensor step_device_loss(int micro_batches, const std::function<Batch()>& next, double lr);
+  // The same, reading the loss back (a host sync on CUDA): for tests and tools, not the training loop.
+  double step(int micro_batches, const std::function<Batch()>& next, double lr) {
+    return step_device_loss(micro_batches, next, lr).item<double>();
+  }
   double step(const Batch& batch, double lr) {
     return step(1, [&] { return batch; }, lr);
   }
 
-  EvalResult evaluate(BatchSource& set) { return rpct::evaluate(*task_, set, cfg_.train.eval_batch_size, dist_); }
+  // The task's evaluation on `set` (rpct::evaluate) under train.precision's autocast.
+  EvalResult evaluate(BatchSource& set);
 
   Task& task() { return *task_; }
   const NamedTensors& params() const { return params_; }

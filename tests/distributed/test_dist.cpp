@@ -6,6 +6,7 @@
 #include "distributed/backend.h"
 #include "distributed/grad_sync.h"
 #include "trainer/classification.h"
+#include "trainer/runtime.h"
 #include "trainer/trainer.h"
 
 namespace {
@@ -216,4 +217,35 @@ TEST(GradSync, ConfigMismatchIsAClearErrorOnEveryRank) {
     const std::string msg = e.what();
     EXPECT_NE(msg.find("config of rank(s) 1 differs from rank 0"), std::string::npos) << msg;
   }
+}
+
+// Ranks that would train on different device types (one found a GPU, one did not) are named before any
+// backend is created: the check needs only DistContext (MPI), never the backend's set-up collective.
+// Rank 1's parameters live on the meta device here, standing in for a device rank 0 does not use.
+TEST(GradSync, DeviceMismatchIsNamedBeforeAnyBackend) {
+  REQUIRE_TWO_RANKS();
+  const auto device = dist().rank() == 1 ? torch::Device(torch::kMeta) : torch::Device(torch::kCPU);
+  const std::vector<std::pair<std::string, torch::Tensor>> params = {{"w", torch::empty({4, 3}, device)}};
+  try {
+    rpct::GradSync::check_fingerprint(dist(), "same config", params);
+    FAIL() << "expected a device mismatch error";
+  } catch (const std::runtime_error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("rank(s) 1 (meta) train on another device type than rank 0 (cpu)"), std::string::npos) << msg;
+  }
+}
+
+// The training RNG is seeded with train.seed + rank after the start-up broadcast: the ranks draw different
+// dropout / drop-path masks (before, every rank drew rank 0's), reproducibly.
+TEST(Trainer, TrainingRngDiffersPerRankAndRepeats) {
+  REQUIRE_TWO_RANKS();
+  const auto cfg = rpct::parse_config("train: {seed: 5}\n", "t.yaml");
+  rpct::seed_training_rng(cfg, dist());
+  const double mine = torch::rand({1}, torch::kFloat64).item<double>();
+  rpct::seed_training_rng(cfg, dist());
+  EXPECT_EQ(torch::rand({1}, torch::kFloat64).item<double>(), mine) << "the same (seed, rank) gives the same stream";
+  std::vector<double> per_rank(dist().world_size(), 0.0);
+  per_rank[dist().rank()] = mine;
+  const auto all = dist().allreduce_sum(per_rank);
+  EXPECT_NE(all[0], all[1]) << "ranks 0 and 1 drew the same first number";
 }

@@ -18,7 +18,8 @@ run() {  # run NAME PATTERN -- cmd...
   if ! grep -q -- "$pattern" "$tmp/out"; then echo "FAIL $name: no '$pattern'"; tail -20 "$tmp/out"; fails=$((fails+1)); return; fi
   echo "ok   $name (exit $rc after ${dt}s)"
 }
-common=(--set train.epochs=1 --set data.limit_train=2048 --set dist.timeout_s=5 --set run.out_dir="$tmp")
+# mpi-labelled: pinned to the CPU (on a 1-GPU machine `auto` would put two ranks on one GPU).
+common=(--set train.epochs=1 --set data.limit_train=2048 --set dist.timeout_s=5 --set run.out_dir="$tmp" --set train.device=cpu)
 run stuck-rank "rank 0 .*watchdog: all-reduce of bucket 0/[0-9]* (.*) at step 3 did not finish within dist.timeout_s = 5.0 s" -- \
   env RPCT_FAULT=hang:1:3 $MPIRUN -np 2 "$bin" train --config "$cfg" "${common[@]}"
 run early-exit "RPCT_FAULT exit at step 3" -- \

@@ -8,3 +8,11 @@ rpct_add_test(test_emu_attention LABELS emu SOURCES test_emu_attention.cpp)
 # these tests pass when the emulated run DETECTS the bug (a mismatch against the reference).
 rpct_add_test(test_emu_broken LABELS emu SOURCES test_emu_broken_sync.cpp test_emu_broken_bound.cpp)
 rpct_add_test(test_gpu_attention LABELS gpu SOURCES test_gpu_attention.cpp)
+# Static resource usage of every kernel for each RPCT_CUDA_ARCHS entry (registers, spills, static shared
+# memory, occupancy) from the compiler's report; fails on any spill or a per-block limit. CUDA builds only.
+if(RPCT_WITH_CUDA)
+  string(REPLACE ";" "," _rpct_archs "${RPCT_CUDA_ARCHS}")  # a CMake list would split the argument
+  add_test(NAME test_cuda_resources COMMAND bash ${PROJECT_SOURCE_DIR}/scripts/cuda_resources.sh
+           --nvcc ${CMAKE_CUDA_COMPILER} --archs ${_rpct_archs})
+  _rpct_test_properties(test_cuda_resources "unit" 900)
+endif()

@@ -164,3 +164,14 @@ TEST(Config, Ade20kSegmenterConfigsFollowThePaper) {
   EXPECT_FALSE(rpc.attention.rpc_all_layers);
   EXPECT_EQ(rpc.attention.rpc_layers, std::vector<int>{0});  // encoder block 0 and decoder block 0
 }
+
+TEST(Config, PrecisionAndTf32) {
+  const auto d = parse_config("{}\n", "x.yaml");
+  EXPECT_EQ(d.train.precision, "fp32");
+  EXPECT_TRUE(d.train.tf32);
+  const auto c = parse_config("train: {precision: bf16, tf32: false}\n", "x.yaml");
+  EXPECT_EQ(c.train.precision, "bf16");
+  EXPECT_FALSE(c.train.tf32);
+  expect_error("train: {precision: fp16}\n", {"cfg.yaml", "train.precision", "fp16"});
+  expect_error("train: {tf32: maybe}\n", {"cfg.yaml", "train.tf32"});
+}

@@ -14,7 +14,7 @@ tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
 MPI=(mpirun -np 2 --oversubscribe --bind-to none)
 common=(--config "$src/configs/fmnist_quick.yaml" --set data.limit_train=2048 --set data.limit_test=500
         --set train.epochs=2 --set train.batch_size=64 --set model.drop_path=0.1 --set train.log_every=1
-        --set ckpt.every_steps=5 --set ckpt.keep=2 --set train.ema=0.9)
+        --set ckpt.every_steps=5 --set ckpt.keep=2 --set train.ema=0.9 --set train.device=cpu)  # mpi test: CPU (see test_faults.sh)
 fails=0
 fail() { echo "FAIL $*"; fails=$((fails+1)); }
 source "$(dirname "$0")/run_result.sh"  # sha, losses
