@@ -9,3 +9,10 @@ rpct_add_script_test(test_resume SCRIPT test_resume.sh LABELS mpi slow TIMEOUT 6
 rpct_add_test(test_weights LABELS unit SOURCES test_weights.cpp)
 rpct_add_test(test_segmentation_eval LABELS unit SOURCES test_segmentation_eval.cpp)
 rpct_add_test(test_segmentation_task LABELS unit SOURCES test_segmentation_task.cpp)
+# The Segmenter's exported weights in an independent PyTorch implementation (bench/segmenter/segmenter_ref.py):
+# same logits; segmenter_logits is the tool that gives rpctrain's logits.
+add_executable(segmenter_logits ${CMAKE_CURRENT_LIST_DIR}/segmenter_logits.cpp)
+target_precompile_headers(segmenter_logits REUSE_FROM rpct_pch)
+target_link_libraries(segmenter_logits PRIVATE rpct_core)
+rpct_add_script_test(test_segmenter_parity SCRIPT test_segmenter_parity.sh LABELS unit slow TIMEOUT 300
+                     ARGS $<TARGET_FILE:segmenter_logits>)
