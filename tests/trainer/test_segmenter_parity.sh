@@ -15,7 +15,8 @@ bin="$1"; logits_tool="$2"; src="$RPCT_SOURCE_DIR"; py="${RPCT_PYTHON:-python3}"
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
 fails=0; fail() { echo "FAIL $*"; fails=$((fails+1)); }
 field() {  # field FILE KEY: KEY of the last JSON result line in FILE
-  "$py" -c 'import json,sys; print([json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")][-1][sys.argv[2]])' "$@"
+  "$py" -c 'import json, sys
+print([json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")][-1][sys.argv[2]])' "$@"
 }
 parity() { "$py" "$src/tests/trainer/segmenter_parity.py" "$@"; }
 
@@ -26,14 +27,15 @@ base=(--config "$src/configs/fmnist_seg.yaml" --set data.root="$tmp/data" --set 
       --set data.seg_crop=32 --set data.seg_scale_short=32 --set train.epochs=1 --set train.batch_size=8
       --set train.eval_batch_size=4 --set train.warmup_epochs=0 --set train.threads=1)
 
-# name | rpctrain overrides | parity input height x width
+# name | rpctrain overrides | parity input height x width | the attention of each block
 cases=(
-  "mask_rpc|attention.kind=rpc attention.rpc.layers=[0] attention.rpc.n_iter=3 seg.decoder=mask|32 48"
-  "linear_kvpos|attention.kind=kvpos seg.decoder=linear|32 32"
-  "mask_softmax|attention.kind=softmax seg.decoder=mask|48 40"
+  "mask_rpc|attention.kind=rpc attention.rpc.layers=[0] attention.rpc.n_iter=3 seg.decoder=mask|32 48|\
+rpc,sym,decoder:rpc,decoder:sym"
+  "linear_kvpos|attention.kind=kvpos seg.decoder=linear|32 32|kvpos,kvpos"
+  "mask_softmax|attention.kind=softmax seg.decoder=mask|48 40|softmax,softmax,decoder:softmax,decoder:softmax"
 )
 for c in "${cases[@]}"; do
-  IFS='|' read -r name overrides size <<<"$c"
+  IFS='|' read -r name overrides size kinds <<<"$c"
   sets=(); for o in $overrides; do sets+=(--set "$o"); done
   run="$tmp/$name"
   "$bin" train "${base[@]}" "${sets[@]}" --run-dir "$run" > "$tmp/$name.train" 2>&1 \
@@ -47,11 +49,11 @@ for c in "${cases[@]}"; do
     || { fail "$name: segmenter_logits"; continue; }
   cmp -s "$tmp/$name.exported.logits" "$tmp/$name.ckpt.logits" \
     && echo "ok   $name: exported weights give the checkpoint's logits bit for bit" || fail "$name: round-trip logits"
-  "$bin" import "$tmp/$name.safetensors" --config "$run/config.yaml" --out "$tmp/$name.back" > "$tmp/$name.import" 2>&1 \
+  "$bin" import "$tmp/$name.safetensors" --config "$run/config.yaml" --out "$tmp/$name.back" >"$tmp/$name.import" 2>&1 \
     || { fail "$name: import"; tail -n 3 "$tmp/$name.import"; }
   [ "$(field "$tmp/$name.import" params_sha256)" = "$(field "$tmp/$name.train" params_sha256)" ] \
     && echo "ok   $name: export -> import gives the trained parameters" || fail "$name: import params_sha256"
-  parity compare "$run/config.yaml" "$tmp/$name.safetensors" "$tmp/$name.input" "$tmp/$name.exported.logits" \
+  parity compare "$run/config.yaml" "$tmp/$name.safetensors" "$tmp/$name.input" "$tmp/$name.exported.logits" "$kinds" \
     && echo "ok   $name: PyTorch reference gives rpctrain's logits" || fail "$name: PyTorch parity"
 done
 [ $fails = 0 ] && echo "all segmenter parity checks passed" && exit 0
