@@ -41,8 +41,9 @@ const char* kTopHelp =
     "  prepare-data  make data sets in real layouts: rpctrain prepare-data fashion-mnist-imagenet --out DIR\n"
     "                                    rpctrain prepare-data ade20k-synthetic --out DIR\n"
     "  inspect show a checkpoint:        rpctrain inspect CKPT_DIR|RUN_DIR\n"
-    "  export  weights for Python/timm:  rpctrain export CKPT_DIR|RUN_DIR --format safetensors --out FILE\n"
-    "  import  timm-named weights -> rpctrain names: rpctrain import FILE --config CFG --out FILE\n"
+    "  export  weights for Python (timm / Segmenter names):\n"
+    "                                    rpctrain export CKPT_DIR|RUN_DIR|FILE --format safetensors --out FILE\n"
+    "  import  timm / Segmenter-named weights -> rpctrain names: rpctrain import FILE --config CFG --out FILE\n"
     "  bench   robustness benchmark:     rpctrain bench classify --config FILE --checkpoint A [--checkpoint B ...]\n"
     "  launch  build and run the mpirun command: rpctrain launch --nodes 2 --hostfile H --procs-per-node 8 -- train ...\n"
     "\n"
@@ -118,7 +119,7 @@ int cmd_eval(int argc, char** argv, rpct::DistContext& dist) {
   auto desc = config_options("rpctrain eval options");
   desc.add_options()("checkpoint", po::value<std::string>()->required(),
                      "checkpoint dir (run/ckpt/step_*), a run dir (its newest complete checkpoint), "
-                     "or a .safetensors file (rpctrain or timm names)")(
+                     "or a .safetensors file (rpctrain or timm / Segmenter names)")(
       "ema", po::bool_switch(), "evaluate the EMA weights of the checkpoint");
   auto vm = parse(argc, argv, desc, "usage: rpctrain eval --config FILE --checkpoint PATH [--set key.sub=value]...");
   if (!vm) return 0;
@@ -159,19 +160,20 @@ int cmd_inspect(int argc, char** argv) {
 int cmd_export(int argc, char** argv) {
   auto desc = cli::command_options("rpctrain export options");
   desc.add_options()("checkpoint", po::value<std::string>()->required(),
-                     "checkpoint dir, or a run dir (its newest complete checkpoint)")(
+                     "checkpoint dir, a run dir (its newest complete checkpoint), or a .safetensors file with "
+                     "rpctrain names (e.g. a run's final model.safetensors)")(
       "format", po::value<std::string>()->default_value("safetensors"), "output format (safetensors)")(
       "out", po::value<std::string>()->required(), "output file")("ema", po::bool_switch(), "export the EMA weights");
   auto parsed = parse(argc, argv, desc,
-                      "usage: rpctrain export CKPT_DIR|RUN_DIR --format safetensors --out FILE [--ema]", "checkpoint");
+                      "usage: rpctrain export CKPT_DIR|RUN_DIR|FILE --format safetensors --out FILE [--ema]",
+                      "checkpoint");
   if (!parsed) return 0;
   const auto& vm = *parsed;
   if (vm["format"].as<std::string>() != "safetensors")
     throw UsageError("--format: only 'safetensors' is supported, got '" + vm["format"].as<std::string>() + "'");
   const auto out = vm["out"].as<std::string>();
-  rpct::NamedTensors tensors;
-  for (auto& [name, t] : rpct::read_weights(vm["checkpoint"].as<std::string>(), vm["ema"].as<bool>()).params)
-    tensors.emplace_back(rpct::to_timm_name(name), t);
+  const auto tensors = rpct::to_timm_weights(rpct::read_weights(vm["checkpoint"].as<std::string>(),
+                                                                 vm["ema"].as<bool>()).params);
   rpct::write_safetensors(out, tensors, {{"format", "pt"}});
   print_result({{"cmd", "export"}, {"ok", true}, {"out", out}, {"tensors", tensors.size()}});
   return 0;
@@ -179,7 +181,8 @@ int cmd_export(int argc, char** argv) {
 
 int cmd_import(int argc, char** argv) {
   auto desc = config_options("rpctrain import options");
-  desc.add_options()("weights", po::value<std::string>()->required(), "safetensors file (timm or rpctrain names)")(
+  desc.add_options()("weights", po::value<std::string>()->required(),
+                     "safetensors file (timm / Segmenter or rpctrain names)")(
       "out", po::value<std::string>()->required(), "output .safetensors with rpctrain names, checked against --config");
   auto parsed = parse(argc, argv, desc, "usage: rpctrain import FILE --config CFG --out FILE", "weights");
   if (!parsed) return 0;

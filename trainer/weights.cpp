@@ -3,6 +3,8 @@
 
 #include <boost/filesystem.hpp>
 
+#include <map>
+
 #include "models/vit_weights.h"
 #include "trainer/checkpoint.h"
 
@@ -24,7 +26,7 @@ Weights read_weights(const std::string& path, bool ema) {
   for (auto& [name, tensor] : read_safetensors(w.file)) {
     const bool is_ema = starts_with(name, kEmaPrefix);
     if (starts_with(name, kBufferPrefix) || is_ema != ema) continue;
-    w.params.emplace_back(from_timm_name(is_ema ? name.substr(kEmaPrefix.size()) : name), tensor);
+    w.params.push_back(from_timm_tensor(is_ema ? name.substr(kEmaPrefix.size()) : name, tensor));
   }
   if (w.params.empty()) throw std::runtime_error(w.file + ": no " + std::string(ema ? "EMA " : "") + "weights");
   return w;
@@ -32,7 +34,14 @@ Weights read_weights(const std::string& path, bool ema) {
 
 void load_weights(const NamedTensors& params, const std::string& path, bool ema) {
   const Weights w = read_weights(path, ema);
-  copy_named_tensors(w.params, "", params, w.file);
+  // A timm qkv [Q; K; V] loads into a symmetric-KV block as [K; V] (fit_to_model); the rest as it is.
+  std::map<std::string, torch::Tensor> model(params.begin(), params.end());
+  NamedTensors fitted;
+  for (const auto& [name, t] : w.params) {
+    const auto it = model.find(name);
+    fitted.emplace_back(name, it == model.end() ? t : fit_to_model(name, t, it->second, w.file));
+  }
+  copy_named_tensors(fitted, "", params, w.file);
 }
 
 NamedTensors named_parameters(const torch::nn::Module& module) {

@@ -1,7 +1,8 @@
 // Model weights in and out of files (eval, import, export; later fine-tuning and other tasks' models).
 // A weights source is a checkpoint directory, a run directory (its newest complete checkpoint, see
-// resolve_checkpoint_dir) or a .safetensors file with rpctrain or timm names. Works on a model's named
-// parameters, not on a model type, so every task's model can use it.
+// resolve_checkpoint_dir) or a .safetensors file with rpctrain or timm / Segmenter names and layouts
+// (models/vit_weights.h). Works on a model's named parameters, not on a model type, so every task's model
+// can use it.
 #pragma once
 #include <torch/torch.h>
 
@@ -21,7 +22,8 @@ struct Weights {
 Weights read_weights(const std::string& path, bool ema);
 
 // Copies the weights at `path` into `params` (a model's named parameters); a missing name or another
-// shape is an error naming the file and the tensor.
+// shape is an error naming the file and the tensor. A timm qkv loads into a symmetric-KV block as [K; V] when
+// its query rows equal its key rows (models/vit_weights.h), else it is an error naming the tensor.
 void load_weights(const NamedTensors& params, const std::string& path, bool ema);
 
 // A module's parameters as (name, tensor) pairs, in registration order (they alias the module's).

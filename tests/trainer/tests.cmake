@@ -16,3 +16,10 @@ rpct_add_test(test_runtime LABELS unit SOURCES test_runtime.cpp)
 # The CUDA trainer path on a device (label gpu: skips without one): placement, bf16/TF32, pinned batches,
 # the CUDA generator in checkpoints.
 rpct_add_test(test_gpu_trainer LABELS gpu SOURCES test_gpu_trainer.cpp)
+# The Segmenter's exported weights in an independent PyTorch implementation (bench/segmenter/segmenter_ref.py):
+# same logits; segmenter_logits is the tool that gives rpctrain's logits.
+add_executable(segmenter_logits ${CMAKE_CURRENT_LIST_DIR}/segmenter_logits.cpp)
+target_precompile_headers(segmenter_logits REUSE_FROM rpct_pch)
+target_link_libraries(segmenter_logits PRIVATE rpct_core)
+rpct_add_script_test(test_segmenter_parity SCRIPT test_segmenter_parity.sh LABELS unit slow TIMEOUT 300
+                     ARGS $<TARGET_FILE:segmenter_logits>)
