@@ -110,6 +110,9 @@ struct SegConfig {
   double decoder_dropout = 0.1;
   int window = 0;                // evaluation window; 0 = data.seg_crop
   int stride = 0;                // evaluation stride; 0 = the window (no overlap)
+  // Encoder initialisation from a trained ViT (trainer/backbone.h): a classification run / checkpoint
+  // directory or a .safetensors file (rpctrain or timm names, or a Segmenter's encoder.*); "" = random init.
+  std::string backbone = "";
 };
 
 struct RunConfig {

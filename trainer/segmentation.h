@@ -31,6 +31,9 @@ class SegmentationTask : public Task {
   EvalResult eval_result(const std::vector<double>& sums, int64_t samples) const override;
 
  private:
+  // seg.backbone: the encoder's weights from a trained ViT (trainer/backbone.h); errors name the config key.
+  void init_backbone(const std::string& path);
+
   Config cfg_;
   torch::Device device_;
   int64_t n_cls_, window_, stride_;

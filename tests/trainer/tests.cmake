@@ -9,3 +9,4 @@ rpct_add_script_test(test_resume SCRIPT test_resume.sh LABELS mpi slow TIMEOUT 6
 rpct_add_test(test_weights LABELS unit SOURCES test_weights.cpp)
 rpct_add_test(test_segmentation_eval LABELS unit SOURCES test_segmentation_eval.cpp)
 rpct_add_test(test_segmentation_task LABELS unit SOURCES test_segmentation_task.cpp)
+rpct_add_test(test_backbone LABELS unit SOURCES test_backbone.cpp)
