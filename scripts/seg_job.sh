@@ -17,6 +17,7 @@ mpi=(mpirun -np "${RPCT_RANKS:-2}" --oversubscribe --bind-to none "$build/rpctra
 data=runs/data/fmnist_seg backbone=runs/fmnist_seg_backbone
 scenes="${RPCT_SEG_SCENES:-8000}" backbone_epochs="${RPCT_SEG_BACKBONE_EPOCHS:-3}"
 elapsed() { echo $(( $(date +%s) - $1 )); }
+mkdir -p runs
 
 t=$(date +%s)
 if [ ! -d "$data/ADEChallengeData2016" ]; then
