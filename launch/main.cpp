@@ -124,6 +124,7 @@ int cmd_eval(int argc, char** argv, rpct::DistContext& dist) {
   auto vm = parse(argc, argv, desc, "usage: rpctrain eval --config FILE --checkpoint PATH [--set key.sub=value]...");
   if (!vm) return 0;
   auto cfg = load(*vm);
+  cfg.seg.backbone.clear();  // the weights come from --checkpoint; seg.backbone only initialises training
   const auto path = (*vm)["checkpoint"].as<std::string>();
   rpct::configure_runtime(cfg, dist);
   auto task = rpct::make_task(cfg, rpct::pick_device(cfg, dist));
@@ -188,6 +189,7 @@ int cmd_import(int argc, char** argv) {
   if (!parsed) return 0;
   const auto& vm = *parsed;
   auto cfg = load(vm);
+  cfg.seg.backbone.clear();  // the weights come from FILE; seg.backbone only initialises training
   auto task = rpct::make_task(cfg, torch::kCPU);
   const auto tensors = rpct::named_parameters(task->model());
   rpct::load_weights(tensors, vm["weights"].as<std::string>(), false);  // checks every name and shape

@@ -49,7 +49,8 @@ const char* kUsage =
     "                   [--quality Q] [--seed S]\n"
     "      A synthetic set in the ADEChallengeData2016 layout under DIR/ADEChallengeData2016.\n"
     "  fashion-mnist-segmentation --out DIR [--source DIR] [--train N] [--val N] [--size S]\n"
-    "                   [--min-items K] [--max-items K] [--quality Q] [--seed S]\n"
+    "                   [--min-items K] [--max-items K] [--min-scale F] [--max-scale F] [--quality Q]\n"
+    "                   [--seed S]\n"
     "      Scenes of real Fashion-MNIST items with per-pixel labels (11 classes with the background),\n"
     "      in the ADEChallengeData2016 layout under DIR/ADEChallengeData2016.\n"
     "Prints one JSON line last: {\"cmd\": \"prepare-data\", \"ok\", \"subcommand\", \"root\", \"train\", \"val\",\n"
@@ -165,7 +166,7 @@ PrepareResult prepare_fashion_mnist_segmentation(const FmnistSegmentationOptions
   if (opt.min_items < 1 || opt.max_items < opt.min_items)
     throw std::invalid_argument(what + "need 1 <= --min-items <= --max-items");
   if (opt.min_scale <= 0 || opt.max_scale < opt.min_scale || 28 * opt.max_scale > opt.size)
-    throw std::invalid_argument(what + "need 0 < min scale <= max scale and 28 x max scale <= --size");
+    throw std::invalid_argument(what + "need 0 < --min-scale <= --max-scale and 28 x --max-scale <= --size");
   const std::string root = opt.out + "/ADEChallengeData2016";
   constexpr uint8_t kBackgroundLabel = 1;  // item class c is labelled c + 2
   auto write_split = [&](const ImageSet& items, const std::string& split, const std::string& prefix, int64_t n,
@@ -271,6 +272,8 @@ std::optional<PrepareResult> run_fashion_mnist_segmentation(int argc, char** arg
       "size", cli::non_negative(&o.size, "--size")->default_value(o.size), "scene side in pixels")(
       "min-items", cli::non_negative(&o.min_items, "--min-items")->default_value(o.min_items), "items per scene, at least")(
       "max-items", cli::non_negative(&o.max_items, "--max-items")->default_value(o.max_items), "items per scene, at most")(
+      "min-scale", po::value<double>(&o.min_scale)->default_value(o.min_scale), "item side / 28, at least")(
+      "max-scale", po::value<double>(&o.max_scale)->default_value(o.max_scale), "item side / 28, at most")(
       "quality", cli::non_negative(&o.quality, "--quality")->default_value(o.quality), "JPEG quality")(
       "seed", cli::non_negative(&seed, "--seed")->default_value(seed), "random seed");
   if (!cli::parse("prepare-data", argc, argv, d, kUsage)) return std::nullopt;

@@ -226,6 +226,7 @@ Registry make_registry(Config& c) {
               return seq;
             }});
   r.boolean("seg.eval_flip", &c.seg.eval_flip);
+  r.text("seg.backbone", &c.seg.backbone);
 
   r.number("ckpt.every_steps", &c.ckpt.every_steps, 0, kMaxInt);
   r.boolean("ckpt.epoch_end", &c.ckpt.epoch_end);
@@ -283,6 +284,8 @@ void validate(Config& c, const std::set<std::string>& seen, const std::string& w
   for (int l : c.attention.rpc_layers)
     if (l >= m.depth) fail(where, "attention.rpc.layers", "block index " + std::to_string(l) + " >= model.depth " + std::to_string(m.depth));
   if (c.train.min_lr > c.train.lr) fail(where, "train.min_lr", "greater than train.lr");
+  if (!c.seg.backbone.empty() && c.data.kind != "ade20k")
+    fail(where, "seg.backbone", "only the segmentation task (data.kind ade20k) has an encoder to initialise");
 }
 
 void set_path(YAML::Node root, const std::vector<std::string>& parts, const YAML::Node& value) {

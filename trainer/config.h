@@ -132,6 +132,9 @@ struct SegConfig {
   // rescaled image each, their softmax probabilities averaged at the label's resolution. [1.0] = single scale.
   std::vector<double> eval_scales = {1.0};
   bool eval_flip = false;        // also the mirrored image of each scale, averaged with the others
+  // Encoder initialisation from a trained ViT (trainer/backbone.h): a classification run / checkpoint
+  // directory or a .safetensors file (rpctrain or timm names, or a Segmenter's encoder.*); "" = random init.
+  std::string backbone = "";
 };
 
 struct RunConfig {

@@ -2,7 +2,9 @@
 
 #include <cstdio>
 
+#include "core/log.h"
 #include "datasets/ade20k.h"
+#include "trainer/backbone.h"
 #include "trainer/classification.h"
 #include "trainer/segmentation_eval.h"
 #include "trainer/weights.h"
@@ -29,7 +31,22 @@ SegmentationTask::SegmentationTask(const Config& cfg, torch::Device device)
       segmenter_(segmenter_options(cfg)),
       class_names_(ade20k_layout_class_names(cfg.data.root, cfg.model.num_classes)) {
   TORCH_CHECK(stride_ <= window_, cfg.source, ": seg.stride (", stride_, ") must not exceed the window (", window_, ")");
+  if (!cfg.seg.backbone.empty()) init_backbone(cfg.seg.backbone);
   segmenter_->to(device_);
+}
+
+void SegmentationTask::init_backbone(const std::string& path) {
+  BackboneInit init;
+  try {
+    init = load_vit_backbone(named_parameters(*segmenter_->encoder()), path);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(cfg_.source + ": seg.backbone: " + e.what());
+  }
+  std::string notes = init.source_grid ? ", position embedding resized from a " + std::to_string(init.source_grid) +
+                                               "x" + std::to_string(init.source_grid) + " grid" : "";
+  if (init.input_channels_adapted) notes += ", 1-channel patch embedding repeated over the input channels";
+  log_info("encoder initialised from %s: %lld tensors, %zu ignored (head/decoder)%s", init.file.c_str(),
+           static_cast<long long>(init.copied), init.ignored.size(), notes.c_str());
 }
 
 std::string SegmentationTask::describe() const {

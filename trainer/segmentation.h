@@ -40,6 +40,9 @@ class SegmentationTask : public Task {
   const std::vector<std::string>& class_names() const { return class_names_; }
 
  private:
+  // seg.backbone: the encoder's weights from a trained ViT (trainer/backbone.h); errors name the config key.
+  void init_backbone(const std::string& path);
+
   Config cfg_;
   torch::Device device_;
   int64_t n_cls_, window_, stride_;

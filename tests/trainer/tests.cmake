@@ -23,3 +23,5 @@ target_precompile_headers(segmenter_logits REUSE_FROM rpct_pch)
 target_link_libraries(segmenter_logits PRIVATE rpct_core)
 rpct_add_script_test(test_segmenter_parity SCRIPT test_segmenter_parity.sh LABELS unit slow TIMEOUT 300
                      ARGS $<TARGET_FILE:segmenter_logits>)
+rpct_add_test(test_backbone LABELS unit SOURCES test_backbone.cpp)
+rpct_add_script_test(test_seg_train SCRIPT test_seg_train.sh LABELS unit slow)
