@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <functional>
 #include <sstream>
@@ -112,6 +113,14 @@ inline Errors compare_with_spec(const Case& c, const torch::Device& device, cons
   e.grad_k = rel_err(g[0], grads[0]);
   e.grad_v = rel_err(g[1], grads[1]);
   return e;
+}
+
+// A GoogleTest parameter name for case c: its description with every non-alphanumeric character as '_'.
+inline std::string test_name(const Case& c) {
+  std::string s = c.str();
+  for (char& ch : s)
+    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  return s;
 }
 
 inline double tolerance(torch::ScalarType t) { return t == torch::kBFloat16 ? kTolBf16 : kTolF32; }

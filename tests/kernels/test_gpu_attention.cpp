@@ -48,12 +48,7 @@ std::vector<Case> cases() {
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, GpuAttention, ::testing::ValuesIn(cases()),
-                         [](const ::testing::TestParamInfo<Case>& i) {
-                           std::string s = i.param.str();
-                           for (char& ch : s)
-                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-                           return s;
-                         });
+                         [](const ::testing::TestParamInfo<Case>& i) { return rpct::test::test_name(i.param); });
 
 // The composed op (SDPA + the PCP CUDA kernels; attention.impl auto on CUDA) on the device against the
 // float64 spec, forward and gradients by autograd (float32: kTolF32 of test_emu_reference.h; bf16: no worse
@@ -91,11 +86,6 @@ std::vector<Case> composed_cases() {
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, GpuComposed, ::testing::ValuesIn(composed_cases()),
-                         [](const ::testing::TestParamInfo<Case>& i) {
-                           std::string s = i.param.str();
-                           for (char& ch : s)
-                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-                           return s;
-                         });
+                         [](const ::testing::TestParamInfo<Case>& i) { return rpct::test::test_name(i.param); });
 
 }  // namespace
