@@ -3,6 +3,7 @@ target_sources(rpct_core PRIVATE
   kernels/rpc_attention/rpc_attention_ref.cpp
   kernels/rpc_attention/rpc_attention_cpu.cpp
   kernels/rpc_attention/rpc_attention_op.cpp
+  kernels/rpc_attention/rpc_attention_composed.cpp
 )
 
 # bench/run attention: the fused op vs the LibTorch-ops reference (bench/attention/run.sh).

@@ -27,6 +27,27 @@ std::string attention_kind_name(AttentionKind kind) {
   return "?";
 }
 
+AttentionPath parse_attention_path(const std::string& name) {
+  if (name == "auto") return AttentionPath::kAuto;
+  if (name == "fused") return AttentionPath::kFused;
+  if (name == "composed") return AttentionPath::kComposed;
+  if (name == "reference") return AttentionPath::kReference;
+  throw std::invalid_argument("unknown attention impl '" + name + "' (auto|fused|composed|reference)");
+}
+
+// sym (n_iter == 0) / rpc attention of k, v (B, H, N, D) -> (B, H, N, D) on `path`, for model width C.
+static torch::Tensor symmetric_attention(AttentionPath path, const torch::Tensor& k, const torch::Tensor& v,
+                                         int64_t n_iter, double lambda, int64_t C, double attn_drop, bool training) {
+  if (path == AttentionPath::kAuto) path = k.is_cuda() ? AttentionPath::kComposed : AttentionPath::kFused;
+  // The fused and composed ops have no dropout: with attention dropout active, train through the reference.
+  const bool dropout = training && attn_drop > 0.0;
+  if (!dropout && path == AttentionPath::kFused && rpc_attention_fused_supports(k))
+    return rpc_attention(k, v, n_iter, lambda, C);
+  if (!dropout && path == AttentionPath::kComposed && rpc_attention_composed_supports(k))
+    return rpc_attention_composed(k, v, n_iter, lambda, C);
+  return rpc_attention_reference(k, v, n_iter, lambda, C, attn_drop, training);
+}
+
 // kvpos index (BEiT-style relative position bias): tokens 0 = cls, 1 + y*g + x = patch (y, x).
 // patch a -> patch b: (ya - yb + g - 1) * (2g - 1) + (xa - xb + g - 1); then cls->patch, patch->cls,
 // cls->cls get the three last entries. Returns (1 + g*g, 1 + g*g) int64.
@@ -80,8 +101,9 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x) {
   torch::Tensor out;  // (B, H, N, D)
   switch (opt_.kind) {
     case AttentionKind::kSoftmax:
-      out = opt_.use_fused ? at::scaled_dot_product_attention(parts[0], parts[1], parts[2], {}, drop)
-                           : softmax_attention_reference(parts[0], parts[1], parts[2], {}, opt_.attn_drop, training);
+      out = opt_.path != AttentionPath::kReference
+                ? at::scaled_dot_product_attention(parts[0], parts[1], parts[2], {}, drop)
+                : softmax_attention_reference(parts[0], parts[1], parts[2], {}, opt_.attn_drop, training);
       break;
     case AttentionKind::kKvPos: {
       auto bias = relative_position_bias();  // (H, 1+g*g, 1+g*g)
@@ -94,10 +116,7 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x) {
     case AttentionKind::kSym:
     case AttentionKind::kRpc: {
       const int64_t n_iter = opt_.kind == AttentionKind::kRpc ? opt_.rpc_n_iter : 0;
-      // The fused op has no dropout: with attention dropout active, train through the reference.
-      const bool fused = opt_.use_fused && drop == 0.0 && rpc_attention_fused_supports(parts[0]);
-      out = fused ? rpc_attention(parts[0], parts[1], n_iter, opt_.rpc_lambda, C)
-                  : rpc_attention_reference(parts[0], parts[1], n_iter, opt_.rpc_lambda, C, opt_.attn_drop, training);
+      out = symmetric_attention(opt_.path, parts[0], parts[1], n_iter, opt_.rpc_lambda, C, opt_.attn_drop, training);
       break;
     }
   }
@@ -115,7 +134,7 @@ AttentionOptions AttentionPlan::for_block(int index, int64_t dim, int64_t heads,
   o.grid = grid;
   o.rpc_n_iter = rpc_n_iter;
   o.rpc_lambda = rpc_lambda;
-  o.use_fused = use_fused;
+  o.path = path;
   if (kind == AttentionKind::kRpc && !rpc_all_layers &&
       std::find(rpc_layers.begin(), rpc_layers.end(), index) == rpc_layers.end())
     o.kind = AttentionKind::kSym;

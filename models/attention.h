@@ -1,9 +1,8 @@
 // Multi-head self-attention with pluggable score computation (see ../shared/spec/attention.md).
 // kind = softmax (QKV) | sym (symmetric KV, "SymViT") | kvpos (sym + learned 2D relative-position bias)
-// | rpc (RPC-Attention on symmetric KV). Per variant, `use_fused` picks the fused op (softmax: LibTorch's
-// scaled_dot_product_attention; sym, rpc: rpct::rpc_attention) or the LibTorch-ops reference. The fused
-// op has no dropout: sym/rpc with attn_drop > 0 use the reference while training. kvpos has only the
-// reference path.
+// | rpc (RPC-Attention on symmetric KV). Per variant, `path` picks how it runs (AttentionPath below); the
+// fused and composed ops have no dropout: sym/rpc with attn_drop > 0 use the reference while training.
+// kvpos has only the reference path.
 #pragma once
 #include <torch/torch.h>
 
@@ -16,6 +15,18 @@ enum class AttentionKind { kSoftmax, kSym, kKvPos, kRpc };
 AttentionKind parse_attention_kind(const std::string& name);
 std::string attention_kind_name(AttentionKind kind);
 
+// How sym / rpc layers run (softmax layers: LibTorch's scaled_dot_product_attention on every path but
+// reference):
+//   kAuto:      per device: the fused op rpct::rpc_attention on CPU; on CUDA the composed op (one SDPA call
+//               per RPC iteration + the fused PCP kernels; sym layers: one SDPA(k, k, v) call);
+//   kFused:     rpct::rpc_attention (the fused CPU kernel, or the custom CUDA kernels);
+//   kComposed:  rpct::rpc_attention_composed on either device;
+//   kReference: the LibTorch-ops reference.
+// A path whose op cannot run the tensors (dtype, CUDA head dim; rpc_attention_fused_supports,
+// rpc_attention_composed_supports) falls back to the reference.
+enum class AttentionPath { kAuto, kFused, kComposed, kReference };
+AttentionPath parse_attention_path(const std::string& name);  // auto | fused | composed | reference
+
 struct AttentionOptions {
   int64_t dim = 0;
   int64_t heads = 1;
@@ -25,7 +36,7 @@ struct AttentionOptions {
   int64_t grid = 0;          // patch grid side (kvpos): tokens = 1 (cls) + grid*grid
   int rpc_n_iter = 4;
   double rpc_lambda = 4.0;
-  bool use_fused = true;     // fused op where one exists, else the LibTorch-ops reference
+  AttentionPath path = AttentionPath::kAuto;
 };
 
 class AttentionImpl : public torch::nn::Module {
@@ -55,7 +66,7 @@ TORCH_MODULE(Attention);
 // attention in the others (the RPC-SymViT setup of the paper).
 struct AttentionPlan {
   AttentionKind kind = AttentionKind::kSoftmax;
-  bool use_fused = true;
+  AttentionPath path = AttentionPath::kAuto;
   double attn_drop = 0.0;
   int rpc_n_iter = 4;
   double rpc_lambda = 4.0;

@@ -24,7 +24,7 @@ ViTOptions vit_options(const Config& cfg) {
   o.drop_path = m.drop_path;
   o.dropout = m.dropout;
   o.attention.kind = parse_attention_kind(a.kind);
-  o.attention.use_fused = a.impl == "fused";
+  o.attention.path = parse_attention_path(a.impl);
   o.attention.attn_drop = a.attn_drop;
   o.attention.rpc_n_iter = a.rpc_n_iter;
   o.attention.rpc_lambda = a.rpc_lambda;

@@ -122,7 +122,7 @@ Registry make_registry(Config& c) {
 
   auto& a = c.attention;
   r.choice("attention.kind", &a.kind, {"softmax", "sym", "kvpos", "rpc"});
-  r.choice("attention.impl", &a.impl, {"fused", "reference"});
+  r.choice("attention.impl", &a.impl, {"auto", "fused", "composed", "reference"});
   r.number("attention.attn_drop", &a.attn_drop, 0, 0.99);
   r.number("attention.rpc.n_iter", &a.rpc_n_iter, 1, 64);
   r.number("attention.rpc.lambda", &a.rpc_lambda, 0, 1e6);

@@ -29,7 +29,7 @@ struct ModelConfig {
 
 struct AttentionConfig {
   std::string kind = "softmax";     // softmax | sym | kvpos | rpc
-  std::string impl = "fused";       // fused | reference
+  std::string impl = "auto";        // auto | fused | composed | reference (models/attention.h AttentionPath)
   double attn_drop = 0.0;
   int rpc_n_iter = 4;
   double rpc_lambda = 4.0;

@@ -1,6 +1,7 @@
-// bench_attention: forward+backward time and peak memory of the fused RPC-Attention op and of the
-// LibTorch-ops reference, at the DeiT-Tiny and Segmenter shapes. Prints one JSON line per shape:
-// {"shape":..,"B":..,...,"fused_ms":..,"reference_ms":..,"fused_peak_mb":..,"reference_peak_mb":..}
+// bench_attention: forward+backward time and peak memory of the fused RPC-Attention op, the composed op
+// (one LibTorch SDPA call per iteration + the PCP steps) and the LibTorch-ops reference, at the DeiT-Tiny
+// and Segmenter shapes, in one run. Prints one JSON line per shape:
+// {"shape":..,"B":..,...,"fused_ms":..,"composed_ms":..,"reference_ms":..,"fused_peak_mb":..,...}
 // (bench/attention/run.sh merges these with the Python eager column).
 //
 // Peak memory: a counting c10::Allocator is installed as the CPU allocator; it wraps the default one and
@@ -67,12 +68,18 @@ struct Shape {
   int reps;
 };
 
+enum class Impl { kFused, kComposed, kReference };
+
 // One forward + backward; returns nothing, leaves grads on k, v.
-void step(bool fused, const Shape& s, torch::Tensor& k, torch::Tensor& v, const torch::Tensor& g) {
+void step(Impl impl, const Shape& s, torch::Tensor& k, torch::Tensor& v, const torch::Tensor& g) {
   k.mutable_grad() = torch::Tensor();
   v.mutable_grad() = torch::Tensor();
-  auto out = fused ? rpct::rpc_attention(k, v, s.n_iter, s.lambda, s.C)
-                   : rpct::rpc_attention_reference(k, v, s.n_iter, s.lambda, s.C);
+  torch::Tensor out;
+  switch (impl) {
+    case Impl::kFused: out = rpct::rpc_attention(k, v, s.n_iter, s.lambda, s.C); break;
+    case Impl::kComposed: out = rpct::rpc_attention_composed(k, v, s.n_iter, s.lambda, s.C); break;
+    case Impl::kReference: out = rpct::rpc_attention_reference(k, v, s.n_iter, s.lambda, s.C); break;
+  }
   out.backward(g);
 }
 
@@ -80,18 +87,18 @@ struct Result {
   double ms, peak_mb;
 };
 
-Result measure(bool fused, const Shape& s, torch::Tensor& k, torch::Tensor& v, const torch::Tensor& g) {
-  step(fused, s, k, v, g);  // warm-up (allocator, BLAS)
+Result measure(Impl impl, const Shape& s, torch::Tensor& k, torch::Tensor& v, const torch::Tensor& g) {
+  step(impl, s, k, v, g);  // warm-up (allocator, BLAS)
   k.mutable_grad() = torch::Tensor();
   v.mutable_grad() = torch::Tensor();
   const int64_t before = g_counter->live();
   g_counter->reset_peak();
-  step(fused, s, k, v, g);
+  step(impl, s, k, v, g);
   const double peak_mb = static_cast<double>(g_counter->peak() - before) / (1024.0 * 1024.0);
   std::vector<double> t;
   for (int r = 0; r < s.reps; ++r) {
     const auto t0 = std::chrono::steady_clock::now();
-    step(fused, s, k, v, g);
+    step(impl, s, k, v, g);
     t.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
   std::sort(t.begin(), t.end());
@@ -118,7 +125,7 @@ int main(int argc, char** argv) {
       auto g = torch::randn_like(k);
       const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(std::atof(argv[3]));
       int n = 0;
-      for (; std::chrono::steady_clock::now() < until; ++n) step(true, s, k, v, g);
+      for (; std::chrono::steady_clock::now() < until; ++n) step(Impl::kFused, s, k, v, g);
       std::printf("%s: %d fused steps\n", s.name, n);
       return 0;
     }
@@ -129,20 +136,21 @@ int main(int argc, char** argv) {
     auto k = torch::randn({s.B, s.H, s.N, s.D}).requires_grad_(true);
     auto v = torch::randn({s.B, s.H, s.N, s.D}).requires_grad_(true);
     auto g = torch::randn({s.B, s.H, s.N, s.D});
-    // Interleave: reference, fused (each with its own warm-up).
-    const Result ref = measure(false, s, k, v, g);
-    const Result fused = measure(true, s, k, v, g);
+    // One after the other, each with its own warm-up: reference, fused, composed.
+    const Result ref = measure(Impl::kReference, s, k, v, g);
+    const Result fused = measure(Impl::kFused, s, k, v, g);
+    const Result composed = measure(Impl::kComposed, s, k, v, g);
     // The reference again with denormals flushed in all threads: the softmax of the later iterations
     // underflows into denormals, which slow LibTorch's GEMMs ~10x by default. The fused op flushes them
     // itself; this column shows how much of its lead is that.
     rpct::set_flush_denormal_all_threads(true);
-    const Result ref_ftz = measure(false, s, k, v, g);
+    const Result ref_ftz = measure(Impl::kReference, s, k, v, g);
     rpct::set_flush_denormal_all_threads(false);
     std::printf("{\"shape\":\"%s\",\"B\":%ld,\"H\":%ld,\"N\":%ld,\"D\":%ld,\"C\":%ld,\"n_iter\":%ld,\"lambda\":%g,"
-                "\"threads\":%d,\"fused_ms\":%.2f,\"reference_ms\":%.2f,\"fused_peak_mb\":%.2f,"
-                "\"reference_peak_mb\":%.2f,\"reference_ftz_ms\":%.2f}\n",
+                "\"threads\":%d,\"fused_ms\":%.2f,\"composed_ms\":%.2f,\"reference_ms\":%.2f,\"fused_peak_mb\":%.2f,"
+                "\"composed_peak_mb\":%.2f,\"reference_peak_mb\":%.2f,\"reference_ftz_ms\":%.2f}\n",
                 s.name, (long)s.B, (long)s.H, (long)s.N, (long)s.D, (long)s.C, (long)s.n_iter, s.lambda, threads,
-                fused.ms, ref.ms, fused.peak_mb, ref.peak_mb, ref_ftz.ms);
+                fused.ms, composed.ms, ref.ms, fused.peak_mb, composed.peak_mb, ref.peak_mb, ref_ftz.ms);
     std::fflush(stdout);
   }
   return 0;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# bench/run attention: fused RPC-Attention op vs the LibTorch-ops reference (C++, bench_attention) vs
-# the same formula in PyTorch Python eager, DeiT-Tiny and Segmenter shapes, 2 threads.
+# bench/run attention: fused RPC-Attention op vs the composed op (SDPA + PCP steps) vs the LibTorch-ops
+# reference (C++, bench_attention) vs the same formula in PyTorch Python eager, DeiT-Tiny and Segmenter
+# shapes, 2 threads.
 # Env (set by bench/run): RPCT_BUILD = build dir, RPCT_PYTHON = python with torch.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"

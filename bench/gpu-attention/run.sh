@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# bench/run gpu-attention [B]: the CUDA RPC-Attention kernels vs scaled_dot_product_attention and the
-# unfused reference at N=197, H=3, D=64 (DeiT-tiny's attention), bf16 and fp32. bench/run sets
-# RPCT_BUILD (build dir) and RPCT_PYTHON. Without a GPU it says so and exits 0 with status "skipped".
+# bench/run gpu-attention [ITERS]: one scaled_dot_product_attention call vs RPC-Attention (n_iter 4)
+# composed (SDPA + PCP kernels), fused (the custom CUDA kernels) and unfused (LibTorch ops), forward and
+# forward+backward, bf16, DeiT-Tiny (N 197) and Segmenter (N 1025) shapes: ms, TFLOP/s, GB/s, x SDPA.
+# bench/run sets RPCT_BUILD (build dir) and RPCT_PYTHON. Without a CUDA build or without a GPU it says
+# so and exits 0 with a JSON line {"status":"skipped","reason":...}.
 set -euo pipefail
 build="${RPCT_BUILD:?run through bench/run (RPCT_BUILD not set)}"
 bin="$build/bench_gpu_attention"

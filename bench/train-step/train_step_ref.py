@@ -157,7 +157,10 @@ def read_resolved_config(path):
 def recipe_from_config(cfg):
     """The model and recipe of the C++ run; refuses what this reference does not implement."""
     m, t, d, at = cfg["model"], cfg["train"], cfg["data"], cfg["attention"]
-    unsupported = {"attention.kind": (at["kind"], "softmax"), "attention.impl": (at["impl"], "fused"),
+    if at["impl"] == "reference":  # softmax layers run SDPA under every other attention.impl
+        raise SystemExit("train_step_ref: attention.impl = reference; this reference implements only SDPA "
+                         "(auto, fused, composed)")
+    unsupported = {"attention.kind": (at["kind"], "softmax"),
                    "model.drop_path": (m["drop_path"], 0), "train.accum_steps": (t["accum_steps"], 1),
                    "train.ema": (t["ema"], 0), "data.kind": (d["kind"], "fashion_mnist"),
                    "data.augment": (d["augment"], "false")}

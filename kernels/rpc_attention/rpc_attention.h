@@ -14,6 +14,8 @@
 
 #include <vector>
 
+#include "kernels/rpc_attention/rpc_attention_cuda_params.h"
+
 namespace rpct {
 
 // ---- the torch op (custom autograd function; CPU: fused kernel, CUDA: rpc_attention_cuda_*) ----
@@ -21,7 +23,9 @@ namespace rpct {
 // for the backend of k's device) and runs that backend's kernels on contiguous copies.
 torch::Tensor rpc_attention(const torch::Tensor& k, const torch::Tensor& v, int64_t n_iter, double lambda,
                             int64_t model_dim);
-// True when rpc_attention has a kernel for tensors like `t` (device and dtype) in this build.
+// True when rpc_attention runs k, v like `t` ((B, H, N, D): device, dtype, head dim and sizes) in this
+// build, i.e. when rpc_attention_check_inputs accepts it for the backend of its device; the model falls
+// back to the reference otherwise (e.g. head dim 16 on CUDA).
 bool rpc_attention_fused_supports(const torch::Tensor& t);
 
 // The kernel families of the op; rpc_attention picks one from the tensors' device (CUDA only in a
@@ -37,6 +41,36 @@ enum class RpcAttentionBackend { kCpu, kCuda };
 // CPU tensors (which the emulator runs) without a GPU.
 void rpc_attention_check_inputs(const torch::Tensor& k, const torch::Tensor& v, int64_t n_iter, double lambda,
                                 int64_t model_dim, RpcAttentionBackend backend);
+
+// ---- the composed op (rpc_attention_composed.cpp) ----
+// The same math as rpc_attention, composed of one LibTorch scaled_dot_product_attention(K2, K2, V) call
+// per RPC iteration (FlashAttention / cuDNN / memory-efficient kernels on CUDA, the flash kernel on CPU)
+// and one fused elementwise PCP kernel per iteration between them (rpc_pcp_step.h), forward and
+// backward; one autograd node that keeps per iteration what SDPA's backward needs (K2_t, out L_t, its
+// log-sum-exp; V once) plus S_t: O(n_iter N D), never N x N. n_iter == 0 is one SDPA(k, k, v) call.
+// k, v: (B, H, N, D), any strides -> (B, H, N, D). Dtypes: CPU float32, float64, bfloat16; CUDA float32,
+// bfloat16 (rpc_attention_composed_check_inputs). Not twice differentiable.
+torch::Tensor rpc_attention_composed(const torch::Tensor& k, const torch::Tensor& v, int64_t n_iter, double lambda,
+                                     int64_t model_dim);
+// Where the elementwise PCP steps run: rpc_pcp_cpu_backend() (a CPU loop over the same per-element
+// functions), rpc_pcp_cuda_backend() (the CUDA kernels), or the emulated CUDA kernels in the tests.
+class RpcPcpBackend {
+ public:
+  virtual ~RpcPcpBackend() = default;
+  virtual void forward(const RpcPcpFwdArgs& args) const = 0;
+  virtual void backward(const RpcPcpBwdArgs& args) const = 0;
+};
+// As above with the PCP steps on `pcp`, which must outlive the backward of the result.
+torch::Tensor rpc_attention_composed(const torch::Tensor& k, const torch::Tensor& v, int64_t n_iter, double lambda,
+                                     int64_t model_dim, const RpcPcpBackend& pcp);
+const RpcPcpBackend& rpc_pcp_cpu_backend();
+const RpcPcpBackend& rpc_pcp_cuda_backend();  // defined only with RPCT_WITH_CUDA
+// The composed op's input check (rpc_attention_op.cpp): the rules shared with rpc_attention (shape,
+// device, dtype, n_iter, lambda, model_dim) and its dtypes per device. Throws c10::Error.
+void rpc_attention_composed_check_inputs(const torch::Tensor& k, const torch::Tensor& v, int64_t n_iter,
+                                         double lambda, int64_t model_dim);
+// True when rpc_attention_composed runs tensors like `t` (device, dtype) in this build.
+bool rpc_attention_composed_supports(const torch::Tensor& t);
 
 // ---- the reference (the specification; autograd gives its gradients) ----
 // k, v: (B, H, N, D) -> (B, H, N, D). attn_drop is applied to the LAST iteration's attention matrix
@@ -67,8 +101,8 @@ std::vector<torch::Tensor> rpc_attention_cpu_backward(const torch::Tensor& grad_
 
 // The CUDA kernels (rpc_attention_cuda.cpp -> rpc_attention_launch.cu; defined only with RPCT_WITH_CUDA).
 // k, v: CUDA tensors, float32 or bfloat16. Returns {out (B,H,N,D), saved...}:
-//   saved, n_iter == 0: {lse (1,B,H,N) f32, out (B,H,N,D)}
-//   saved, n_iter >= 1: {lse (T,B,H,N), K2 (T,B,H,N,D), S (T,B,H,N,D), L (T,B,H,N,D),
+//   saved, n_iter == 0: {row stats (1,2,B,H,N) f32: row max and 1/rowsum of the scaled scores}
+//   saved, n_iter >= 1: {row stats (T,2,B,H,N), K2 (T,B,H,N,D), S (T,B,H,N,D),
 //                        thresh = lambda*mu (B,H), sum|K| (B,H)}, all float32, T = n_iter.
 std::vector<torch::Tensor> rpc_attention_cuda_forward(const torch::Tensor& k, const torch::Tensor& v, int64_t n_iter,
                                                       double lambda, int64_t model_dim);

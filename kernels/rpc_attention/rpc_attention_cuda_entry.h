@@ -40,31 +40,29 @@ std::vector<torch::Tensor> forward(const torch::Tensor& k, const torch::Tensor& 
   const int64_t B = k.size(0), H = k.size(1), N = k.size(2), D = k.size(3), T = n_iter;
   const auto f32 = k.options().dtype(torch::kFloat32);
   auto out = torch::empty_like(k);                          // (B, H, N, D)
-  auto lse = torch::empty({std::max<int64_t>(T, 1), B, H, N}, f32);  // (T, B, H, N)
+  auto row_stats = torch::empty({std::max<int64_t>(T, 1), 2, B, H, N}, f32);  // (T, 2, B, H, N): max, 1/sum
   RpcFwdArgs a{};
   a.k = k.data_ptr();
   a.v = v.data_ptr();
   a.out = out.data_ptr();
-  a.lse = lse.data_ptr<float>();
+  a.row_stats = row_stats.data_ptr<float>();
   set_sizes_and_scalars(a, k, n_iter, lambda, model_dim);
   if (T == 0) {
     be.forward(a);
-    return {out, lse, out};
+    return {out, row_stats};
   }
   auto k2s = torch::empty({T, B, H, N, D}, f32);  // (T, B, H, N, D) each
   auto ss = torch::empty({T, B, H, N, D}, f32);
-  auto ls = torch::empty({T, B, H, N, D}, f32);
   auto thresh = torch::empty({B, H}, f32);
   auto abs_sum = torch::empty({B, H}, f32);
   auto z = torch::empty({T > 1 ? B : 0, H, N, D}, f32);  // workspace Z_t (unused when T == 1)
   a.k2s = k2s.data_ptr<float>();
   a.ss = ss.data_ptr<float>();
-  a.ls = ls.data_ptr<float>();
   a.thresh = thresh.data_ptr<float>();
   a.abs_sum = abs_sum.data_ptr<float>();
   a.z = z.data_ptr<float>();
   be.forward(a);
-  return {out, lse, k2s, ss, ls, thresh, abs_sum};
+  return {out, row_stats, k2s, ss, thresh, abs_sum};
 }
 
 template <class Backend>
@@ -72,7 +70,7 @@ std::vector<torch::Tensor> backward(const torch::Tensor& grad_out, const torch::
                                     const std::vector<torch::Tensor>& saved, int64_t n_iter, double lambda,
                                     int64_t model_dim, const Backend& be) {
   const int64_t B = k.size(0), H = k.size(1), N = k.size(2), D = k.size(3), T = n_iter;
-  TORCH_INTERNAL_ASSERT(saved.size() == (T == 0 ? 2u : 6u), "rpc_attention_cuda_backward: saved is not what forward "
+  TORCH_INTERNAL_ASSERT(saved.size() == (T == 0 ? 1u : 5u), "rpc_attention_cuda_backward: saved is not what forward "
                         "returned for n_iter=", n_iter);
   const auto f32 = k.options().dtype(torch::kFloat32);
   auto grad_k = torch::empty_like(k);
@@ -84,15 +82,12 @@ std::vector<torch::Tensor> backward(const torch::Tensor& grad_out, const torch::
   a.grad_out = grad_out.data_ptr();
   a.k = k.data_ptr();
   a.v = v.data_ptr();
-  a.lse = saved[0].data_ptr<float>();
-  if (T == 0) {
-    a.out = saved[1].data_ptr();
-  } else {
+  a.row_stats = saved[0].data_ptr<float>();
+  if (T != 0) {
     a.k2s = saved[1].data_ptr<float>();
     a.ss = saved[2].data_ptr<float>();
-    a.ls = saved[3].data_ptr<float>();
-    a.thresh = saved[4].data_ptr<float>();
-    a.abs_sum = saved[5].data_ptr<float>();
+    a.thresh = saved[3].data_ptr<float>();
+    a.abs_sum = saved[4].data_ptr<float>();
   }
   a.grad_k = grad_k.data_ptr();
   a.grad_v = grad_v.data_ptr();

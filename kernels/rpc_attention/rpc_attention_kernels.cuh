@@ -20,11 +20,14 @@
 //             epilogue (its own rows) finishes the elementwise work: Z_t, and S_{t+1}, K2_{t+1} for
 //             the next iteration; iteration 1's prologue computes K2_1 = K - shrink(K) while loading.
 //   backward: per iteration t = T..1: rpc_bwd_rows_kernel (finishes the elementwise backward of
-//             iteration t+1 and prepares dO_t, delta_t of iteration t) -> attn_bwd_kernel (flash
-//             backward, dK2 by atomics); then rpc_bwd_rows_kernel (iteration 1's elementwise part,
-//             d thresh) -> rpc_bwd_finish_kernel (d mu term, casts).
+//             iteration t+1 and prepares dO_t of iteration t) -> attn_bwd_delta_kernel (delta_t =
+//             rowsum(P dP)) -> attn_bwd_kernel (flash backward, dK2 by atomics); then
+//             rpc_bwd_rows_kernel (iteration 1's elementwise part, d thresh) -> rpc_bwd_finish_kernel
+//             (d mu term, casts).
 // Numerics: inputs float32 or bfloat16; everything else (scores, softmax, accumulators, mu, the
-// saved K2/S/L) in float32. Outputs (out, grad_k, grad_v) in the input dtype.
+// saved K2/S) in float32. Outputs (out, grad_k, grad_v) in the input dtype. As the fused CPU op: the
+// forward saves each row's max and 1/rowsum (not one log-sum-exp), the backward recomputes P from them
+// and uses delta = rowsum(P * dP) (not rowsum(dO * L)); see BwdOperands::prob and attn_bwd_delta_kernel.
 //
 // Deliberately broken variants, for the emu tests that prove the emulator catches them:
 //   RPCT_EMU_BREAK_SYNC        drops the __syncthreads after the K/V tile load (forward and backward);
@@ -38,6 +41,7 @@
 #include <type_traits>
 
 #include "kernels/rpc_attention/rpc_attention_cuda_params.h"
+#include "kernels/rpc_attention/rpc_pcp_step.h"
 
 #if defined(__CUDACC__)
 #include <cuda_bf16.h>
@@ -87,6 +91,7 @@ constexpr unsigned kFullMask = 0xffffffffu;
 // ---- small device helpers ----
 __device__ __forceinline__ float to_f(float x) { return x; }
 __device__ __forceinline__ float to_f(bf16_t x) { return __bfloat162float(x); }
+__device__ __forceinline__ double to_f(double x) { return x; }  // the emulator's float64 PCP kernels
 template <class T>
 __device__ __forceinline__ T from_f(float x);
 template <>
@@ -94,11 +99,8 @@ __device__ __forceinline__ float from_f<float>(float x) { return x; }
 template <>
 __device__ __forceinline__ bf16_t from_f<bf16_t>(float x) { return __float2bfloat16(x); }
 
-// sign(x) * max(|x| - thresh, 0); thresh may be +inf (then 0).
-__device__ __forceinline__ float shrink(float x, float thresh) {
-  const float m = fabsf(x) - thresh;
-  return m > 0.f ? copysignf(m, x) : 0.f;
-}
+// sign(x) * max(|x| - thresh, 0); thresh may be +inf (then 0). The PCP steps' one definition.
+__device__ __forceinline__ float shrink(float x, float thresh) { return pcp::shrink(x, thresh); }
 
 __device__ __forceinline__ float warp_max(float x) {
   for (int o = 16; o > 0; o >>= 1) x = fmaxf(x, __shfl_xor_sync(kFullMask, x, o));
@@ -115,6 +117,7 @@ struct Tiles {
   static_assert(D == 32 || D == 64 || D == 128, "head dim must be 32, 64 or 128");
   static constexpr int kFwdBR = D == 128 ? 16 : 32;  // query rows per forward block
   static constexpr int kBwdBR = D == 128 ? 8 : 32;   // query rows per step of the backward
+  static constexpr int kDeltaBR = D == 128 ? 8 : 32;  // query rows per block of the delta kernel
   static constexpr int kPerLane = D / 32;            // head-dim elements per lane
 };
 
@@ -153,7 +156,7 @@ __global__ void __launch_bounds__(kThreads) rpc_mu_kernel(RpcFwdArgs p) {
 }
 
 enum class KeySrc { kInput, kInputShrunk, kK2 };  // keys: K, K - shrink(K) (RPC iteration 1), K2_t (fp32)
-enum class Epi { kPlain, kRpc };                   // epilogue: write out + lse, or the RPC step
+enum class Epi { kPlain, kRpc };                   // epilogue: write out + row stats, or the RPC step
 
 struct AttnFwdIter {
   int t;  // 1-based iteration (0 for plain attention)
@@ -246,8 +249,12 @@ __global__ void __launch_bounds__(kThreads) attn_fwd_kernel(RpcFwdArgs p, AttnFw
     const int r = warp * kRows + i, gr = row0 + r;
     if (gr >= N) continue;
     const float inv_l = 1.f / l[i];
-    const int lse_iter = kEpi == Epi::kRpc ? it.t - 1 : 0;
-    if (lane == 0) p.lse[static_cast<long long>(lse_iter) * p.dims.BH * N + static_cast<long long>(bh) * N + gr] = m[i] + logf(l[i]);
+    const int stats_iter = kEpi == Epi::kRpc ? it.t - 1 : 0;
+    if (lane == 0) {  // row max and 1/rowsum, not one log-sum-exp: see row_stats in rpc_attention_cuda_params.h
+      float* stats = p.row_stats + static_cast<long long>(stats_iter) * 2 * p.dims.BH * N + static_cast<long long>(bh) * N;
+      stats[gr] = m[i];
+      stats[static_cast<long long>(p.dims.BH) * N + gr] = inv_l;
+    }
     for (int j = 0; j < kPL; ++j) {
       const int d = lane + 32 * j;
       const float Lv = o[i][j] * inv_l;
@@ -258,7 +265,6 @@ __global__ void __launch_bounds__(kThreads) attn_fwd_kernel(RpcFwdArgs p, AttnFw
       }
       const long long fi = f_base + static_cast<long long>(gr) * D + d;
       const long long cur = static_cast<long long>(it.t - 1) * p.dims.BH * nd + fi;  // iteration t's slot
-      p.ls[cur] = Lv;
       const float kv = to_f(static_cast<const T*>(p.k)[io]);
       float s_t, z_prev;
       if (it.t == 1) {  // S_1, K2_1 of these rows, exactly as the prologue computed them
@@ -270,13 +276,13 @@ __global__ void __launch_bounds__(kThreads) attn_fwd_kernel(RpcFwdArgs p, AttnFw
         s_t = p.ss[cur];
         z_prev = p.z[fi];
       }
-      if (it.t < T_) {
-        const float z_t = z_prev + kv - Lv - s_t;
-        const float s_next = shrink(kv - Lv + z_t, thresh);
+      if (it.t < T_) {  // the PCP step between iterations t and t+1 (rpc_pcp_step.h)
+        float z_t, s_next, k2_next;
+        pcp::forward(false, kv, Lv, z_prev, s_t, thresh, z_t, s_next, k2_next);
         const long long nxt = cur + p.dims.BH * nd;
         p.z[fi] = z_t;
         p.ss[nxt] = s_next;
-        p.k2s[nxt] = kv - s_next - z_t;
+        p.k2s[nxt] = k2_next;
       } else {
         static_cast<T*>(p.out)[io] = from_f<T>(Lv);
       }
@@ -289,6 +295,106 @@ __global__ void __launch_bounds__(kThreads) attn_fwd_kernel(RpcFwdArgs p, AttnFw
 struct AttnBwdIter {
   int t;  // 1-based iteration (0: plain attention)
 };
+
+// The operands of iteration t's attention backward, as float: keys (= queries) K2_t (or K for plain
+// attention, t == 0), the output gradient dO_t (or grad_out), and the forward's softmax row statistics.
+template <class T>
+struct BwdOperands {
+  const float* k2;        // (N, D) K2_t of this (b,h), t >= 1
+  const float* dout;      // (N, D) dO_t, t >= 1
+  const T* kin;           // this (b,h)'s K, t == 0
+  const T* gout;          // this (b,h)'s grad_out, t == 0
+  const float* row_max;   // (N) max_c s_rc
+  const float* inv_sum;   // (N) 1 / sum_c exp(s_rc - max)
+  long long row_stride;
+  int D;
+  bool rpc;
+  __device__ __forceinline__ float key(int r, int d) const {
+    return rpc ? k2[static_cast<long long>(r) * D + d] : to_f(kin[r * row_stride + d]);
+  }
+  __device__ __forceinline__ float dout_at(int r, int d) const {
+    return rpc ? dout[static_cast<long long>(r) * D + d] : to_f(gout[r * row_stride + d]);
+  }
+  // P_rc recomputed with the forward's operations: exp(s * scale - max) * (1 / sum). No log-sum-exp: in
+  // saturated rows (scores ~150 from the second RPC iteration on) a float32 lse carries ~ulp(150) ~ 1e-5
+  // absolute error into every exponent, which the nearly cancelling key gradient amplifies ~100x.
+  __device__ __forceinline__ float prob(float dot, float scale, int r) const {
+    return expf(dot * scale - row_max[r]) * inv_sum[r];
+  }
+};
+
+template <class T>
+__device__ __forceinline__ BwdOperands<T> bwd_operands(const RpcBwdArgs& p, int t, int bh, int D) {
+  const int N = p.dims.N;
+  const long long nd = static_cast<long long>(N) * D, f_base = bh * nd, io_base = bh * p.dims.bh_stride;
+  const long long slice = static_cast<long long>(p.dims.BH) * N;
+  const float* stats = p.row_stats + static_cast<long long>(t > 0 ? t - 1 : 0) * 2 * slice + static_cast<long long>(bh) * N;
+  BwdOperands<T> o;
+  o.k2 = t > 0 ? p.k2s + (t - 1) * p.dims.BH * nd + f_base : nullptr;
+  o.dout = p.dout + f_base;
+  o.kin = static_cast<const T*>(p.k) + io_base;
+  o.gout = static_cast<const T*>(p.grad_out) + io_base;
+  o.row_max = stats;
+  o.inv_sum = stats + slice;
+  o.row_stride = p.dims.row_stride;
+  o.D = D;
+  o.rpc = t > 0;
+  return o;
+}
+
+// delta_r = rowsum_c(P_rc dP_rc), dP = dO V^T, of iteration t's attention, with P recomputed exactly as
+// attn_bwd_kernel recomputes it. Not rowsum(dO_r . L_r) (equal in exact arithmetic): in a saturated row
+// dS = P (dP - delta) is a tiny difference of large terms, and only a delta summed from the very P and dP
+// that dS uses cancels with them (as the fused CPU op does; README.md "Fused CPU kernel").
+// One block: BR query rows of one (b,h), all keys in 32-key tiles; warp w owns rows [w*BR/4, (w+1)*BR/4),
+// lane = key. grid (ceil(N/BR), BH).
+template <class T, int D>
+__global__ void __launch_bounds__(kThreads) attn_bwd_delta_kernel(RpcBwdArgs p, AttnBwdIter it) {
+  constexpr int BR = Tiles<D>::kDeltaBR, kRows = BR / kWarps;
+  const int N = p.dims.N;
+  const int bh = blockIdx.y, row0 = blockIdx.x * BR;
+  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
+  const float scale = 1.f / sqrtf(static_cast<float>(D));
+  const BwdOperands<T> op = bwd_operands<T>(p, it.t, bh, D);
+  const T* vin = static_cast<const T*>(p.v) + bh * p.dims.bh_stride;
+
+  RPCT_SHARED(float, sQ, [BR][D + 1]);
+  RPCT_SHARED(float, sdO, [BR][D + 1]);
+  RPCT_SHARED(float, sK, [kBC][D + 1]);
+  RPCT_SHARED(float, sV, [kBC][D + 1]);
+  for (int e = tid; e < BR * D; e += kThreads) {
+    const int r = e / D, d = e % D, gr = row0 + r;
+    sQ[r][d] = gr < N ? op.key(gr, d) : 0.f;
+    sdO[r][d] = gr < N ? op.dout_at(gr, d) : 0.f;
+  }
+  float acc[kRows];
+  for (int i = 0; i < kRows; ++i) acc[i] = 0.f;
+  for (int c0 = 0; c0 < N; c0 += kBC) {
+    __syncthreads();  // the previous key tile is consumed (and the query rows are loaded)
+    for (int e = tid; e < kBC * D; e += kThreads) {
+      const int c = e / D, d = e % D, gc = c0 + c;
+      sK[c][d] = gc < N ? op.key(gc, d) : 0.f;
+      sV[c][d] = gc < N ? to_f(vin[gc * p.dims.row_stride + d]) : 0.f;
+    }
+    __syncthreads();  // the key tile is loaded
+    const bool key_ok = c0 + lane < N;
+    for (int i = 0; i < kRows; ++i) {
+      const int r = warp * kRows + i;
+      if (!key_ok || row0 + r >= N) continue;
+      float s = 0.f, dp = 0.f;
+      for (int d = 0; d < D; ++d) {  // the same order as attn_bwd_kernel: the same P
+        s += sQ[r][d] * sK[lane][d];
+        dp += sdO[r][d] * sV[lane][d];
+      }
+      acc[i] += op.prob(s, scale, row0 + r) * dp;
+    }
+  }
+  for (int i = 0; i < kRows; ++i) {
+    const float total = warp_sum(acc[i]);
+    const int gr = row0 + warp * kRows + i;
+    if (lane == 0 && gr < N) p.delta[static_cast<long long>(bh) * N + gr] = total;
+  }
+}
 
 // Flash-attention backward of L = softmax(Q K^T * scale) V with Q = K = K2_t (or K): one block per
 // tile of 32 keys; it loops over all query tiles. dV_c, and the key part of dK, accumulate in
@@ -303,18 +409,10 @@ __global__ void __launch_bounds__(kThreads) attn_bwd_kernel(RpcBwdArgs p, AttnBw
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
   const long long nd = static_cast<long long>(N) * D;
   const float scale = 1.f / sqrtf(static_cast<float>(D));
-  const bool rpc = it.t > 0;
-  const long long f_base = bh * nd, io_base = bh * p.dims.bh_stride;
-  const float* k2 = rpc ? p.k2s + (it.t - 1) * p.dims.BH * nd + f_base : nullptr;
-  const float* lse = p.lse + (rpc ? it.t - 1 : 0) * static_cast<long long>(p.dims.BH) * N + static_cast<long long>(bh) * N;
+  const long long f_base = bh * nd;
   const float* delta = p.delta + static_cast<long long>(bh) * N;
-  const T* kin = static_cast<const T*>(p.k) + io_base;
-  const T* vin = static_cast<const T*>(p.v) + io_base;
-  const T* gout = static_cast<const T*>(p.grad_out) + io_base;
-  auto key_at = [&](int r, int d) -> float { return rpc ? k2[static_cast<long long>(r) * D + d] : to_f(kin[r * p.dims.row_stride + d]); };
-  auto dout_at = [&](int r, int d) -> float {
-    return rpc ? p.dout[f_base + static_cast<long long>(r) * D + d] : to_f(gout[r * p.dims.row_stride + d]);
-  };
+  const BwdOperands<T> op = bwd_operands<T>(p, it.t, bh, D);
+  const T* vin = static_cast<const T*>(p.v) + bh * p.dims.bh_stride;
 
   RPCT_SHARED(float, sK, [kBC][D + 1]);
   RPCT_SHARED(float, sV, [kBC][D + 1]);
@@ -322,12 +420,11 @@ __global__ void __launch_bounds__(kThreads) attn_bwd_kernel(RpcBwdArgs p, AttnBw
   RPCT_SHARED(float, sdO, [BR][D + 1]);
   RPCT_SHARED(float, sP, [BR][kBC + 1]);
   RPCT_SHARED(float, sdS, [BR][kBC + 1]);
-  RPCT_SHARED(float, sLse, [BR]);
   RPCT_SHARED(float, sDelta, [BR]);
 
   for (int e = tid; e < kBC * D; e += kThreads) {
     const int c = e / D, d = e % D, gc = c0 + c;
-    sK[c][d] = gc < N ? key_at(gc, d) : 0.f;
+    sK[c][d] = gc < N ? op.key(gc, d) : 0.f;
     sV[c][d] = gc < N ? to_f(vin[gc * p.dims.row_stride + d]) : 0.f;
   }
   float dv[kKeyRows][kPL], dk[kKeyRows][kPL];
@@ -340,13 +437,10 @@ __global__ void __launch_bounds__(kThreads) attn_bwd_kernel(RpcBwdArgs p, AttnBw
     for (int e = tid; e < BR * D; e += kThreads) {
       const int r = e / D, d = e % D, gr = r0 + r;
       const bool ok = gr < N;
-      sQ[r][d] = ok ? key_at(gr, d) : 0.f;
-      sdO[r][d] = ok ? dout_at(gr, d) : 0.f;
+      sQ[r][d] = ok ? op.key(gr, d) : 0.f;
+      sdO[r][d] = ok ? op.dout_at(gr, d) : 0.f;
     }
-    for (int r = tid; r < BR; r += kThreads) {
-      sLse[r] = r0 + r < N ? lse[r0 + r] : 0.f;
-      sDelta[r] = r0 + r < N ? delta[r0 + r] : 0.f;
-    }
+    for (int r = tid; r < BR; r += kThreads) sDelta[r] = r0 + r < N ? delta[r0 + r] : 0.f;
 #ifndef RPCT_EMU_BREAK_SYNC
     __syncthreads();  // the query tile is loaded
 #endif
@@ -359,7 +453,7 @@ __global__ void __launch_bounds__(kThreads) attn_bwd_kernel(RpcBwdArgs p, AttnBw
         s += sQ[r][d] * sK[lane][d];
         dp += sdO[r][d] * sV[lane][d];
       }
-      const float pr = ok ? expf(s * scale - sLse[r]) : 0.f;
+      const float pr = ok ? op.prob(s, scale, r0 + r) : 0.f;
       sP[r][lane] = pr;
       sdS[r][lane] = pr * (dp - sDelta[r]);
     }
@@ -400,16 +494,16 @@ __global__ void __launch_bounds__(kThreads) attn_bwd_kernel(RpcBwdArgs p, AttnBw
 
 struct RowsStage {
   int finish;   // iteration u whose elementwise backward to finish (needs gk2 = dL/dK2_u), 0: none
-  int prepare;  // iteration t whose attention backward comes next: write dO_t, delta_t, 0: none
-  int plain;    // plain attention: delta = rowsum(grad_out * out) only
+  int prepare;  // iteration t = u - 1 whose attention backward comes next: write dO_t, 0: none
+  int plain;    // plain attention (rpc_bwd_finish_kernel only): grad_k = gk2
 };
 
-// The elementwise backward, one warp per row (lane owns head-dim elements lane + 32 j).
-//  finish u:  gS = -gZ_u - gK2_u; gX = gS [S_u != 0]; gthresh += -sign(S_u) gX;
-//             gK += gK2_u + gX; gL_{u-1} = -gX; gZ_{u-1} = gZ_u - gK2_u + gX; gk2 := 0.
-//  prepare t: (t == T: gL_T = grad_out, gZ_T = 0) gK += gZ_t; dO_t = gL_t - gZ_t;
-//             delta_t = rowsum(dO_t * L_t).
-// grid (ceil(N/kWarps), BH), block kThreads.
+// The elementwise backward, one warp per row (lane owns head-dim elements lane + 32 j): the PCP step
+// between iterations u - 1 and u (rpc_pcp_step.h, pcp::backward with G = gz):
+//  finish u, prepare u-1: gK += gK2_u + gX + gZ; dO_{u-1} = dL/dL_{u-1}; gz := dL/dZ_{u-2}; gk2 := 0;
+//  finish 1:              gK += gK2_1 + gX (gz = dL/dZ_1 gives dL/dS_1 = -gz, as in pcp::backward);
+//  prepare T only:        dO_T = grad_out (gz = 0).
+// d thresh (-sign(S_u) gX) summed per (b,h) into gtheta. grid (ceil(N/kWarps), BH), block kThreads.
 template <class T, int D>
 __global__ void __launch_bounds__(kThreads) rpc_bwd_rows_kernel(RpcBwdArgs p, RowsStage st) {
   constexpr int kPL = Tiles<D>::kPerLane;
@@ -420,40 +514,23 @@ __global__ void __launch_bounds__(kThreads) rpc_bwd_rows_kernel(RpcBwdArgs p, Ro
   const long long slice = static_cast<long long>(p.dims.BH) * nd;
   float dtheta = 0.f;
   if (r < N) {  // warp-uniform
-    float dsum = 0.f;
     for (int j = 0; j < kPL; ++j) {
       const int d = lane + 32 * j;
       const long long fi = f_base + static_cast<long long>(r) * D + d, io = io_base + r * p.dims.row_stride + d;
-      if (st.plain) {
-        dsum += to_f(static_cast<const T*>(p.grad_out)[io]) * to_f(static_cast<const T*>(p.out)[io]);
+      if (st.finish == 0) {  // prepare T: the loss sees out = L_T only
+        p.dout[fi] = to_f(static_cast<const T*>(p.grad_out)[io]);
         continue;
       }
-      float gL = 0.f, gZ = 0.f, gk_add = 0.f;
-      if (st.finish > 0) {
-        const float gk2 = p.gk2[fi];
-        p.gk2[fi] = 0.f;
-        const float s = p.ss[(st.finish - 1) * slice + fi];
-        const float gzu = p.gz[fi];
-        const float gS = -gzu - gk2;
-        const float gX = s != 0.f ? gS : 0.f;
-        dtheta += s > 0.f ? -gX : gX;  // d shrink / d thresh = -sign(x) where |x| > thresh
-        gk_add += gk2 + gX;
-        gL = -gX;
-        gZ = gzu - gk2 + gX;
-      } else {  // prepare T: the loss sees out = L_T only
-        gL = to_f(static_cast<const T*>(p.grad_out)[io]);
+      const bool first = st.finish == 1;
+      float g = p.gz[fi], gk = p.gk[fi], gl = 0.f;
+      dtheta += pcp::backward(first, p.gk2[fi], p.ss[(st.finish - 1) * slice + fi], g, gk, gl);
+      p.gk2[fi] = 0.f;
+      p.gk[fi] = gk;
+      if (!first) {
+        p.gz[fi] = g;
+        p.dout[fi] = gl;
       }
-      if (st.prepare > 0) {
-        gk_add += gZ;
-        const float dO = gL - gZ;
-        p.dout[fi] = dO;
-        p.gz[fi] = gZ;
-        dsum += dO * p.ls[(st.prepare - 1) * slice + fi];
-      }
-      p.gk[fi] += gk_add;
     }
-    dsum = warp_sum(dsum);
-    if (lane == 0 && (st.prepare > 0 || st.plain)) p.delta[static_cast<long long>(bh) * N + r] = dsum;
   }
   if (st.finish > 0) {
     dtheta = warp_sum(dtheta);
@@ -514,18 +591,21 @@ void rpc_backward_run_d(const RpcBwdArgs& p, gpu_stream_t stream) {
   const dim3 block(kThreads);
   const dim3 grid_rows(ceil_div(p.dims.N, kWarps), p.dims.BH);
   const dim3 grid_keys(ceil_div(p.dims.N, kBC), p.dims.BH);
+  const dim3 grid_delta(ceil_div(p.dims.N, Tiles<D>::kDeltaBR), p.dims.BH);
   const dim3 grid_elems(ceil_div(p.dims.N * D, kThreads), p.dims.BH);
   auto rows = rpc_bwd_rows_kernel<T, D>;
+  auto delta = attn_bwd_delta_kernel<T, D>;
   auto attn = attn_bwd_kernel<T, D>;
   auto finish = rpc_bwd_finish_kernel<T, D>;
   if (p.n_iter == 0) {
-    RPCT_LAUNCH(rows, grid_rows, block, stream, p, RowsStage{0, 0, 1});
+    RPCT_LAUNCH(delta, grid_delta, block, stream, p, AttnBwdIter{0});
     RPCT_LAUNCH(attn, grid_keys, block, stream, p, AttnBwdIter{0});
     RPCT_LAUNCH(finish, grid_elems, block, stream, p, RowsStage{0, 0, 1});
     return;
   }
   for (int t = p.n_iter; t >= 1; --t) {
     RPCT_LAUNCH(rows, grid_rows, block, stream, p, RowsStage{t == p.n_iter ? 0 : t + 1, t, 0});
+    RPCT_LAUNCH(delta, grid_delta, block, stream, p, AttnBwdIter{t});
     RPCT_LAUNCH(attn, grid_keys, block, stream, p, AttnBwdIter{t});
   }
   RPCT_LAUNCH(rows, grid_rows, block, stream, p, RowsStage{1, 0, 0});

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <limits>
 #include <optional>
+#include <sstream>
+#include <string>
 
 #include "kernels/rpc_attention/rpc_attention.h"
 #include "kernels/rpc_attention/rpc_attention_cuda_params.h"
@@ -96,37 +98,82 @@ class RpcAttentionFunction : public torch::autograd::Function<RpcAttentionFuncti
 
 }  // namespace
 
-void rpc_attention_check_inputs(const torch::Tensor& k, const torch::Tensor& v, int64_t n_iter, double lambda,
-                                int64_t model_dim, RpcAttentionBackend backend) {
-  TORCH_CHECK(k.dim() == 4 && v.sizes() == k.sizes(), "rpc_attention: k and v must both be (B, H, N, D), got ",
-              k.sizes(), " and ", v.sizes());
-  TORCH_CHECK(k.device() == v.device(), "rpc_attention: k and v on different devices, ", k.device(), " and ",
-              v.device());
-  TORCH_CHECK(k.scalar_type() == v.scalar_type(), "rpc_attention: k and v dtypes differ, ", k.scalar_type(), " and ",
+namespace {
+
+// The rules every entry shares: k, v (B, H, N, D) of one shape, device and dtype; n_iter, lambda, model_dim.
+void check_shared_rules(const char* op, const torch::Tensor& k, const torch::Tensor& v, int64_t n_iter,
+                        double lambda, int64_t model_dim) {
+  TORCH_CHECK(k.dim() == 4 && v.sizes() == k.sizes(), op, ": k and v must both be (B, H, N, D), got ", k.sizes(),
+              " and ", v.sizes());
+  TORCH_CHECK(k.device() == v.device(), op, ": k and v on different devices, ", k.device(), " and ", v.device());
+  TORCH_CHECK(k.scalar_type() == v.scalar_type(), op, ": k and v dtypes differ, ", k.scalar_type(), " and ",
               v.scalar_type());
-  TORCH_CHECK(n_iter >= 0, "rpc_attention: n_iter must be >= 0, got ", n_iter);
-  TORCH_CHECK(n_iter == 0 || (std::isfinite(lambda) && lambda >= 0.0),
-              "rpc_attention: lambda must be finite and >= 0, got ", lambda);
-  TORCH_CHECK(n_iter == 0 || model_dim >= 1, "rpc_attention: model_dim must be >= 1, got ", model_dim);
-  TORCH_CHECK(backend_supports_dtype(backend, k.scalar_type()), "rpc_attention: the ", backend_name(backend),
-              " take ", backend == RpcAttentionBackend::kCpu ? "float32 or float64" : "float32 or bfloat16",
-              ", got ", k.scalar_type());
+  TORCH_CHECK(n_iter >= 0, op, ": n_iter must be >= 0, got ", n_iter);
+  TORCH_CHECK(n_iter == 0 || (std::isfinite(lambda) && lambda >= 0.0), op, ": lambda must be finite and >= 0, got ",
+              lambda);
+  TORCH_CHECK(n_iter == 0 || model_dim >= 1, op, ": model_dim must be >= 1, got ", model_dim);
+}
+
+// What `backend`'s kernels cannot run among tensors of k's dtype and sizes (B, H, N, D): a message, or
+// empty when they can. One table for the input check (which throws it) and rpc_attention_fused_supports.
+std::string backend_rejects(RpcAttentionBackend backend, const torch::Tensor& k) {
+  std::ostringstream why;
+  if (!backend_supports_dtype(backend, k.scalar_type())) {
+    why << "the " << backend_name(backend) << " take "
+        << (backend == RpcAttentionBackend::kCpu ? "float32 or float64" : "float32 or bfloat16") << ", got "
+        << k.scalar_type();
+    return why.str();
+  }
+  if (k.dim() != 4) return "";  // the shared rules name it
   const int64_t B = k.size(0), H = k.size(1), N = k.size(2), D = k.size(3);
   switch (backend) {
     case RpcAttentionBackend::kCpu:
       // BLAS takes int sizes and leading dimensions; the workspaces hold rows x N score tiles.
-      TORCH_CHECK(N < (int64_t(1) << 20) && N * D < (int64_t(1) << 31),
-                  "rpc_attention: N or N*D too large for the CPU kernel, got ", k.sizes());
+      if (!(N < (int64_t(1) << 20) && N * D < (int64_t(1) << 31)))
+        why << "N or N*D too large for the CPU kernel, got " << k.sizes();
       break;
     case RpcAttentionBackend::kCuda:
-      TORCH_CHECK(rpc_cuda_supports_head_dim(D), "rpc_attention: the CUDA kernels take head dim 32, 64 or 128, got ",
-                  D);
-      TORCH_CHECK(B >= 1 && H >= 1 && N >= 1, "rpc_attention: empty input ", k.sizes(), " for the CUDA kernels");
-      // Element offsets are int; B * H is the grid's y dimension (at most 65535).
-      TORCH_CHECK(B * H * N * D < std::numeric_limits<int>::max() && B * H < 65536,
-                  "rpc_attention: input too large for the CUDA kernels ", k.sizes());
+      if (!rpc_cuda_supports_head_dim(D)) {
+        why << "the CUDA kernels take head dim 32, 64 or 128, got " << D;
+      } else if (!(B >= 1 && H >= 1 && N >= 1)) {
+        why << "empty input " << k.sizes() << " for the CUDA kernels";
+      } else if (!(B * H * N * D < std::numeric_limits<int>::max() && B * H < 65536)) {
+        // Element offsets are int; B * H is the grid's y dimension (at most 65535).
+        why << "input too large for the CUDA kernels " << k.sizes();
+      }
       break;
   }
+  return why.str();
+}
+
+}  // namespace
+
+void rpc_attention_check_inputs(const torch::Tensor& k, const torch::Tensor& v, int64_t n_iter, double lambda,
+                                int64_t model_dim, RpcAttentionBackend backend) {
+  check_shared_rules("rpc_attention", k, v, n_iter, lambda, model_dim);
+  const std::string why = backend_rejects(backend, k);
+  TORCH_CHECK(why.empty(), "rpc_attention: ", why);
+}
+
+void rpc_attention_composed_check_inputs(const torch::Tensor& k, const torch::Tensor& v, int64_t n_iter,
+                                         double lambda, int64_t model_dim) {
+  check_shared_rules("rpc_attention_composed", k, v, n_iter, lambda, model_dim);
+  TORCH_CHECK(rpc_attention_composed_supports(k), "rpc_attention_composed: no kernels for ", k.scalar_type(),
+              " tensors on ", k.device(), " in this build (CPU: float32, float64, bfloat16; CUDA, with RPCT_WITH_CUDA: "
+              "float32, bfloat16)");
+  // The PCP kernels index a (b, h) slice with int; on CUDA, B * H is their grid's y dimension.
+  TORCH_CHECK(k.size(2) * k.size(3) < std::numeric_limits<int>::max() &&
+                  (k.device().is_cpu() || k.size(0) * k.size(1) < 65536),
+              "rpc_attention_composed: input too large for the PCP kernels ", k.sizes());
+}
+
+bool rpc_attention_composed_supports(const torch::Tensor& t) {
+  const auto dtype = t.scalar_type();
+  if (t.device().is_cpu()) return dtype == torch::kFloat || dtype == torch::kDouble || dtype == torch::kBFloat16;
+#ifdef RPCT_WITH_CUDA
+  if (t.device().is_cuda()) return dtype == torch::kFloat || dtype == torch::kBFloat16;
+#endif
+  return false;
 }
 
 torch::Tensor rpc_attention(const torch::Tensor& k, const torch::Tensor& v, int64_t n_iter, double lambda,
@@ -140,7 +187,7 @@ torch::Tensor rpc_attention(const torch::Tensor& k, const torch::Tensor& v, int6
 
 bool rpc_attention_fused_supports(const torch::Tensor& t) {
   const auto backend = backend_for(t.device());
-  return backend.has_value() && backend_supports_dtype(*backend, t.scalar_type());
+  return backend.has_value() && t.dim() == 4 && backend_rejects(*backend, t).empty();
 }
 
 }  // namespace rpct

@@ -45,12 +45,7 @@ std::vector<Case> cases() {
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, EmuAttention, ::testing::ValuesIn(cases()),
-                         [](const ::testing::TestParamInfo<Case>& i) {
-                           std::string s = i.param.str();
-                           for (char& ch : s)
-                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-                           return s;
-                         });
+                         [](const ::testing::TestParamInfo<Case>& i) { return rpct::test::test_name(i.param); });
 
 // The same kernels give the same answer under the other schedules: all threads of a block free
 // (OS interleaving) and warps in descending order.

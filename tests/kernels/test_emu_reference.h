@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <functional>
 #include <sstream>
@@ -114,7 +115,33 @@ inline Errors compare_with_spec(const Case& c, const torch::Device& device, cons
   return e;
 }
 
+// A GoogleTest parameter name for case c: its description with every non-alphanumeric character as '_'.
+inline std::string test_name(const Case& c) {
+  std::string s = c.str();
+  for (char& ch : s)
+    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  return s;
+}
+
 inline double tolerance(torch::ScalarType t) { return t == torch::kBFloat16 ? kTolBf16 : kTolF32; }
+
+// An autograd function f(k, v) -> out (the composed op) against the spec, as compare_with_spec: the
+// forward keeps the output and the leaves as its "saved", the backward is autograd::grad.
+inline Errors compare_autograd_with_spec(
+    const Case& c, const torch::Device& device,
+    const std::function<torch::Tensor(const torch::Tensor&, const torch::Tensor&)>& f, uint64_t seed = 1) {
+  return compare_with_spec(
+      c, device,
+      [&](const torch::Tensor& k, const torch::Tensor& v) -> std::vector<torch::Tensor> {
+        auto kk = k.detach().requires_grad_(true), vv = v.detach().requires_grad_(true);
+        auto out = f(kk, vv);
+        return {out, out, kk, vv};  // saved = {out, k leaf, v leaf}
+      },
+      [](const torch::Tensor& go, const torch::Tensor&, const torch::Tensor&, const std::vector<torch::Tensor>& s) {
+        return torch::autograd::grad({s[0]}, {s[1], s[2]}, {go});
+      },
+      seed);
+}
 
 }  // namespace test
 }  // namespace rpct

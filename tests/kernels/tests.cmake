@@ -1,12 +1,17 @@
 # kernels/: the attention op against its reference (see tests/CMakeLists.txt for the functions and labels).
 rpct_add_test(test_rpc_attention LABELS unit SOURCES test_rpc_attention.cpp)
+# The composed op (SDPA + PCP steps) against the reference, at the model shapes.
+rpct_add_test(test_rpc_attention_composed LABELS unit SOURCES test_rpc_attention_composed.cpp)
 # CUDA kernels run on the CPU through kernels/cuda_emu (label emu), and the same kernels on a GPU
 # (label gpu; skip with a reason without a device or without a CUDA build).
 rpct_add_test(test_emu_runtime LABELS emu SOURCES test_emu_runtime.cpp)
 rpct_add_test(test_emu_attention LABELS emu SOURCES test_emu_attention.cpp)
+rpct_add_test(test_emu_composed LABELS emu SOURCES test_emu_composed.cpp)
+rpct_add_test(test_emu_peaked LABELS emu slow SOURCES test_emu_peaked.cpp TIMEOUT 3600)
 # The deliberately broken kernel variants (each in its own translation unit and kernel namespace):
 # these tests pass when the emulated run DETECTS the bug (a mismatch against the reference).
-rpct_add_test(test_emu_broken LABELS emu SOURCES test_emu_broken_sync.cpp test_emu_broken_bound.cpp)
+rpct_add_test(test_emu_broken LABELS emu SOURCES test_emu_broken_sync.cpp test_emu_broken_bound.cpp
+              test_emu_broken_pcp.cpp)
 rpct_add_test(test_gpu_attention LABELS gpu SOURCES test_gpu_attention.cpp)
 # Static resource usage of every kernel for each RPCT_CUDA_ARCHS entry (registers, spills, static shared
 # memory, occupancy) from the compiler's report; fails on any spill or a per-block limit. CUDA builds only.

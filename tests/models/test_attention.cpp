@@ -29,7 +29,8 @@ constexpr double kFp32Tol = 2e-4;
 // rounding of thresh (one gradient element changes by O(1)); a wrong formula gives > 1e-1.
 constexpr double kFp32GradRelNorm = 2e-3;
 
-rpct::AttentionOptions options(rpct::AttentionKind kind, int64_t heads, int64_t head_dim, int64_t grid, bool fused) {
+rpct::AttentionOptions options(rpct::AttentionKind kind, int64_t heads, int64_t head_dim, int64_t grid,
+                               rpct::AttentionPath path) {
   rpct::AttentionOptions o;
   o.dim = heads * head_dim;
   o.heads = heads;
@@ -37,7 +38,7 @@ rpct::AttentionOptions options(rpct::AttentionKind kind, int64_t heads, int64_t 
   o.grid = grid;
   o.rpc_n_iter = 4;
   o.rpc_lambda = 4.0;
-  o.use_fused = fused;
+  o.path = path;
   return o;
 }
 
@@ -76,18 +77,19 @@ rpct::Attention float64_copy(const rpct::Attention& m, const rpct::AttentionOpti
   return copy;
 }
 
-// The fused module (in `dtype`) against the reference module (use_fused = false) in float64 with the same
+// The module on `path` (in `dtype`) against the reference module (path kReference) in float64 with the same
 // parameters: output, dL/dx and every parameter's gradient.
-void check_module(rpct::AttentionKind kind, int64_t B, int64_t N, int64_t H, int64_t D, int64_t grid, int n_iter,
-                  double lambda, torch::ScalarType dtype) {
-  SCOPED_TRACE(rpct::attention_kind_name(kind) + " B=" + std::to_string(B) + " N=" + std::to_string(N) +
+void check_module(rpct::AttentionPath path, rpct::AttentionKind kind, int64_t B, int64_t N, int64_t H, int64_t D,
+                  int64_t grid, int n_iter, double lambda, torch::ScalarType dtype) {
+  SCOPED_TRACE(std::string(path == rpct::AttentionPath::kComposed ? "composed " : "fused ") +
+               rpct::attention_kind_name(kind) + " B=" + std::to_string(B) + " N=" + std::to_string(N) +
                " H=" + std::to_string(H) + " D=" + std::to_string(D) + " n_iter=" + std::to_string(n_iter) +
                " lambda=" + std::to_string(lambda) + (dtype == torch::kFloat ? " float32" : " float64"));
-  auto o = options(kind, H, D, grid, true);
+  auto o = options(kind, H, D, grid, path);
   o.rpc_n_iter = n_iter;
   o.rpc_lambda = lambda;
   rpct::Attention fused(o);
-  o.use_fused = false;
+  o.path = rpct::AttentionPath::kReference;
   auto ref = float64_copy(fused, o);
   fused->to(dtype);
   compare_with_reference(fused, ref, [&](const torch::Tensor& x) { return ref->forward(x); }, B, N, dtype);
@@ -156,18 +158,20 @@ TEST(AttentionVariants, SoftmaxSdpaMatchesReference) {
       }
 }
 
-// Every variant with a fused path as a module: fused (float64 and float32) vs the reference path in float64,
-// output and gradients w.r.t. the input and every parameter. (kvpos has only the reference path: below.)
+// Every variant with a fused path as a module: fused and composed (float64 and float32) vs the reference
+// path in float64, output and gradients w.r.t. the input and every parameter. (kvpos has only the reference
+// path: below.)
 TEST(AttentionVariants, ModulesMatchFloat64Reference) {
   torch::manual_seed(rpct::test::test_seed());
   using K = rpct::AttentionKind;
-  for (auto dtype : {torch::kDouble, torch::kFloat}) {
-    for (auto kind : {K::kSoftmax, K::kSym, K::kRpc}) {
-      check_module(kind, 2, 7, 3, 16, 0, 1, 0.5, dtype);
-      check_module(kind, 1, 1, 2, 1, 0, 6, 0.0, dtype);
-      check_module(kind, 1, 197, 2, 16, 0, 4, 4.0, dtype);  // D = 64 at N = 197: test_rpc_attention
+  for (auto path : {rpct::AttentionPath::kFused, rpct::AttentionPath::kComposed})
+    for (auto dtype : {torch::kDouble, torch::kFloat}) {
+      for (auto kind : {K::kSoftmax, K::kSym, K::kRpc}) {
+        check_module(path, kind, 2, 7, 3, 16, 0, 1, 0.5, dtype);
+        check_module(path, kind, 1, 1, 2, 1, 0, 6, 0.0, dtype);
+        check_module(path, kind, 1, 197, 2, 16, 0, 4, 4.0, dtype);  // D = 64 at N = 197: test_rpc_attention
+      }
     }
-  }
 }
 
 // kvpos as a module (float64 and float32) against the formula written out in this test (kvpos_by_hand) in
@@ -185,7 +189,7 @@ TEST(AttentionVariants, KvPosModuleMatchesTheFormulaFromItsParameters) {
         SCOPED_TRACE("B=" + std::to_string(c.B) + " H=" + std::to_string(c.H) + " D=" + std::to_string(c.D) +
                      " g=" + std::to_string(c.g) + " N=" + std::to_string(N) +
                      (dtype == torch::kFloat ? " float32" : " float64"));
-        auto o = options(rpct::AttentionKind::kKvPos, c.H, c.D, c.g, true);
+        auto o = options(rpct::AttentionKind::kKvPos, c.H, c.D, c.g, rpct::AttentionPath::kFused);
         rpct::Attention attn(o);
         {
           torch::NoGradGuard ng;
@@ -203,7 +207,7 @@ TEST(AttentionVariants, KvPosModuleMatchesTheFormulaFromItsParameters) {
 TEST(AttentionVariants, KvPosBiasIsRelativeAndAsymmetric) {
   torch::manual_seed(rpct::test::test_seed());
   const int64_t g = 3, H = 2, N = 1 + g * g;
-  rpct::Attention attn(options(rpct::AttentionKind::kKvPos, H, 4, g, true));
+  rpct::Attention attn(options(rpct::AttentionKind::kKvPos, H, 4, g, rpct::AttentionPath::kFused));
   auto table = attn->named_parameters()["rel_pos_table"];
   ASSERT_EQ(table.sizes(), (std::vector<int64_t>{H, (2 * g - 1) * (2 * g - 1) + 3}));
   {
@@ -257,7 +261,7 @@ TEST(AttentionVariants, RpcDropoutOnLastIterationOnly) {
 // eval agree (the fused op is deterministic).
 TEST(AttentionVariants, ModuleDropoutUsesReferencePath) {
   torch::manual_seed(rpct::test::test_seed());
-  auto o = options(rpct::AttentionKind::kRpc, 2, 8, 0, true);
+  auto o = options(rpct::AttentionKind::kRpc, 2, 8, 0, rpct::AttentionPath::kFused);
   o.attn_drop = 0.5;
   rpct::Attention attn(o);
   auto x = torch::randn({2, 9, 16});
@@ -283,7 +287,7 @@ TEST(AttentionVariants, ViTChoosesPerLayerAndImplsAgree) {
   for (int i = 0; i < 3; ++i) {
     auto o = rpct::vit_options(cfg).attention.for_block(i, /*dim=*/32, /*heads=*/4, /*grid=*/4, /*proj_drop=*/0.0);
     EXPECT_EQ(o.kind, i == 1 ? rpct::AttentionKind::kRpc : rpct::AttentionKind::kSym) << "block " << i;
-    EXPECT_TRUE(o.use_fused);
+    EXPECT_EQ(o.path, rpct::AttentionPath::kFused);
   }
   torch::manual_seed(3);
   auto fused = make_vit(cfg_text("fused"));
