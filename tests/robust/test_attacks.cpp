@@ -161,7 +161,7 @@ TEST_F(AttackTest, GradientsFlowThroughTheFusedRpcAttention) {
   vo.depth = 2;
   vo.heads = 2;
   vo.attention.kind = rpct::AttentionKind::kRpc;
-  vo.attention.use_fused = true;
+  vo.attention.path = rpct::AttentionPath::kFused;
   vo.attention.rpc_all_layers = true;
   rpct::ViT vit(vo);
   vit->eval();
@@ -174,7 +174,7 @@ TEST_F(AttackTest, GradientsFlowThroughTheFusedRpcAttention) {
   EXPECT_NEAR((adv - x).abs().min().item<double>(), eps, kFloatTolerance);
   EXPECT_NEAR((adv - x).abs().max().item<double>(), eps, kFloatTolerance);
   // The same step as the LibTorch-ops reference attention (same weights): the fused backward's gradient signs.
-  vo.attention.use_fused = false;
+  vo.attention.path = rpct::AttentionPath::kReference;
   rpct::ViT ref(vo);
   {
     torch::NoGradGuard g;
