@@ -192,6 +192,7 @@ Registry make_registry(Config& c) {
   r.number("train.ema", &t.ema, 0, 0.9999999);
   r.boolean("train.flush_denormal", &t.flush_denormal);
   r.choice("train.device", &t.device, {"auto", "cpu", "cuda"});
+  r.choice("train.on_nonfinite", &t.on_nonfinite, {"abort", "skip"});
 
   r.number("dist.bucket_mb", &c.dist.bucket_mb, 0.001, 4096);
   r.number("dist.first_bucket_mb", &c.dist.first_bucket_mb, 0.001, 4096);

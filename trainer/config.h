@@ -87,6 +87,10 @@ struct TrainConfig {
   // float32 training. Intel's CPU tuning guides recommend the same (torch.set_flush_denormal).
   bool flush_denormal = true;
   std::string device = "auto";  // auto | cpu | cuda (auto: cuda:<local rank> when available)
+  // A step whose loss is NaN or inf on any rank: abort (an error naming the step and the rank) or skip (no
+  // optimizer/EMA update on any rank, decided together by a one-number all-reduce; counted in the log and the
+  // result line).
+  std::string on_nonfinite = "abort";
 };
 
 struct DistConfig {
