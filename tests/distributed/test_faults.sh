@@ -47,7 +47,7 @@ pattern="rank 0 .*watchdog: all-reduce of bucket 0/[0-9]* (.*) at step 3 did not
 if [ $rc = 0 ]; then echo "FAIL stopped-rank: exit 0"; fails=$((fails+1))
 elif ! grep -qE -- "$pattern" "$tmp/stop.out"; then echo "FAIL stopped-rank: no '$pattern'"; grep watchdog "$tmp/stop.out"; tail -8 "$tmp/stop.out"; fails=$((fails+1))
 elif [ $dt -gt $((5 + kTeardownSlack)) ]; then echo "FAIL stopped-rank: ended ${dt}s after the stop"; fails=$((fails+1))
-else echo "ok   stopped-rank (exit $rc ${dt}s after the stop): $(grep -oE 'rank\(s\) that never arrived: [^,]*' "$tmp/stop.out")"; fi
+else echo "ok   stopped-rank (exit $rc ${dt}s after the stop): $(grep -oE 'rank\(s\) that never arrived: .* s\)' "$tmp/stop.out")"; fi
 
 # The same from outside under the launcher: SIGSTOP to one rank after the first complete checkpoint, at
 # whatever it is doing (computing, or inside a collective: then it is named by its missing heartbeat); the
@@ -69,7 +69,8 @@ elif [ $rc != 0 ] || [ "$(result_field "$tmp/relaunch.out" train ok)" != true ];
 elif ! grep -qE "rank\(s\) that (never arrived|stopped responding inside it): $vrank \(" "$tmp/relaunch.out" || ! grep -q "resumed from $run/ckpt/step_" "$tmp/relaunch.out" \
      || [ "$(result_field "$tmp/relaunch.out" launch restarts)" -lt 1 ]; then
   echo "FAIL stop+launcher: watchdog naming rank $vrank / resume / restart missing"; grep -E "watchdog|launch|resumed" "$tmp/relaunch.out"; fails=$((fails+1))
-else echo "ok   stop+launcher: rank $vrank stopped, named by the watchdog, job restarted $(result_field "$tmp/relaunch.out" launch restarts)x, resumed, finished"; fi
+else echo "     $(grep -oE "watchdog: .*Aborting" "$tmp/relaunch.out" | head -1)"
+  echo "ok   stop+launcher: rank $vrank stopped, named by the watchdog, job restarted $(result_field "$tmp/relaunch.out" launch restarts)x, resumed, finished"; fi
 
 [ $fails = 0 ] && echo "all fault checks passed" && exit 0
 exit 1

@@ -36,10 +36,8 @@ launch=("$bin" launch --nodes 2 --hostfile "$tmp/hosts" --procs-per-node 2 --ove
 fails=0
 fail() { echo "FAIL $*"; fails=$((fails+1)); }
 
-node_pids() {  # pids of the processes started for node $1 (its orted and its ranks)
-  for e in /proc/[0-9]*/environ; do
-    tr '\0' '\n' 2>/dev/null < "$e" | grep -qxF "RPCT_TEST_NODE=$1:$tmp" && { p="${e#/proc/}"; echo "${p%/environ}"; }
-  done
+node_pids() {  # pids of the processes started for node $1 (its orted and its ranks): one grep over /proc
+  grep -lzxF "RPCT_TEST_NODE=$1:$tmp" /proc/[0-9]*/environ 2>/dev/null | sed 's|^/proc/\([0-9]*\)/environ$|\1|'
 }
 
 timeout $kRunLimit "${launch[@]}" "${train[@]}" --run-dir "$tmp/ref" > "$tmp/ref.out" 2>&1 || { fail "uninterrupted two-node run"; tail -20 "$tmp/ref.out"; }
