@@ -75,6 +75,7 @@ int64_t BatchSource::load_with_policy(int64_t i, BadSamplePolicy policy, int64_t
   constexpr int kMaxReplacements = 64;  // consecutive bad samples tolerated before giving up
   const int64_t n = size();
   int64_t idx = i;
+  std::string last_error;  // names the file: when every replacement fails too, the data set is likely gone
   for (int attempt = 0; attempt <= kMaxReplacements; ++attempt, idx = (idx + 1) % n) {
     if (policy == BadSamplePolicy::kSkip && bad_.is_bad(idx)) {
       if (attempt == 0) ++*skipped;
@@ -87,11 +88,12 @@ int64_t BatchSource::load_with_policy(int64_t i, BadSamplePolicy policy, int64_t
       if (policy == BadSamplePolicy::kError)
         throw DecodeError(std::string(e.what()) + " (data.on_bad_sample=error; set it to skip to skip bad files)");
       bad_.mark(idx, e.what());
+      last_error = e.what();
       if (attempt == 0) ++*skipped;
     }
   }
   throw DecodeError("more than " + std::to_string(kMaxReplacements) + " consecutive bad samples after index " +
-                    std::to_string(i) + "; is the data set corrupt?");
+                    std::to_string(i) + ", the last: " + last_error + "; is the data set corrupt, or gone?");
 }
 
 }  // namespace rpct

@@ -176,6 +176,7 @@ void GradSync::on_grad_ready(int64_t param) {
 void GradSync::launch_ready_in_order() {
   while (next_launch_ < num_buckets() && buckets_[next_launch_].pending == 0) {
     auto& b = buckets_[next_launch_];
+    b.seq = watchdog_->arrive("bucket " + std::to_string(next_launch_) + " of step " + std::to_string(step_));
     b.work = backend_->allreduce_sum_async(b.buffer);
     ++next_launch_;
   }
@@ -202,11 +203,19 @@ void GradSync::finish() {
       std::ostringstream what;
       what << "all-reduce of bucket " << bi << "/" << num_buckets() << " (" << b.slots.size() << " params, "
            << b.buffer.nbytes() << " bytes) at step " << step_;
-      Watchdog::Scope guard(watchdog_.get(), what.str());
+      Watchdog::Scope guard(watchdog_.get(), what.str(), b.seq);
       b.work->wait();
     }
   }
   reset_round();
+}
+
+void GradSync::publish_progress_to(const std::string& dir) {
+  if (!backend_) return;
+  board_ = std::make_unique<ProgressBoard>(dir, dist_.rank(), dist_.world_size());
+  // Every rank's file is reset (a previous attempt's progress must not count) before any of them can time out.
+  dist_.barrier();
+  watchdog_->set_progress_board(board_.get());
 }
 
 void GradSync::broadcast_from_root(const std::vector<torch::Tensor>& tensors) {

@@ -21,6 +21,7 @@
 
 #include "distributed/backend.h"
 #include "distributed/dist_context.h"
+#include "distributed/progress_board.h"
 #include "distributed/watchdog.h"
 
 namespace rpct {
@@ -61,7 +62,12 @@ class GradSync {
   static void check_fingerprint(const DistContext& dist, const std::string& config_text,
                                 const std::vector<std::pair<std::string, torch::Tensor>>& params);
 
+  // Collective (one barrier). From now on every watched collective this rank enters (bucket launches, the
+  // watchdog's scopes) is published to <dir>/rank_XXXXX.progress, so that a watchdog timeout names the
+  // ranks that never arrived. No-op without a backend.
+  void publish_progress_to(const std::string& dir);
   void set_step(int64_t step) { step_ = step; }
+  int64_t step() const { return step_; }
   // false = no_sync: gradients only accumulate locally (gradient accumulation micro-batches).
   void set_sync(bool enabled) { sync_ = enabled; }
   // After backward of a synced micro-batch: launch what is left, wait; .grad holds the mean.
@@ -91,6 +97,7 @@ class GradSync {
     std::vector<Slot> slots;
     int64_t pending = 0;
     std::unique_ptr<CommWork> work;
+    int64_t seq = 0;  // its number among the watched collectives this round (Watchdog::arrive)
   };
   void on_grad_ready(int64_t param);
   torch::Tensor slot_view(int64_t param) const;  // shaped like the parameter
@@ -111,6 +118,7 @@ class GradSync {
   int64_t step_ = 0;
   bool sync_ = true;
   torch::Tensor inv_world_;  // 1 / world size (0-dim)
+  std::unique_ptr<ProgressBoard> board_;  // declared before the watchdog, which reads it: destroyed after it
   std::unique_ptr<Watchdog> watchdog_;
 };
 

@@ -5,6 +5,7 @@ target_sources(rpct_core PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/mpi_backend.cpp
   ${CMAKE_CURRENT_LIST_DIR}/grad_sync.cpp
   ${CMAKE_CURRENT_LIST_DIR}/watchdog.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/progress_board.cpp
 )
 if(RPCT_WITH_CUDA)
   find_library(RPCT_NCCL_LIBRARY nccl HINTS ${CUDAToolkit_LIBRARY_DIR} ${CUDAToolkit_LIBRARY_ROOT}/lib /usr/local/cuda/lib REQUIRED)

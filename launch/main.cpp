@@ -5,6 +5,7 @@
 #include <boost/program_options.hpp>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 
@@ -106,6 +107,7 @@ int cmd_train(int argc, char** argv, rpct::DistContext& dist) {
                                {"train_loss", r.train_loss},
                                {"epochs", r.epochs},
                                {"steps", r.steps},
+                               {"skipped_steps", r.skipped_steps},
                                {"images_per_s", r.images_per_s},
                                {"seconds", r.seconds},
                                {"world_size", dist.world_size()},
@@ -315,6 +317,9 @@ std::string self_executable(const char* argv0) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A file-size limit (RLIMIT_FSIZE, `ulimit -f`) would kill the process with SIGXFSZ in the middle of a write;
+  // ignored (as CPython does), the write fails with EFBIG and the error names the file like a full disk.
+  std::signal(SIGXFSZ, SIG_IGN);
   const std::string cmd = argc > 1 ? argv[1] : "";
   if (cmd.empty()) {
     std::cout << kTopHelp;

@@ -177,6 +177,20 @@ std::string verify_checkpoint(const std::string& dir) {
 Checkpointer::Checkpointer(std::string run_dir, const Config& cfg, const DistContext& dist)
     : run_dir_(std::move(run_dir)), cfg_(cfg), dist_(dist) {}
 
+void Checkpointer::check_writable() const {
+  const std::string why = "checkpoint directory not writable (checked before training): ";
+  boost::system::error_code ec;
+  fs::create_directories(ckpt_root(), ec);
+  if (ec) throw std::runtime_error(why + ckpt_root() + ": cannot create it: " + ec.message());
+  const std::string probe = ckpt_root() + "/.write_probe_rank" + std::to_string(dist_.rank());
+  try {
+    write_file_atomic(probe, "rpctrain write probe\n");
+  } catch (const std::exception& e) {
+    throw std::runtime_error(why + e.what());
+  }
+  fs::remove(probe, ec);
+}
+
 std::string Checkpointer::save(const NamedTensors& params, const NamedTensors& buffers,
                                const std::vector<torch::Tensor>& ema, torch::optim::Optimizer& opt,
                                const TrainState& state) {
@@ -206,6 +220,7 @@ std::string Checkpointer::save(const NamedTensors& params, const NamedTensors& b
                  {"epoch", state.epoch},                {"epoch_pos", state.epoch_pos},
                  {"epoch_steps", state.epoch_steps},    {"epoch_loss_sum", global_loss_sum / dist_.world_size()},
                  {"best_metric", state.best_metric},      {"best_step", state.best_step},
+                 {"skipped_steps", state.skipped_steps},  {"epoch_skipped", state.epoch_skipped},
                  {"world_size", dist_.world_size()},    {"batch_size_per_rank", cfg_.train.batch_size},
                  {"config", to_yaml(cfg_)}};
     write_file_atomic(dir + "/meta.json", meta.dump(2));
@@ -334,6 +349,8 @@ std::optional<LoadedCheckpoint> Checkpointer::load(const std::string& spec, cons
   s.epoch_loss_sum = meta.at("epoch_loss_sum");
   s.best_metric = meta.contains("best_metric") ? meta.at("best_metric") : meta.at("best_top1");  // older runs: top-1
   s.best_step = meta.at("best_step");
+  s.skipped_steps = meta.value("skipped_steps", int64_t{0});  // absent in checkpoints of older builds
+  s.epoch_skipped = meta.value("epoch_skipped", int64_t{0});
   out.world_size = meta.at("world_size");
   out.config_yaml = meta.at("config");
   const std::string rf = chosen + "/" + rank_file(dist_.rank());

@@ -28,6 +28,8 @@ struct TrainState {
   double epoch_loss_sum = 0;    // sum of this epoch's step losses (for its logged mean)
   double best_metric = -1;      // best value of the task's primary metric so far (higher is better), and its step
   int64_t best_step = -1;
+  int64_t skipped_steps = 0;    // steps dropped for a non-finite loss (train.on_nonfinite = skip): whole run,
+  int64_t epoch_skipped = 0;    // and this epoch (not in epoch_loss_sum)
 };
 
 std::string sha256_file(const std::string& path);    // hex; throws naming the file
@@ -83,6 +85,11 @@ class Checkpointer {
                                        const std::vector<std::pair<std::string, torch::Tensor>>& params,
                                        const std::vector<std::pair<std::string, torch::Tensor>>& buffers,
                                        const std::vector<torch::Tensor>& ema, torch::optim::Optimizer& opt);
+
+  // Creates ckpt/ and writes (then removes) a small probe file in it from this rank, so that a checkpoint
+  // directory this rank cannot write fails at start, naming it, rather than at the first checkpoint. Every rank
+  // probes: each writes its own rank file into every checkpoint (on another node, through its own mount).
+  void check_writable() const;
 
   std::string ckpt_root() const { return run_dir_ + "/ckpt"; }
 

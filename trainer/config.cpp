@@ -199,6 +199,7 @@ Registry make_registry(Config& c) {
   r.choice("train.device", &t.device, {"auto", "cpu", "cuda"});
   r.choice("train.precision", &t.precision, {"fp32", "bf16"});
   r.boolean("train.tf32", &t.tf32);
+  r.choice("train.on_nonfinite", &t.on_nonfinite, {"abort", "skip"});
 
   r.number("dist.bucket_mb", &c.dist.bucket_mb, 0.001, 4096);
   r.number("dist.first_bucket_mb", &c.dist.first_bucket_mb, 0.001, 4096);

@@ -102,6 +102,10 @@ struct TrainConfig {
   std::string precision = "fp32";  // fp32 | bf16
   // TF32 tensor cores for float32 matmuls and convolutions on CUDA (Ampere and later); no effect on CPU.
   bool tf32 = true;
+  // A step whose loss is NaN or inf on any rank: abort (an error naming the step and the rank) or skip (no
+  // optimizer/EMA update on any rank, decided together by a one-number all-reduce; counted in the log and the
+  // result line).
+  std::string on_nonfinite = "abort";
 };
 
 struct DistConfig {

@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <ctime>
 #include <boost/filesystem.hpp>
 #include <stdexcept>
@@ -42,7 +44,7 @@ std::string make_run_dir(const std::string& path) {
 void write_atomic(const std::string& path, const std::function<void(const WriteFn&)>& fill) {
   const std::string tmp = path + ".tmp." + std::to_string(getpid());
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) throw std::runtime_error(tmp + ": cannot open for writing");
+  if (fd < 0) throw std::runtime_error(tmp + ": cannot open for writing: " + std::strerror(errno));
   auto fail = [&](const std::string& why) {
     ::close(fd);
     ::unlink(tmp.c_str());
@@ -53,7 +55,8 @@ void write_atomic(const std::string& path, const std::function<void(const WriteF
       const char* p = static_cast<const char*>(data);
       while (bytes > 0) {
         const ssize_t n = ::write(fd, p, bytes);
-        if (n <= 0) throw std::runtime_error("write failed (disk full?)");
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) throw std::runtime_error(std::string("write failed: ") + (n < 0 ? std::strerror(errno) : "no progress"));
         p += n;
         bytes -= static_cast<size_t>(n);
       }
@@ -61,11 +64,11 @@ void write_atomic(const std::string& path, const std::function<void(const WriteF
   } catch (const std::exception& e) {
     fail(e.what());
   }
-  if (::fsync(fd) != 0) fail("fsync failed");
+  if (::fsync(fd) != 0) fail(std::string("fsync failed: ") + std::strerror(errno));
   ::close(fd);
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     ::unlink(tmp.c_str());
-    throw std::runtime_error(path + ": rename from temporary file failed");
+    throw std::runtime_error(path + ": rename from temporary file failed: " + std::strerror(errno));
   }
   // Make the rename itself durable.
   const std::string dir = boost::filesystem::path(path).parent_path().string();

@@ -1,6 +1,10 @@
 #include "trainer/test_hooks.h"
 
+#include <signal.h>
+
 #include <chrono>
+#include <cmath>
+#include <limits>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -8,6 +12,10 @@
 #include <thread>
 
 namespace rpct {
+
+namespace {
+double next_loss_factor = 1.0;  // set by a "nan"/"inf" fault, taken by injected_loss_factor()
+}  // namespace
 
 // RPCT_FAULT is parsed once.
 void maybe_inject_fault(int rank, int64_t step) {
@@ -34,6 +42,15 @@ void maybe_inject_fault(int rank, int64_t step) {
   if (spec.kind == "exit") std::_Exit(17);
   if (spec.kind == "hang")
     for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+  if (spec.kind == "stop") ::raise(SIGSTOP);
+  if (spec.kind == "nan") next_loss_factor = std::numeric_limits<double>::quiet_NaN();
+  if (spec.kind == "inf") next_loss_factor = std::numeric_limits<double>::infinity();
+}
+
+double injected_loss_factor() {
+  const double f = next_loss_factor;
+  next_loss_factor = 1.0;
+  return f;
 }
 
 void trace_samples(int rank, int64_t epoch, int64_t step, const std::vector<int64_t>& idx) {

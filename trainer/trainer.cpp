@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <limits>
 #include <numeric>
 #include <thread>
@@ -50,7 +51,7 @@ std::unique_ptr<Task> make_task(const Config& cfg, torch::Device device) {
   return std::make_unique<ClassificationTask>(cfg, device);
 }
 
-EvalResult evaluate(Task& task, BatchSource& set, int64_t batch_size, const DistContext& dist) {
+EvalResult evaluate(Task& task, BatchSource& set, int64_t batch_size, const DistContext& dist, Watchdog* watchdog) {
   torch::NoGradGuard no_grad;
   task.model().eval();
   const auto [begin, end] = eval_shard(set.size(), dist.world_size(), dist.rank());
@@ -69,7 +70,11 @@ EvalResult evaluate(Task& task, BatchSource& set, int64_t batch_size, const Dist
     std::copy(cpu.data_ptr<double>(), cpu.data_ptr<double>() + cpu.numel(), local.begin());
   }
   local.back() = static_cast<double>(end - begin);
-  auto total = dist.allreduce_sum(local);
+  std::vector<double> total;
+  {
+    Watchdog::Scope guard(watchdog, "evaluation reduction", "evaluation reduction");
+    total = dist.allreduce_sum(local);
+  }
   const auto samples = static_cast<int64_t>(total.back());
   total.pop_back();
   return task.eval_result(total, samples);
@@ -139,13 +144,16 @@ torch::Tensor Trainer::step_device_loss(int micro_batches, const std::function<B
     torch::Tensor loss;
     {
       AutocastScope autocast(cfg_.train.precision, task_->device());  // forward and loss; backward outside
-      loss = task_->train_loss(batch).to(torch::kFloat32) / micro_batches;
+      loss = task_->train_loss(batch).to(torch::kFloat32) / micro_batches * injected_loss_factor();  // factor: 1 unless a test injects
     }
     (loss * sync_->loss_scale()).backward();  // 1/world: gradients arrive averaged over ranks
     auto part = loss.detach().to(torch::kFloat64);
     loss_sum = loss_sum.defined() ? loss_sum + part : part;
   }
   sync_->finish();
+  // The non-finite check reads the step's loss back (on CUDA: one host sync per step).
+  last_step_skipped_ = drop_nonfinite_step(loss_sum.item<double>());
+  if (last_step_skipped_) return loss_sum;
   if (cfg_.train.clip_grad > 0) clip_grad_norm_on_device(task_->model().parameters(), cfg_.train.clip_grad);
   opt_->step();
   if (ema_) ema_->update();
@@ -154,7 +162,34 @@ torch::Tensor Trainer::step_device_loss(int micro_batches, const std::function<B
 
 EvalResult Trainer::evaluate(BatchSource& set) {
   AutocastScope autocast(cfg_.train.precision, task_->device());
-  return rpct::evaluate(*task_, set, cfg_.train.eval_batch_size, dist_);
+  return rpct::evaluate(*task_, set, cfg_.train.eval_batch_size, dist_, sync_->watchdog());
+}
+
+bool Trainer::drop_nonfinite_step(double loss) {
+  const bool bad_here = !std::isfinite(loss);
+  const long long step = static_cast<long long>(sync_->step());
+  if (cfg_.train.on_nonfinite == "abort") {
+    if (bad_here)
+      throw std::runtime_error(std::string("the loss is ") + (std::isnan(loss) ? "NaN" : loss > 0 ? "+inf" : "-inf") +
+                               " at step " + std::to_string(step) + " on rank " +
+                               std::to_string(dist_.rank()) +
+                               " (train.on_nonfinite = abort; 'skip' would drop such steps on every rank)");
+    return false;
+  }
+  // skip: every rank must take the same decision, so the count of bad ranks is all-reduced (one number a step).
+  {
+    Watchdog::Scope guard(sync_->watchdog(), "non-finite loss check at step " + std::to_string(step),
+                          "non-finite check of step " + std::to_string(step));
+    if (dist_.allreduce_sum(bad_here ? 1.0 : 0.0) == 0) return false;
+  }
+  const auto bad = dist_.allgather_u64(bad_here ? 1 : 0);  // rare: only to name the ranks
+  std::string ranks;
+  for (int r = 0; r < dist_.world_size(); ++r)
+    if (bad[r]) ranks += (ranks.empty() ? "" : ", ") + std::to_string(r);
+  if (dist_.is_root())
+    log_info("step %lld skipped on every rank (train.on_nonfinite = skip): non-finite loss on rank(s) %s", step,
+             ranks.c_str());
+  return true;
 }
 
 const std::vector<torch::Tensor>& Trainer::ema_tensors() const {
@@ -270,20 +305,22 @@ class RunReport {
     result_.train_loss = train_loss;
     result_.epochs = static_cast<int>(st.epoch + 1);
     result_.steps = st.step;
+    result_.skipped_steps = st.skipped_steps;
     result_.seconds = elapsed;
     result_.images_per_s = train_seconds_ > 0 ? images_ / train_seconds_ : 0;
     if (!root_) return;
     log_info("epoch %lld/%lld: train loss %.4f | %s | %.0f img/s | loader %.0f img/s per worker, waited %.1f s, %.0f "
-             "bad samples skipped | %s",
+             "bad samples skipped | %lld steps skipped (non-finite loss) | %s",
              static_cast<long long>(st.epoch + 1), static_cast<long long>(epochs_), train_loss,
              format_metrics(ev).c_str(),
              result_.images_per_s, ls.images_per_worker_second(), ls.wait_seconds, skipped,
-             format_duration(elapsed).c_str());
+             static_cast<long long>(st.skipped_steps), format_duration(elapsed).c_str());
     nlohmann::json rec = {{"kind", "epoch"}, {"epoch", st.epoch + 1}, {"step", st.step}, {"train_loss", train_loss}};
     for (const auto& [name, v] : ev.metrics) rec[name == "loss" ? "test_loss" : name] = v;
     rec.update({{"lr", lr},
                 {"images_per_s", result_.images_per_s},
                 {"skipped_samples", skipped},
+                {"skipped_steps", st.skipped_steps},
                 {"elapsed_s", elapsed}});
     metrics_.write(rec);
     write_eval_files(ev, result_.run_dir);  // the latest evaluation's per-class table, if the task has one
@@ -330,6 +367,9 @@ TrainState resume_state(Checkpointer& ckpt, Trainer& trainer, const std::string&
 }
 
 void save_checkpoint(Checkpointer& ckpt, Trainer& trainer, const TrainState& st, bool root) {
+  // Its barriers wait for every rank (and for rank 0's writes, seconds even for large models).
+  Watchdog::Scope guard(trainer.grad_sync().watchdog(), "checkpoint at step " + std::to_string(st.step),
+                        "checkpoint at step " + std::to_string(st.step));
   const auto dir = ckpt.save(trainer.params(), trainer.buffers(), trainer.ema_tensors(), trainer.optimizer(), st);
   if (root) log_info("checkpoint %s", dir.c_str());
 }
@@ -363,7 +403,12 @@ int64_t run_epoch(const Config& cfg, DistContext& dist, Trainer& trainer, DataLo
     ++st.step;
     ++st.epoch_steps;
     st.epoch_pos += plan.per_step;
-    epoch_loss_sum.add_(loss);
+    if (trainer.last_step_skipped()) {
+      ++st.skipped_steps;
+      ++st.epoch_skipped;
+    } else {
+      epoch_loss_sum.add_(loss);
+    }
     const bool last = s + 1 == steps;  // of the epoch or the run: end_epoch checkpoints it
     const bool checkpoint_now = cfg.ckpt.every_steps > 0 && st.step % cfg.ckpt.every_steps == 0 && !last;
     if (s == 0 || st.step % t.log_every == 0 || (s + 1) % t.log_every == 0 || last || checkpoint_now) {
@@ -392,8 +437,10 @@ void end_epoch(const Config& cfg, DistContext& dist, Trainer& trainer, const Epo
                RunReport& report) {
   double train_loss = 0;
   {
-    Watchdog::Scope guard(trainer.grad_sync().watchdog(), "metrics reduction after epoch " + std::to_string(st.epoch + 1));
-    train_loss = dist.allreduce_sum(st.epoch_loss_sum) / dist.world_size() / std::max<int64_t>(1, st.epoch_steps);
+    Watchdog::Scope guard(trainer.grad_sync().watchdog(), "metrics reduction after epoch " + std::to_string(st.epoch + 1),
+                          "metrics of epoch " + std::to_string(st.epoch + 1));
+    train_loss = dist.allreduce_sum(st.epoch_loss_sum) / dist.world_size() /
+                 std::max<int64_t>(1, st.epoch_steps - st.epoch_skipped);  // mean over the steps that updated
   }
   const auto ev = trainer.evaluate(test_set);
   const double skipped_all = dist.allreduce_sum(static_cast<double>(skipped));
@@ -404,7 +451,7 @@ void end_epoch(const Config& cfg, DistContext& dist, Trainer& trainer, const Epo
   const TrainState ended = st;
   if (plan.steps_left(st.epoch_pos) == 0) {  // else the run stopped mid-epoch (train.iters)
     st.epoch += 1;
-    st.epoch_pos = st.epoch_steps = 0;
+    st.epoch_pos = st.epoch_steps = st.epoch_skipped = 0;
     st.epoch_loss_sum = 0;
   }
   report.epoch_evaluated(ended, train_loss, ev, loader_stats, skipped_all, plan.lr(cfg.train, st));
@@ -415,12 +462,14 @@ void end_epoch(const Config& cfg, DistContext& dist, Trainer& trainer, const Epo
 
 TrainResult train(const Config& cfg, DistContext& dist, const std::string& run_dir, const std::string& resume) {
   configure_runtime(cfg, dist);
+  Checkpointer ckpt(run_dir, cfg, dist);
+  if (cfg.ckpt.epoch_end || cfg.ckpt.every_steps > 0) ckpt.check_writable();  // before any data or training
   auto train_set = make_batch_source(cfg, /*train=*/true);
   auto test_set = make_batch_source(cfg, /*train=*/false);
   DataLoader loader(train_set, cfg.data.workers, cfg.data.prefetch);
   Trainer trainer(cfg, dist, make_task(cfg, pick_device(cfg, dist)));
   seed_training_rng(cfg, dist);  // after the start-up broadcast: ranks draw their own dropout masks
-  Checkpointer ckpt(run_dir, cfg, dist);
+  trainer.grad_sync().publish_progress_to(run_dir + "/progress");  // the watchdog names ranks that never arrive
   TrainState st = resume_state(ckpt, trainer, resume, dist);
   EpochPlan plan(cfg, dist, train_set->size());
   RunReport report(cfg, dist, run_dir);

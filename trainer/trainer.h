@@ -30,6 +30,7 @@ struct TrainResult {
   double seconds = 0;
   std::string run_dir;
   std::string params_sha256;  // of the final parameters (names + bytes, registration order)
+  int64_t skipped_steps = 0;  // steps dropped for a non-finite loss (train.on_nonfinite = skip), whole run
 };
 
 // Trains per `cfg`; rank 0 writes <run_dir>/{metrics.jsonl, model.safetensors, ckpt/step_*/}.
@@ -40,8 +41,9 @@ TrainResult train(const Config& cfg, DistContext& dist, const std::string& run_d
 std::unique_ptr<Task> make_task(const Config& cfg, torch::Device device);
 
 // Evaluates `task` on `set`: this rank's contiguous shard in batches of `batch_size`, the sums reduced
-// over all ranks once; the metrics are global. Collective.
-EvalResult evaluate(Task& task, BatchSource& set, int64_t batch_size, const DistContext& dist);
+// over all ranks once (under `watchdog`, if given); the metrics are global. Collective.
+EvalResult evaluate(Task& task, BatchSource& set, int64_t batch_size, const DistContext& dist,
+                    Watchdog* watchdog = nullptr);
 // Writes the result's files (EvalResult::files, e.g. the per-class table) into `dir`, each atomically;
 // returns their paths. Rank 0's job.
 std::vector<std::string> write_eval_files(const EvalResult& result, const std::string& dir);
@@ -63,9 +65,11 @@ class Trainer {
   // One optimizer step at learning rate `lr` over this rank's `micro_batches` micro-batches, taken one at a
   // time from `next`: forward + backward of each (gradients accumulate locally; the all-reduce overlaps the
   // last backward), gradient clipping (train.clip_grad), optimizer step, EMA. Returns the step's loss: the
-  // mean over its micro-batches on this rank.
+  // mean over its micro-batches on this rank. A non-finite loss follows train.on_nonfinite: abort throws
+  // (naming the step and rank), skip updates nothing on every rank (last_step_skipped()).
   // The forward and loss run under train.precision's autocast. The loss is returned as a 0-dim float64
-  // tensor on the model's device and is not read back: on CUDA the host queues the next step at once.
+  // tensor on the model's device; the step reads it back once, for the non-finite check (one host sync per
+  // step on CUDA, none per micro-batch).
   torch::Tensor step_device_loss(int micro_batches, const std::function<Batch()>& next, double lr);
   // The same, reading the loss back (a host sync on CUDA): for tests and tools, not the training loop.
   double step(int micro_batches, const std::function<Batch()>& next, double lr) {
@@ -85,8 +89,13 @@ class Trainer {
   // The EMA's tensors, or empty when train.ema is off (the form Checkpointer takes).
   const std::vector<torch::Tensor>& ema_tensors() const;
   GradSync& grad_sync() { return *sync_; }
+  bool last_step_skipped() const { return last_step_skipped_; }
 
  private:
+  // train.on_nonfinite for a step whose loss on this rank is `loss`, after the gradient all-reduce: true when
+  // no rank may update (skip: decided together), throws on the bad rank(s) (abort).
+  bool drop_nonfinite_step(double loss);
+
   Config cfg_;
   DistContext& dist_;
   std::unique_ptr<Task> task_;
@@ -94,6 +103,7 @@ class Trainer {
   std::unique_ptr<torch::optim::Optimizer> opt_;
   std::unique_ptr<GradSync> sync_;
   std::unique_ptr<Ema> ema_;
+  bool last_step_skipped_ = false;
 };
 
 }  // namespace rpct

@@ -47,6 +47,14 @@ TEST(Config, OutOfRangeAndChoices) {
   expect_error("attention: {kind: linear}\n", {"attention.kind", "linear", "softmax"});
   expect_error("model: {dim: 100, heads: 3}\n", {"model.heads", "divisible"});
   expect_error("model: {depth: 2}\nattention: {rpc: {layers: [5]}}\n", {"attention.rpc.layers", "5"});
+  expect_error("train: {on_nonfinite: ignore}\n", {"train.on_nonfinite", "ignore", "abort", "skip"});
+}
+
+TEST(Config, NonFiniteLossPolicy) {
+  EXPECT_EQ(parse_config("", "x.yaml").train.on_nonfinite, "abort");  // a NaN run is garbage: stop by default
+  EXPECT_EQ(parse_config("train: {on_nonfinite: skip}\n", "x.yaml").train.on_nonfinite, "skip");
+  const auto round_trip = parse_config(rpct::to_yaml(parse_config("train: {on_nonfinite: skip}\n", "x.yaml")), "y.yaml");
+  EXPECT_EQ(round_trip.train.on_nonfinite, "skip") << "saved with every checkpoint's config";
 }
 
 TEST(Config, OverridesApplyAndAreChecked) {

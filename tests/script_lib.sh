@@ -1,0 +1,41 @@
+# Helpers for the script tests (bash, sourced after setting $py to a python3): the result line every
+# command prints last, polling, rank processes. Each script keeps its own `fail` and counters.
+
+# result_field FILE CMD KEY: KEY of the last {"cmd": CMD, ...} result line in FILE ("" when absent).
+result_field() {
+  "$py" - "$@" <<'PY'
+import json, sys
+rows = []
+for line in open(sys.argv[1], errors="replace"):
+    if line.startswith("{"):
+        try:
+            rows.append(json.loads(line))
+        except ValueError:
+            pass
+row = ([r for r in rows if r.get("cmd") == sys.argv[2]] or [{}])[-1]
+value = row.get(sys.argv[3], "")
+print(json.dumps(value) if isinstance(value, (bool, dict, list)) else value)
+PY
+}
+
+# wait_until SECONDS CMD...: polls CMD every 50 ms until it succeeds (0) or SECONDS pass (1).
+wait_until() {
+  local limit="$1"; shift
+  local tries=$((limit * 20))
+  for _ in $(seq 1 "$tries"); do "$@" >/dev/null 2>&1 && return 0; sleep 0.05; done
+  return 1
+}
+
+# have_ckpt RUN_DIR: a checkpoint directory exists (complete or not).
+have_ckpt() { compgen -G "$1/ckpt/step_*" >/dev/null; }
+
+# rank_pids PATTERN: pids of the rpctrain rank processes (not the launcher: it is no MPI process) whose
+# command line contains PATTERN, as "pid rank" lines (the rank from Open MPI's environment).
+rank_pids() {
+  pgrep -f -- "$1" | while read -r p; do
+    [ "$(cat /proc/"$p"/comm 2>/dev/null)" = rpctrain ] || continue
+    local r
+    r="$(tr '\0' '\n' 2>/dev/null < /proc/"$p"/environ | sed -n 's/^OMPI_COMM_WORLD_RANK=//p')"
+    [ -n "$r" ] && echo "$p $r"
+  done
+}
