@@ -40,7 +40,8 @@ GradSync::GradSync(std::vector<std::pair<std::string, torch::Tensor>> params, co
   if (!make_backend) return;
   watchdog_ = std::make_unique<Watchdog>(dist_, opt_.timeout_s);
   {
-    Watchdog::Scope guard(watchdog_.get(), "communicator init (collective backend set-up, all ranks)");
+    Watchdog::Scope guard(watchdog_.get(), "communicator init (collective backend set-up, all ranks)",
+                          "communicator init");
     backend_ = make_backend();
   }
   TORCH_CHECK(backend_, "rank ", dist_.rank(), ": GradSync: the backend factory returned no backend");
@@ -222,7 +223,8 @@ void GradSync::broadcast_from_root(const std::vector<torch::Tensor>& tensors) {
   if (!backend_) return;
   torch::NoGradGuard no_grad;
   Watchdog::Scope guard(watchdog_.get(), "start-up broadcast of rank 0's " + std::to_string(tensors.size()) +
-                                             " parameter and buffer tensors");
+                                             " parameter and buffer tensors",
+                        "start-up broadcast");
   for (const auto& t : tensors) {
     if (t.is_contiguous()) {
       backend_->broadcast(t, 0);

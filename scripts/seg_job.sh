@@ -5,7 +5,7 @@
 #      items of the training split in the training scenes, of the test split in the validation scenes);
 #   2. pretrain the encoder: the main job's classifier (configs/fmnist_vit.yaml, patch 7, width 128) for
 #      $RPCT_SEG_BACKBONE_EPOCHS epochs on Fashion-MNIST -> runs/fmnist_seg_backbone;
-#   3. train configs/fmnist_seg.yaml (seg.backbone: runs/fmnist_seg_backbone).
+#   3. train configs/fmnist_seg.yaml with seg.backbone=runs/fmnist_seg_backbone.
 # Prints the time of each step and ends with the segmentation run's JSON result line (miou, macc, aacc).
 # Extra arguments go to step 3's `rpctrain train` (e.g. --set train.epochs=1).
 set -euo pipefail
@@ -33,7 +33,7 @@ if [ ! -f "$backbone/model.safetensors" ]; then  # written when its training end
 fi
 backbone_s=$(elapsed "$t")
 t=$(date +%s)
-"${mpi[@]}" train --config configs/fmnist_seg.yaml "$@" | tee runs/fmnist_seg.log | grep -v '^{' || true
+"${mpi[@]}" train --config configs/fmnist_seg.yaml --set seg.backbone="$backbone" "$@" | tee runs/fmnist_seg.log | grep -v '^{' || true
 seg_s=$(elapsed "$t")
 echo "# times: data ${data_s} s, backbone ${backbone_s} s, segmentation ${seg_s} s, total $((data_s + backbone_s + seg_s)) s"
 tail -n 1 runs/fmnist_seg.log

@@ -151,9 +151,10 @@ torch::Tensor Trainer::step_device_loss(int micro_batches, const std::function<B
     loss_sum = loss_sum.defined() ? loss_sum + part : part;
   }
   sync_->finish();
-  // The non-finite check reads the step's loss back (on CUDA: one host sync per step).
-  last_step_skipped_ = drop_nonfinite_step(loss_sum.item<double>());
-  if (last_step_skipped_) return loss_sum;
+  if (checks_each_step()) {  // else check_read_back() does it
+    last_step_skipped_ = drop_nonfinite_step(loss_sum.item<double>());
+    if (last_step_skipped_) return loss_sum;
+  }
   if (cfg_.train.clip_grad > 0) clip_grad_norm_on_device(task_->model().parameters(), cfg_.train.clip_grad);
   opt_->step();
   if (ema_) ema_->update();
@@ -163,6 +164,18 @@ torch::Tensor Trainer::step_device_loss(int micro_batches, const std::function<B
 EvalResult Trainer::evaluate(BatchSource& set) {
   AutocastScope autocast(cfg_.train.precision, task_->device());
   return rpct::evaluate(*task_, set, cfg_.train.eval_batch_size, dist_, sync_->watchdog());
+}
+
+bool Trainer::checks_each_step() const {
+  return cfg_.train.on_nonfinite == "skip" || !task_->device().is_cuda();
+}
+
+void Trainer::check_read_back(double loss_sum, int64_t checked_step, int64_t step) const {
+  if (checks_each_step() || std::isfinite(loss_sum)) return;
+  throw std::runtime_error("the loss is not finite at a step in " + std::to_string(checked_step + 1) + ".." +
+                           std::to_string(step) + " on rank " + std::to_string(dist_.rank()) +
+                           " (train.on_nonfinite = abort; on CUDA it is checked where the loss is read back, every "
+                           "train.log_every steps, to keep the host from waiting for every step)");
 }
 
 bool Trainer::drop_nonfinite_step(double loss) {
@@ -394,6 +407,7 @@ int64_t run_epoch(const Config& cfg, DistContext& dist, Trainer& trainer, DataLo
   const auto loss_options = torch::TensorOptions(torch::kFloat64).device(trainer.task().device());
   torch::Tensor epoch_loss_sum = torch::scalar_tensor(st.epoch_loss_sum, loss_options);  // ()
   double shown_loss = std::numeric_limits<double>::quiet_NaN();  // the last loss read back
+  int64_t checked_step = st.step;  // the loss sum is known finite up to here
   const auto t0 = std::chrono::steady_clock::now();
   for (int64_t s = 0; s < steps; ++s) {
     maybe_inject_fault(dist.rank(), st.step);
@@ -414,9 +428,12 @@ int64_t run_epoch(const Config& cfg, DistContext& dist, Trainer& trainer, DataLo
     if (s == 0 || st.step % t.log_every == 0 || (s + 1) % t.log_every == 0 || last || checkpoint_now) {
       // The host waits here for every step queued since the last read, all-reduces included.
       Watchdog::Scope guard(trainer.grad_sync().watchdog(),
-                            "loss read-back at step " + std::to_string(st.step) + " (waits for the queued steps)");
+                            "loss read-back at step " + std::to_string(st.step) + " (waits for the queued steps)",
+                            "loss read-back of step " + std::to_string(st.step));
       shown_loss = loss.item<double>();
       st.epoch_loss_sum = epoch_loss_sum.item<double>();
+      trainer.check_read_back(st.epoch_loss_sum, checked_step, st.step);
+      checked_step = st.step;
     }
     progress.update(s + 1, (s + 1) * plan.per_step, shown_loss, lr, t.log_every);
     report.step_done(st, shown_loss, lr);

@@ -68,8 +68,9 @@ class Trainer {
   // mean over its micro-batches on this rank. A non-finite loss follows train.on_nonfinite: abort throws
   // (naming the step and rank), skip updates nothing on every rank (last_step_skipped()).
   // The forward and loss run under train.precision's autocast. The loss is returned as a 0-dim float64
-  // tensor on the model's device; the step reads it back once, for the non-finite check (one host sync per
-  // step on CUDA, none per micro-batch).
+  // tensor on the model's device. The non-finite check reads it back every step on the CPU and with skip
+  // (every rank's verdict is needed before the update); on CUDA with abort, check_read_back() does it where
+  // the loop reads the loss anyway, so the host queues the next step at once.
   torch::Tensor step_device_loss(int micro_batches, const std::function<Batch()>& next, double lr);
   // The same, reading the loss back (a host sync on CUDA): for tests and tools, not the training loop.
   double step(int micro_batches, const std::function<Batch()>& next, double lr) {
@@ -90,11 +91,15 @@ class Trainer {
   const std::vector<torch::Tensor>& ema_tensors() const;
   GradSync& grad_sync() { return *sync_; }
   bool last_step_skipped() const { return last_step_skipped_; }
+  // train.on_nonfinite abort on CUDA: `loss_sum`, the epoch's loss sum read back at `step`, must be finite;
+  // else an error naming the steps since `checked_step` and the rank. A no-op where step() checks each step.
+  void check_read_back(double loss_sum, int64_t checked_step, int64_t step) const;
 
  private:
   // train.on_nonfinite for a step whose loss on this rank is `loss`, after the gradient all-reduce: true when
   // no rank may update (skip: decided together), throws on the bad rank(s) (abort).
   bool drop_nonfinite_step(double loss);
+  bool checks_each_step() const;
 
   Config cfg_;
   DistContext& dist_;

@@ -21,7 +21,7 @@ source "$(dirname "$0")/run_result.sh"  # sha, losses
 "$bin" prepare-data fashion-mnist-segmentation --out "$tmp/data" --train 128 --val 8 --size 64 > "$tmp/prep.out" 2>&1 \
   || { echo "FAIL prepare-data"; tail "$tmp/prep.out"; exit 1; }
 # 2 ranks x batch 8 = 16 scenes per step: 128 / 16 = 8 steps per epoch; 13 iterations end at step 5 of epoch 2.
-common=(--config "$src/configs/fmnist_seg.yaml" --set data.root="$tmp/data" --set model.img_size=64
+common=(--config "$src/configs/fmnist_seg.yaml" --set data.root="$tmp/data" --set model.img_size=64 --set model.patch=8
         --set data.seg_crop=64 --set data.seg_scale_short=64 --set model.dim=32 --set model.depth=2 --set model.heads=2
         --set train.batch_size=8 --set train.eval_batch_size=8 --set train.threads=1 --set train.log_every=1
         --set train.optimizer=sgd --set train.momentum=0.9 --set train.weight_decay=0.0 --set train.lr=0.01

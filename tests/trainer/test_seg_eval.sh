@@ -19,7 +19,7 @@ size=56; val=7  # 7 scenes: 4 + 3 on two ranks; items up to 2 x 28 px need 56
 "$bin" prepare-data fashion-mnist-segmentation --out "$tmp/data" --train 16 --val $val --size $size \
   > "$tmp/prepare.out" 2>&1 || { fail "prepare-data"; tail -n 3 "$tmp/prepare.out"; exit 1; }
 cfg=(--config "$src/configs/fmnist_seg.yaml" --set data.root="$tmp/data" --set data.seg_crop=32
-     --set data.seg_scale_short=$size --set model.img_size=32 --set model.dim=32 --set model.depth=1
+     --set data.seg_scale_short=$size --set model.img_size=32 --set model.patch=8 --set model.dim=32 --set model.depth=1
      --set model.heads=2 --set seg.decoder_depth=1 --set train.epochs=1 --set train.batch_size=8
      --set train.warmup_epochs=0 --set train.eval_batch_size=3 --set seg.window=32 --set seg.stride=24)
 "$bin" train "${cfg[@]}" --run-dir "$tmp/run" > "$tmp/train.out" 2>&1 || { fail "train"; tail -n 5 "$tmp/train.out"; exit 1; }
