@@ -452,15 +452,17 @@ int64_t run_epoch(const Config& cfg, DistContext& dist, Trainer& trainer, DataLo
 void end_epoch(const Config& cfg, DistContext& dist, Trainer& trainer, const EpochPlan& plan, BatchSource& test_set,
                const LoaderStats& loader_stats, int64_t skipped, Checkpointer& ckpt, TrainState& st,
                RunReport& report) {
-  double train_loss = 0;
+  double train_loss = 0, skipped_all = 0;
   {
+    // One watched reduction for both sums: an unwatched collective here would hang on a stopped peer.
     Watchdog::Scope guard(trainer.grad_sync().watchdog(), "metrics reduction after epoch " + std::to_string(st.epoch + 1),
                           "metrics of epoch " + std::to_string(st.epoch + 1));
-    train_loss = dist.allreduce_sum(st.epoch_loss_sum) / dist.world_size() /
+    const std::vector<double> sums = dist.allreduce_sum(std::vector<double>{st.epoch_loss_sum, static_cast<double>(skipped)});
+    train_loss = sums[0] / dist.world_size() /
                  std::max<int64_t>(1, st.epoch_steps - st.epoch_skipped);  // mean over the steps that updated
+    skipped_all = sums[1];
   }
   const auto ev = trainer.evaluate(test_set);
-  const double skipped_all = dist.allreduce_sum(static_cast<double>(skipped));
   if (ev.primary_value() > st.best_metric) {
     st.best_metric = ev.primary_value();
     st.best_step = st.step;
