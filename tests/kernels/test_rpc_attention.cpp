@@ -4,11 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 
 #include "tests/kernels/attention_errors.h"
-#include <cstdlib>
-
 #include "tests/test_seed.h"
 #include "kernels/rpc_attention/rpc_attention.h"
 
