@@ -83,9 +83,20 @@ ImageHeader png_header(const std::vector<uint8_t>& bytes, const std::string& pat
   return {ImageFormat::kPng, static_cast<int>(w), static_cast<int>(h)};
 }
 
-Image decode_jpeg(const std::vector<uint8_t>& bytes, const std::string& path, int min_w, int min_h, double* scale) {
+// Throws when the header's claimed size is over the limit: checked before a decoder allocates anything.
+void check_pixel_limit(const ImageHeader& hdr, const std::string& path, int64_t max_pixels) {
+  const int64_t pixels = int64_t(hdr.width) * hdr.height;
+  if (max_pixels > 0 && pixels > max_pixels)
+    throw DecodeError(path + ": header claims " + std::to_string(hdr.width) + "x" + std::to_string(hdr.height) + " = " +
+                      std::to_string(pixels) + " pixels, over data.max_image_pixels " + std::to_string(max_pixels) +
+                      " (a decompression bomb?); not decoded");
+}
+
+Image decode_jpeg(const std::vector<uint8_t>& bytes, const std::string& path, int min_w, int min_h, double* scale,
+                  int64_t max_pixels) {
   int cs = 0;
   const ImageHeader hdr = jpeg_header(bytes, path, &cs);
+  check_pixel_limit(hdr, path, max_pixels);  // before any pixel buffer
   int num = 1, denom = 1;
   if (min_w > 0 || min_h > 0) {
     int n = 0;
@@ -263,21 +274,13 @@ ImageHeader read_image_header(const std::vector<uint8_t>& bytes, const std::stri
   }
 }
 
-// Throws when the header's claimed size is over the limit: checked before a decoder allocates anything.
-void check_pixel_limit(const ImageHeader& hdr, const std::string& path, int64_t max_pixels) {
-  const int64_t pixels = int64_t(hdr.width) * hdr.height;
-  if (max_pixels > 0 && pixels > max_pixels)
-    throw DecodeError(path + ": header claims " + std::to_string(hdr.width) + "x" + std::to_string(hdr.height) + " = " +
-                      std::to_string(pixels) + " pixels, over data.max_image_pixels " + std::to_string(max_pixels) +
-                      " (a decompression bomb?); not decoded");
-}
-
 Image decode_rgb(const std::vector<uint8_t>& bytes, const std::string& path, int min_width, int min_height,
                  double* scale, int64_t max_pixels) {
-  check_pixel_limit(read_image_header(bytes, path), path, max_pixels);
+  if (bytes.empty()) throw DecodeError(path + ": empty file (0 bytes)");
   switch (sniff_format(bytes.data(), bytes.size())) {
-    case ImageFormat::kJpeg: return decode_jpeg(bytes, path, min_width, min_height, scale);
+    case ImageFormat::kJpeg: return decode_jpeg(bytes, path, min_width, min_height, scale, max_pixels);
     case ImageFormat::kPng:
+      check_pixel_limit(png_header(bytes, path), path, max_pixels);  // IHDR: a few byte reads
       if (scale) *scale = 1.0;
       return decode_png_rgb(bytes, path);
     default: throw DecodeError(path + ": not a JPEG or PNG file (unrecognized magic bytes)");
