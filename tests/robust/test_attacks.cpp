@@ -146,8 +146,11 @@ TEST_F(AttackTest, ASamplesResultDoesNotDependOnItsBatch) {
     auto part = attack(f, x.narrow(0, 2, 3), y.narrow(0, 2, 3), slots(3, 102), o);  // samples 2..4, same slots
     SCOPED_TRACE(attack_name(kind));
     EXPECT_TRUE(torch::allclose(whole.narrow(0, 2, 3), part, 0, kFloatTolerance));
-    auto other_slots = attack(f, x, y, slots(kB, 200), o);  // other keys: another random start
-    EXPECT_FALSE(torch::allclose(whole, other_slots, 0, kFloatTolerance));
+    // Other keys: another random start. Checked after one step: after 20 sign steps clipped to the eps ball,
+    // two starts can end on the same corner (seen once in ~60 random seeds), which says nothing about the keys.
+    o.pgd_steps = 1;
+    auto one_step = attack(f, x, y, slots(kB, 100), o), other_slots = attack(f, x, y, slots(kB, 200), o);
+    EXPECT_FALSE(torch::allclose(one_step, other_slots, 0, kFloatTolerance));
   }
 }
 
