@@ -33,8 +33,8 @@ torch::Tensor restrict_to(const torch::Tensor& logits, const torch::Tensor& clas
 
 InputNormalization input_normalization(const Config& cfg) {
   if (cfg.data.kind == "fashion_mnist") return {{kFashionMnistMean}, {kFashionMnistStd}};
-  if (cfg.data.kind == "imagenet")
-    return {{kImagenetMean[0], kImagenetMean[1], kImagenetMean[2]}, {kImagenetStd[0], kImagenetStd[1], kImagenetStd[2]}};
+  if (cfg.data.kind == "imagenet")  // data.mean / data.std, ImageNet's by default
+    return {{cfg.data.mean.begin(), cfg.data.mean.end()}, {cfg.data.std.begin(), cfg.data.std.end()}};
   throw std::invalid_argument(cfg.source + ": data.kind '" + cfg.data.kind +
                               "' has no classification benchmark (fashion_mnist, imagenet)");
 }

@@ -28,7 +28,7 @@ namespace rpct::robust {
 struct InputNormalization {
   std::vector<double> mean, std;  // one per input channel (1: gray Fashion-MNIST, 3: RGB)
 };
-// data.kind fashion_mnist: 1 channel (kFashionMnistMean/Std); imagenet: ImageNet's mean/std. Throws naming
+// data.kind fashion_mnist: 1 channel (kFashionMnistMean/Std); imagenet: data.mean / data.std. Throws naming
 // the config file and data.kind otherwise.
 InputNormalization input_normalization(const Config& cfg);
 

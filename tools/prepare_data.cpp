@@ -1,5 +1,6 @@
 #include "tools/prepare_data.h"
 
+#include <array>
 #include <boost/filesystem.hpp>
 #include <boost/program_options.hpp>
 #include <chrono>
@@ -49,7 +50,8 @@ const char* kUsage =
     "                   [--quality Q] [--seed S]\n"
     "      A synthetic set in the ADEChallengeData2016 layout under DIR/ADEChallengeData2016.\n"
     "  fashion-mnist-segmentation --out DIR [--source DIR] [--train N] [--val N] [--size S]\n"
-    "                   [--min-items K] [--max-items K] [--min-scale F] [--max-scale F] [--quality Q]\n"
+    "                   [--min-items K] [--max-items K] [--min-scale F] [--max-scale F] [--foreground V]\n"
+    "                   [--no-overlap] [--quality Q]\n"
     "                   [--seed S]\n"
     "      Scenes of real Fashion-MNIST items with per-pixel labels (11 classes with the background),\n"
     "      in the ADEChallengeData2016 layout under DIR/ADEChallengeData2016.\n"
@@ -169,6 +171,8 @@ PrepareResult prepare_fashion_mnist_segmentation(const FmnistSegmentationOptions
     throw std::invalid_argument(what + "need 0 < --min-scale <= --max-scale and 28 x --max-scale <= --size");
   const std::string root = opt.out + "/ADEChallengeData2016";
   constexpr uint8_t kBackgroundLabel = 1;  // item class c is labelled c + 2
+  constexpr int kPlacementTries = 20;      // random positions tried per item when items may not overlap
+  if (opt.foreground < 1 || opt.foreground > 255) throw std::invalid_argument(what + "need 1 <= --foreground <= 255");
   auto write_split = [&](const ImageSet& items, const std::string& split, const std::string& prefix, int64_t n,
                          int64_t stream) {
     const std::string img_dir = root + "/images/" + split, ann_dir = root + "/annotations/" + split;
@@ -189,11 +193,26 @@ PrepareResult prepare_fashion_mnist_segmentation(const FmnistSegmentationOptions
       for (auto& p : img.pixels) p = static_cast<uint8_t>(rng.randint(0, opt.foreground / 2));  // faint noise
       lab.pixels.assign(static_cast<size_t>(S) * S, kBackgroundLabel);
       const int64_t k = rng.randint(opt.min_items, opt.max_items);
+      std::vector<std::array<int, 3>> boxes;  // (y0, x0, side) of the items placed so far
+      auto is_free = [&](int y0, int x0, int side) {
+        for (const auto& [by, bx, bs] : boxes)
+          if (y0 < by + bs && by < y0 + side && x0 < bx + bs && bx < x0 + side) return false;
+        return true;
+      };
       for (int64_t it = 0; it < k; ++it) {  // later items occlude earlier ones, in the image and the labels
         const int64_t item = rng.randint(0, items.size() - 1);
-        const double scale = rng.uniform(opt.min_scale, opt.max_scale);
-        const int side = static_cast<int>(std::lround(28 * scale));
-        const int y0 = static_cast<int>(rng.randint(0, S - side)), x0 = static_cast<int>(rng.randint(0, S - side));
+        double scale = 0;
+        int side = 0, y0 = 0, x0 = 0;
+        bool placed = false;
+        for (int attempt = 0; attempt < kPlacementTries && !placed; ++attempt) {
+          scale = rng.uniform(opt.min_scale, opt.max_scale);
+          side = static_cast<int>(std::lround(28 * scale));
+          y0 = static_cast<int>(rng.randint(0, S - side));
+          x0 = static_cast<int>(rng.randint(0, S - side));
+          placed = opt.overlap || is_free(y0, x0, side);
+        }
+        if (!placed) continue;
+        boxes.push_back({y0, x0, side});
         const uint8_t* px = src + item * H0 * W0;
         for (int y = 0; y < side; ++y)
           for (int x = 0; x < side; ++x) {  // nearest-neighbour scaling of the 28 x 28 item
@@ -264,6 +283,7 @@ std::optional<PrepareResult> run_fashion_mnist_segmentation(int argc, char** arg
   namespace po = boost::program_options;
   FmnistSegmentationOptions o;
   int64_t seed = static_cast<int64_t>(o.seed);
+  bool no_overlap = false;
   auto d = cli::command_options("prepare-data fashion-mnist-segmentation options");
   d.add_options()("out", po::value<std::string>(&o.out)->required(), "output directory")(
       "source", po::value<std::string>(&o.source)->default_value(o.source), "directory of the Fashion-MNIST IDX files")(
@@ -274,10 +294,14 @@ std::optional<PrepareResult> run_fashion_mnist_segmentation(int argc, char** arg
       "max-items", cli::non_negative(&o.max_items, "--max-items")->default_value(o.max_items), "items per scene, at most")(
       "min-scale", po::value<double>(&o.min_scale)->default_value(o.min_scale), "item side / 28, at least")(
       "max-scale", po::value<double>(&o.max_scale)->default_value(o.max_scale), "item side / 28, at most")(
+      "foreground", cli::non_negative(&o.foreground, "--foreground")->default_value(o.foreground),
+      "an item pixel >= this (1..255) is pasted and labelled with the item's class")(
+      "no-overlap", po::bool_switch(&no_overlap), "items' boxes never intersect")(
       "quality", cli::non_negative(&o.quality, "--quality")->default_value(o.quality), "JPEG quality")(
       "seed", cli::non_negative(&seed, "--seed")->default_value(seed), "random seed");
   if (!cli::parse("prepare-data", argc, argv, d, kUsage)) return std::nullopt;
   o.seed = static_cast<uint64_t>(seed);
+  o.overlap = !no_overlap;
   return prepare_fashion_mnist_segmentation(o);
 }
 

@@ -42,6 +42,8 @@ struct FmnistSegmentationOptions {
   int min_items = 2, max_items = 4;  // items per scene
   double min_scale = 1.0, max_scale = 2.0;  // item side = 28 x scale pixels
   int foreground = 40;  // a Fashion-MNIST pixel >= this (of 255) is the item's, else background
+  bool overlap = true;  // false: items' boxes never intersect (an item that finds no free place in
+                        // kPlacementTries random positions is left out of its scene)
   int quality = 95;
   uint64_t seed = 0;
 };

@@ -49,6 +49,15 @@ T read_number(const YAML::Node& n, const std::string& where, const std::string& 
   return v;
 }
 
+// A list value as written back into config.yaml: [a, b, c] on one line.
+template <typename Range>
+YAML::Node flow_sequence(const Range& values) {
+  YAML::Node seq(YAML::NodeType::Sequence);
+  for (const auto& v : values) seq.push_back(v);
+  seq.SetStyle(YAML::EmitterStyle::Flow);
+  return seq;
+}
+
 class Registry {
  public:
   template <typename T>
@@ -82,6 +91,16 @@ class Registry {
                        [=] { return YAML::Node(*p); }});
   }
   void text(const std::string& key, std::string* p) { choice(key, p, {}); }
+  // Three numbers, one per RGB channel.
+  void rgb(const std::string& key, std::array<double, 3>* p, double lo, double hi) {
+    fields_.push_back({key,
+                       [=](const YAML::Node& n, const std::string& w) {
+                         if (!n.IsSequence() || n.size() != 3)
+                           fail(w, key, "expected 3 numbers (R, G, B), got '" + scalar_text(n) + "'");
+                         for (size_t i = 0; i < 3; ++i) (*p)[i] = read_number<double>(n[i], w, key, lo, hi);
+                       },
+                       [=] { return flow_sequence(*p); }});
+  }
   void custom(Field f) { fields_.push_back(std::move(f)); }
 
   const Field* find(const std::string& key) const {
@@ -104,6 +123,8 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr double kMaxInt = std::numeric_limits<int>::max();
 // seg.eval_scales: mmseg's ADE20K aug test uses 0.5 .. 1.75; below 1/16 an image shrinks to a few pixels.
 constexpr double kMinEvalScale = 0.0625, kMaxEvalScale = 16;
+// data.std: a divisor; below 1/255 one grey level would span more than 255 normalized units.
+constexpr double kMinStd = 1.0 / 255;
 
 Registry make_registry(Config& c) {
   Registry r;
@@ -141,10 +162,7 @@ Registry make_registry(Config& c) {
             },
             [&a] {
               if (a.rpc_all_layers) return YAML::Node("all");
-              YAML::Node seq(YAML::NodeType::Sequence);
-              for (int l : a.rpc_layers) seq.push_back(l);
-              seq.SetStyle(YAML::EmitterStyle::Flow);
-              return seq;
+              return flow_sequence(a.rpc_layers);
             }});
 
   auto& d = c.data;
@@ -173,6 +191,8 @@ Registry make_registry(Config& c) {
   r.number("data.seg_crop", &d.seg_crop, 8, 8192);
   r.number("data.seg_scale_short", &d.seg_scale_short, 8, 8192);
   r.boolean("data.pin_memory", &d.pin_memory);
+  r.rgb("data.mean", &d.mean, -kInf, kInf);
+  r.rgb("data.std", &d.std, kMinStd, kInf);
 
   auto& t = c.train;
   r.number("train.epochs", &t.epochs, 1, 100000);
@@ -220,12 +240,7 @@ Registry make_registry(Config& c) {
               for (const auto& e : n)
                 c.seg.eval_scales.push_back(read_number<double>(e, w, key, kMinEvalScale, kMaxEvalScale));
             },
-            [&c] {
-              YAML::Node seq(YAML::NodeType::Sequence);
-              for (double r : c.seg.eval_scales) seq.push_back(r);
-              seq.SetStyle(YAML::EmitterStyle::Flow);
-              return seq;
-            }});
+            [&c] { return flow_sequence(c.seg.eval_scales); }});
   r.boolean("seg.eval_flip", &c.seg.eval_flip);
   r.text("seg.backbone", &c.seg.backbone);
 
@@ -285,6 +300,10 @@ void validate(Config& c, const std::set<std::string>& seen, const std::string& w
   for (int l : c.attention.rpc_layers)
     if (l >= m.depth) fail(where, "attention.rpc.layers", "block index " + std::to_string(l) + " >= model.depth " + std::to_string(m.depth));
   if (c.train.min_lr > c.train.lr) fail(where, "train.min_lr", "greater than train.lr");
+  const DataConfig defaults;  // a written config.yaml carries the defaults, whatever data.kind
+  if (c.data.kind == "fashion_mnist" && (c.data.mean != defaults.mean || c.data.std != defaults.std))
+    fail(where, c.data.mean != defaults.mean ? "data.mean" : "data.std",
+         "applies to imagenet and ade20k; fashion_mnist is normalized with its own mean and std");
   if (!c.seg.backbone.empty() && c.data.kind != "ade20k")
     fail(where, "seg.backbone", "only the segmentation task (data.kind ade20k) has an encoder to initialise");
 }

@@ -1,6 +1,7 @@
 // One YAML file -> one validated Config. Unknown keys, wrong types and out-of-range values
 // are ConfigError exceptions whose message names the file and the dotted key.
 #pragma once
+#include <array>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -64,6 +65,10 @@ struct DataConfig {
   int seg_crop = 512;                  // ade20k: train crop / sliding window
   int seg_scale_short = 512;           // ade20k: base scale 2048 x this, ratio 0.5-2.0
   bool pin_memory = true;              // on CUDA builds with a GPU
+  // imagenet / ade20k input normalization (mmseg's img_norm_cfg, pixel/255 units): x = (pixel/255 - mean) / std
+  // per RGB channel. Defaults = ImageNet's (datasets/transforms.h kImagenetMean/Std); fashion_mnist has its own.
+  std::array<double, 3> mean = {0.485, 0.456, 0.406};
+  std::array<double, 3> std = {0.229, 0.224, 0.225};
 };
 
 struct TrainConfig {

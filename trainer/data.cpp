@@ -4,6 +4,17 @@
 
 namespace rpct {
 
+namespace {
+
+void set_normalization(const DataConfig& d, std::array<float, 3>& mean, std::array<float, 3>& std) {
+  for (size_t c = 0; c < 3; ++c) {
+    mean[c] = static_cast<float>(d.mean[c]);
+    std[c] = static_cast<float>(d.std[c]);
+  }
+}
+
+}  // namespace
+
 ClassificationSourceOptions classification_source_options(const Config& cfg, bool train) {
   const DataConfig& d = cfg.data;
   ClassificationSourceOptions o;
@@ -17,6 +28,7 @@ ClassificationSourceOptions classification_source_options(const Config& cfg, boo
   t.color_jitter = d.color_jitter;
   t.reprob = d.reprob;
   t.max_image_pixels = d.max_image_pixels;
+  set_normalization(d, t.mean, t.std);
   o.mixup.mixup_alpha = d.mixup;
   o.mixup.cutmix_alpha = d.cutmix;
   o.mixup.switch_prob = d.mixup_switch_prob;
@@ -36,6 +48,7 @@ SegmentationSourceOptions segmentation_source_options(const Config& cfg, bool tr
   o.transform.scale_long = 4 * d.seg_scale_short;  // 2048 x 512
   o.transform.num_classes = cfg.model.num_classes;
   o.transform.max_image_pixels = d.max_image_pixels;
+  set_normalization(d, o.transform.mean, o.transform.std);
   if (!(train && d.augment)) {
     o.transform.ratio_min = o.transform.ratio_max = 1.0;
     o.transform.hflip = 0;

@@ -1,7 +1,10 @@
 #include <gtest/gtest.h>
 
 #include <boost/filesystem.hpp>
+#include <algorithm>
+#include <array>
 #include <cmath>
+#include <map>
 #include <set>
 
 #include "datasets/ade20k.h"
@@ -136,3 +139,51 @@ TEST(PrepareData, FashionMnistSegmentationScenes) {
   EXPECT_EQ(run_main({"fashion-mnist-segmentation", "--out", d.path, "--size", "20"}), 2);  // smaller than an item
   EXPECT_EQ(run_main({"fashion-mnist-segmentation", "--out", d.path, "--min-items", "3", "--max-items", "2"}), 2);
 }
+
+namespace {
+
+// Per item class in a scene's annotation: the bounding box (y0, x0, y1, x1 inclusive) of its pixels.
+std::map<int, std::array<int, 4>> class_boxes(const Image& lab) {
+  std::map<int, std::array<int, 4>> boxes;
+  for (int y = 0; y < lab.height; ++y)
+    for (int x = 0; x < lab.width; ++x) {
+      const int v = lab.pixels[static_cast<size_t>(y) * lab.width + x];
+      if (v < 2) continue;
+      auto& b = boxes.try_emplace(v, std::array<int, 4>{y, x, y, x}).first->second;
+      b = {std::min(b[0], y), std::min(b[1], x), std::max(b[2], y), std::max(b[3], x)};
+    }
+  return boxes;
+}
+
+// Among `scenes` two-item scenes written with `extra` options: those whose two items' pixel boxes intersect.
+// A scene showing one class (both items of one class, or one left out) is not counted: with two classes, each
+// class box lies inside its item's box.
+int scenes_with_touching_items(const std::string& out, const std::vector<std::string>& extra, int scenes) {
+  std::vector<std::string> a = {"fashion-mnist-segmentation", "--out", out, "--train", std::to_string(scenes),
+                                "--val", "1", "--size", "64", "--min-items", "2", "--max-items", "2",
+                                "--min-scale", "1", "--max-scale", "1.2", "--foreground", "1"};
+  a.insert(a.end(), extra.begin(), extra.end());
+  if (run_main(a) != 0) return -1;
+  const auto train = Ade20kDataset::open({out, "training"});
+  int touching = 0;
+  for (int64_t i = 0; i < train.size(); ++i) {
+    const auto boxes = class_boxes(decode_label_png(read_file_bytes(train.label_path(i)), train.label_path(i)));
+    if (boxes.size() != 2) continue;
+    const auto &p = boxes.begin()->second, &q = std::next(boxes.begin())->second;
+    touching += p[0] <= q[2] && q[0] <= p[2] && p[1] <= q[3] && q[1] <= p[3];
+  }
+  return touching;
+}
+
+}  // namespace
+
+// --no-overlap: no two items' pixels share a box; without it, two 28-34 px items in 64 x 64 often do.
+TEST(PrepareData, FashionMnistSegmentationNoOverlap) {
+  if (!boost::filesystem::exists(kFmnist)) GTEST_SKIP() << kFmnist << " missing (apt-get install dataset-fashion-mnist)";
+  constexpr int kScenes = 30;
+  TempDir apart, free;
+  EXPECT_EQ(scenes_with_touching_items(apart.path, {"--no-overlap"}, kScenes), 0);
+  EXPECT_GT(scenes_with_touching_items(free.path, {}, kScenes), 0) << "the check above would not see overlaps";
+  EXPECT_EQ(run_main({"fashion-mnist-segmentation", "--out", apart.path, "--foreground", "0"}), 2);
+}
+

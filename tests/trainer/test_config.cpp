@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "trainer/config.h"
+#include "trainer/data.h"
 
 using rpct::ConfigError;
 using rpct::parse_config;
@@ -94,6 +95,29 @@ TEST(Config, ShippedConfigsLoad) {
                         "configs/deit_tiny_imagenet.yaml", "configs/fmnist_seg.yaml",
                         "configs/segmenter_tiny_ade20k_sym.yaml", "configs/segmenter_tiny_ade20k_rpc.yaml"})
     EXPECT_NO_THROW(rpct::load_config(std::string(src) + "/" + f)) << f;
+}
+
+// data.mean / data.std (mmseg's img_norm_cfg): ImageNet's by default, 3 numbers, std > 0, reach both input
+// pipelines' transforms, refused for fashion_mnist (normalized with its own constants).
+TEST(Config, InputNormalization) {
+  const auto d = parse_config("", "x.yaml");
+  EXPECT_EQ(d.data.mean, (std::array<double, 3>{0.485, 0.456, 0.406}));
+  EXPECT_EQ(d.data.std, (std::array<double, 3>{0.229, 0.224, 0.225}));
+  const auto c = parse_config("data: {kind: ade20k, mean: [0.25, 0.5, 0.75], std: [0.5, 0.25, 0.125]}\n", "x.yaml");
+  EXPECT_EQ(c.data.mean, (std::array<double, 3>{0.25, 0.5, 0.75}));
+  EXPECT_EQ(parse_config(rpct::to_yaml(c), "again.yaml").data.std, c.data.std) << "round trip";
+  for (bool train : {true, false}) {
+    const auto seg = rpct::segmentation_source_options(c, train).transform;
+    EXPECT_EQ(seg.mean, (std::array<float, 3>{0.25f, 0.5f, 0.75f}));
+    EXPECT_EQ(seg.std, (std::array<float, 3>{0.5f, 0.25f, 0.125f}));
+    const auto cls = rpct::classification_source_options(c, train).transform;
+    EXPECT_EQ(cls.mean, seg.mean);
+    EXPECT_EQ(cls.std, seg.std);
+  }
+  expect_error("data: {kind: ade20k, mean: [0.5, 0.5]}\n", {"data.mean", "3 numbers"});
+  expect_error("data: {kind: ade20k, std: [0.5, 0, 0.5]}\n", {"data.std", "out of range"});
+  expect_error("data: {kind: imagenet, std: 0.5}\n", {"data.std", "3 numbers"});
+  expect_error("data: {kind: fashion_mnist, mean: [0.5, 0.5, 0.5]}\n", {"data.mean", "fashion_mnist"});
 }
 
 TEST(Config, SegmentationTestScalesAndFlip) {
