@@ -7,6 +7,8 @@
 //   MaskedTopkTask  top-1 / top-5 with the logits restricted to a class subset (ImageNet-A/-R: 200 wnids).
 //   MaxSoftmaxScoreTask  per-sample OOD scores -max softmax (ImageNet-O), gathered through the sums.
 //   AttackTask    accuracy on adversarial inputs (robust/attacks.h) made against the clean predictions.
+//   image_corruption  a corruption as a per-image edit, for sources that hand out their decoded images (the
+//                 ADE20K evaluation source of bench segment: corrupted before the segmentation eval transform).
 #pragma once
 #include <torch/torch.h>
 

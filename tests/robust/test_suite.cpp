@@ -1,6 +1,7 @@
 // The suite's evaluation sources (robust/suite.h): corruptions applied to the 8-bit image before
 // normalisation (RGB and gray Fashion-MNIST), keyed by the image's slot; non-8-bit inputs refused;
-// SuiteSource's subset, label map and slot indices.
+// SuiteSource's subset, label map and slot indices; image_corruption (bench segment's per-image edit), keyed by
+// the image's dataset index.
 #include <gtest/gtest.h>
 
 #include <vector>
