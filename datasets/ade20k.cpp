@@ -120,8 +120,10 @@ Batch Ade20kEvalSource::make_batch(int64_t epoch, const std::vector<int64_t>& in
     SegmentationEvalSample sample;
     const int64_t used = load_with_policy(i, opt_.on_bad_sample, &b.skipped, [&](int64_t idx) {
       const PairBytes bytes = read_pair(ds_, idx);
+      ImageEdit edit;
+      if (opt_.eval_image_edit) edit = [&](Image& image) { opt_.eval_image_edit(image, idx); };
       sample = segmentation_eval_transform(bytes.image, ds_.image_path(idx), bytes.label, ds_.label_path(idx),
-                                           opt_.transform);
+                                           opt_.transform, edit);
     });
     b.indices.push_back(used);
     b.sample_views.push_back(std::move(sample.images));  // per scale (3, h_s, w_s)

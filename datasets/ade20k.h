@@ -9,6 +9,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -61,6 +62,10 @@ struct SegmentationSourceOptions {
   uint64_t seed = 0;
   BadSamplePolicy on_bad_sample = BadSamplePolicy::kSkip;
   bool pin_memory = true;
+  // Ade20kEvalSource only (optional): changes each image as decoded, at full resolution, before the eval
+  // transform rescales and normalizes it (labels untouched); index: the sample's dataset index. Called from
+  // loader threads at once: must be thread-safe. Robustness benchmarks corrupt the images here.
+  std::function<void(Image& image, int64_t index)> eval_image_edit;
 };
 
 // Train batches: (B, 3, crop, crop) float + (B, crop, crop) int64 labels (255 = ignore).

@@ -819,7 +819,8 @@ SegmentationEvalSample segmentation_eval_transform(const std::vector<uint8_t>& i
                                                    const std::string& image_path,
                                                    const std::vector<uint8_t>& label_bytes,
                                                    const std::string& label_path,
-                                                   const SegmentationTransformOptions& opt) {
+                                                   const SegmentationTransformOptions& opt,
+                                                   const ImageEdit& before_rescale) {
   if (opt.eval_scales.empty()) throw std::invalid_argument("segmentation_eval_transform: no eval scale");
   const ImageHeader hdr = read_image_header(image_bytes, image_path);
   std::vector<std::pair<int, int>> sizes;  // (w, h) per scale
@@ -831,7 +832,15 @@ SegmentationEvalSample segmentation_eval_transform(const std::vector<uint8_t>& i
     max_w = std::max(max_w, sizes.back().first);
     max_h = std::max(max_h, sizes.back().second);
   }
-  const Image decoded = decode_for(image_bytes, image_path, opt.dct_scaling, max_w, max_h, opt.max_image_pixels);
+  // An edit sees the image as stored (DCT scaling would hand it a reduced decode).
+  Image decoded = decode_for(image_bytes, image_path, opt.dct_scaling && !before_rescale, max_w, max_h,
+                             opt.max_image_pixels);
+  if (before_rescale) {
+    const int w = decoded.width, h = decoded.height;
+    before_rescale(decoded);
+    if (decoded.width != w || decoded.height != h || decoded.pixels.size() != static_cast<size_t>(w) * h * 3)
+      throw std::logic_error(image_path + ": an image edit before the eval transform changed the image's size");
+  }
   Image lab = decode_image_labels(label_bytes, label_path, hdr, image_path, opt);
   SegmentationEvalSample s;
   for (const auto& [nw, nh] : sizes) {

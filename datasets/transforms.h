@@ -21,6 +21,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -132,13 +133,19 @@ struct SegmentationEvalSample {
   std::vector<torch::Tensor> images;  // per opt.eval_scales[s]: (3, h_s, w_s) float, rescaled (keep ratio)
   torch::Tensor label;                // (H, W) int64 at the original resolution (255 = ignore)
 };
+// Changes a decoded 8-bit RGB image in place (its size kept) before a transform resamples it, e.g. a
+// robustness benchmark's corruption.
+using ImageEdit = std::function<void(Image& image)>;
+
 // Decodes once (at the largest scale's size) and resamples the image for every eval scale. An annotation
-// of another size than its image is a DecodeError naming both files.
+// of another size than its image is a DecodeError naming both files. before_rescale (optional): applied to
+// the image decoded at its full size (no DCT scaling then), before the rescale and normalisation.
 SegmentationEvalSample segmentation_eval_transform(const std::vector<uint8_t>& image_bytes,
                                                    const std::string& image_path,
                                                    const std::vector<uint8_t>& label_bytes,
                                                    const std::string& label_path,
-                                                   const SegmentationTransformOptions& opt);
+                                                   const SegmentationTransformOptions& opt,
+                                                   const ImageEdit& before_rescale = nullptr);
 
 struct Window {
   int y0, x0, y1, x1;

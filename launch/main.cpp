@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <type_traits>
 
 #include "core/json_result.h"
 #include "core/log.h"
@@ -16,6 +17,7 @@
 #include "launch/launcher.h"
 #include "models/vit_weights.h"
 #include "robust/bench_classify.h"
+#include "robust/bench_segment.h"
 #include "tools/prepare_data.h"
 #include "trainer/checkpoint.h"
 #include "trainer/config.h"
@@ -46,6 +48,7 @@ const char* kTopHelp =
     "                                    rpctrain export CKPT_DIR|RUN_DIR|FILE --format safetensors --out FILE\n"
     "  import  timm / Segmenter-named weights -> rpctrain names: rpctrain import FILE --config CFG --out FILE\n"
     "  bench   robustness benchmark:     rpctrain bench classify --config FILE --checkpoint A [--checkpoint B ...]\n"
+    "                                    rpctrain bench segment --config FILE --checkpoint A [--checkpoint B ...]\n"
     "  launch  build and run the mpirun command: rpctrain launch --nodes 2 --hostfile H --procs-per-node 8 -- train ...\n"
     "\n"
     "Run under mpirun for data-parallel training (one process per GPU or CPU share).\n"
@@ -210,61 +213,95 @@ const char* kBenchClassifyUsage =
     "Robustness of classification checkpoints side by side (clean, ImageNet-C mCE, A/R, O AUPR, attacks);\n"
     "writes <out>/bench.json, bench.md, *.svg and one result file per (checkpoint, item) under <out>/items/.\n";
 
-// `rpctrain bench classify ...` (argv[2] names the benchmark).
-int cmd_bench(int argc, char** argv, rpct::DistContext& dist) {
-  const std::string what = argc > 2 ? argv[2] : "";
-  if (what == "--help" || what == "-h") {
-    cli::print_help("bench", std::string("usage: rpctrain bench classify ... (rpctrain bench classify --help)\n"));
-    return 0;
-  }
-  if (what != "classify")
-    throw UsageError("bench: unknown benchmark '" + what + "' (classify; segment is not implemented yet)");
-  auto desc = config_options("rpctrain bench classify options");
+const char* kBenchSegmentUsage =
+    "usage: rpctrain bench segment --config FILE --checkpoint A [--checkpoint B ...] [--suite clean,c]\n"
+    "         [--corruptions NAME,...] [--severities 1,2,3,4,5] [--limit N] [--out DIR] [--resume] [--ema]\n"
+    "         [--set key.sub=value]...\n"
+    "Robustness of segmentation checkpoints (data.kind ade20k) side by side: mIoU / mAcc / aAcc clean and under\n"
+    "each corruption x severity, applied to every evaluation image before the eval transform; writes\n"
+    "<out>/bench.json, bench.md, c_<family>.svg and one result file per (checkpoint, item) under <out>/items/.\n";
+
+// The options every benchmark takes, with `default_suite` and `suite_help` for --suite.
+po::options_description bench_options(const char* title, const std::string& default_suite,
+                                      const std::string& suite_help) {
+  auto desc = config_options(title);
   desc.add_options()("checkpoint", po::value<std::vector<std::string>>()->required()->composing(),
                      "checkpoint dir, run dir or .safetensors file; repeat for a side-by-side comparison")(
       "ema", po::bool_switch(), "evaluate the checkpoints' EMA weights")(
-      "suite", po::value<std::string>()->default_value("clean,c,fgsm,pgd"),
-      "parts: clean, c (15 corruptions x 5 severities), a, r, o (need their folder), fgsm, pgd, spsa; the default "
-      "adds a / r / o when their folder is given")(
-      "eps", po::value<std::string>()->default_value("1,2,3,4,5,6"), "attack budgets in units of 1/255")(
+      "suite", po::value<std::string>()->default_value(default_suite), suite_help.c_str())(
+      "corruptions", po::value<std::string>(), "the c suite's corruptions (default: the 15 of ImageNet-C)")(
+      "limit", cli::non_negative<int64_t>(nullptr, "--limit")->default_value(0),
+      "evaluate an evenly strided subset of N images of every set (0: all)")(
+      "out", po::value<std::string>()->default_value(""), "output folder (default run.out_dir/bench-<config>-<time>)")(
+      "resume", po::bool_switch(), "skip the items --out already has for the same weights and settings");
+  return desc;
+}
+
+// The shared options' values (the corruption names checked: an unknown one is std::invalid_argument).
+void read_bench_options(const po::variables_map& vm, rpct::robust::BenchRunOptions& opt) {
+  opt.checkpoints = vm["checkpoint"].as<std::vector<std::string>>();
+  opt.ema = vm["ema"].as<bool>();
+  opt.suite = cli::comma_list(vm["suite"].as<std::string>(), "--suite");
+  if (vm.count("corruptions"))
+    for (const auto& c : cli::comma_list(vm["corruptions"].as<std::string>(), "--corruptions"))
+      opt.corruptions.push_back(rpct::robust::corruption_from_name(c));
+  opt.limit = vm["limit"].as<int64_t>();
+  opt.out_dir = vm["out"].as<std::string>();
+  opt.resume = vm["resume"].as<bool>();
+}
+
+// A comma-separated list of numbers; an item that is not one is a UsageError naming `flag`.
+template <class T>
+std::vector<T> number_list(const std::string& value, const std::string& flag) {
+  std::vector<T> out;
+  for (const auto& e : cli::comma_list(value, flag)) {
+    try {
+      size_t used = 0;
+      const double v = std::stod(e, &used);
+      if (used != e.size() || (std::is_integral_v<T> && v != static_cast<double>(static_cast<T>(v))))
+        throw std::invalid_argument(e);
+      out.push_back(static_cast<T>(v));
+    } catch (const std::exception&) {
+      throw UsageError(flag + ": '" + e + "' is not " + (std::is_integral_v<T> ? "an integer" : "a number"));
+    }
+  }
+  return out;
+}
+
+// Prints the benchmark's summary as the result line (rank 0).
+void print_bench_result(nlohmann::json summary, const std::string& what, const rpct::DistContext& dist) {
+  if (!dist.is_root()) return;
+  summary["cmd"] = "bench";
+  summary["bench"] = what;
+  summary["ok"] = true;
+  summary["world_size"] = dist.world_size();
+  print_result(summary);
+}
+
+int cmd_bench_classify(int argc, char** argv, rpct::DistContext& dist) {
+  auto desc = bench_options("rpctrain bench classify options", "clean,c,fgsm,pgd",
+                            "parts: clean, c (15 corruptions x 5 severities), a, r, o (need their folder), fgsm, pgd, "
+                            "spsa; the default adds a / r / o when their folder is given");
+  desc.add_options()("eps", po::value<std::string>()->default_value("1,2,3,4,5,6"), "attack budgets in units of 1/255")(
       "space", po::value<std::string>()->default_value("normalized"),
       "attack input space: normalized (eps on normalized tensors, no clipping; the authors'), pixel (eps in [0,1] "
       "pixel units, clipped to the valid range) or both")(
-      "corruptions", po::value<std::string>(), "the c suite's corruptions (default: the 15 of ImageNet-C)")(
       "imagenet-c", po::value<std::string>()->default_value(""),
       "pre-made ImageNet-C: DIR/<corruption>/<severity>/<wnid>/*.JPEG (default: generated from the clean set)")(
       "imagenet-a", po::value<std::string>()->default_value(""), "ImageNet-A folder DIR/<wnid>/*.JPEG")(
       "imagenet-r", po::value<std::string>()->default_value(""), "ImageNet-R folder DIR/<wnid>/*.JPEG")(
       "imagenet-o", po::value<std::string>()->default_value(""), "ImageNet-O folder DIR/<wnid>/*.JPEG")(
       "spsa-iters", cli::non_negative<int>(nullptr, "--spsa-iters")->default_value(10),
-      "SPSA iterations (the authors' script: 10)")(
-      "limit", cli::non_negative<int64_t>(nullptr, "--limit")->default_value(0),
-      "evaluate an evenly strided subset of N images of every set (0: all)")(
-      "out", po::value<std::string>()->default_value(""), "output folder (default run.out_dir/bench-<config>-<time>)")(
-      "resume", po::bool_switch(), "skip the items --out already has for the same weights and settings");
+      "SPSA iterations (the RPC-Attention authors' attack script: 10)");
   auto vm = cli::parse("bench", argc - 2, argv + 2, desc, kBenchClassifyUsage);
   if (!vm) return 0;
   auto cfg = load(*vm);
   rpct::robust::BenchOptions opt;
-  opt.checkpoints = (*vm)["checkpoint"].as<std::vector<std::string>>();
-  opt.ema = (*vm)["ema"].as<bool>();
-  opt.suite = cli::comma_list((*vm)["suite"].as<std::string>(), "--suite");
   opt.imagenet_c = (*vm)["imagenet-c"].as<std::string>();
   opt.imagenet_a = (*vm)["imagenet-a"].as<std::string>();
   opt.imagenet_r = (*vm)["imagenet-r"].as<std::string>();
   opt.imagenet_o = (*vm)["imagenet-o"].as<std::string>();
-  if ((*vm)["suite"].defaulted())
-    for (const auto& [part, dir] : std::vector<std::pair<std::string, std::string>>{
-             {"a", opt.imagenet_a}, {"r", opt.imagenet_r}, {"o", opt.imagenet_o}})
-      if (!dir.empty()) opt.suite.push_back(part);
-  opt.eps.clear();
-  for (const auto& e : cli::comma_list((*vm)["eps"].as<std::string>(), "--eps")) {
-    try {
-      opt.eps.push_back(std::stod(e));
-    } catch (const std::exception&) {
-      throw UsageError("--eps: '" + e + "' is not a number");
-    }
-  }
+  opt.eps = number_list<double>((*vm)["eps"].as<std::string>(), "--eps");
   const auto space = (*vm)["space"].as<std::string>();
   if (space == "both")
     opt.spaces = {rpct::robust::InputSpace::kNormalized, rpct::robust::InputSpace::kPixel};
@@ -273,26 +310,51 @@ int cmd_bench(int argc, char** argv, rpct::DistContext& dist) {
   else
     throw UsageError("--space: expected normalized, pixel or both, got '" + space + "'");
   try {
-    if (vm->count("corruptions"))
-      for (const auto& c : cli::comma_list((*vm)["corruptions"].as<std::string>(), "--corruptions"))
-        opt.corruptions.push_back(rpct::robust::corruption_from_name(c));
+    read_bench_options(*vm, opt);
+    if ((*vm)["suite"].defaulted())
+      for (const auto& [part, dir] : std::vector<std::pair<std::string, std::string>>{
+               {"a", opt.imagenet_a}, {"r", opt.imagenet_r}, {"o", opt.imagenet_o}})
+        if (!dir.empty()) opt.suite.push_back(part);
     opt.spsa_iters = (*vm)["spsa-iters"].as<int>();
-    opt.limit = (*vm)["limit"].as<int64_t>();
-    opt.out_dir = (*vm)["out"].as<std::string>();
-    opt.resume = (*vm)["resume"].as<bool>();
     rpct::robust::validate_bench_options(cfg, opt);
   } catch (const std::invalid_argument& e) {
     throw UsageError(std::string("bench classify: ") + e.what());
   }
-  auto summary = rpct::robust::run_classify_bench(cfg, opt, dist);
-  if (dist.is_root()) {
-    summary["cmd"] = "bench";
-    summary["bench"] = "classify";
-    summary["ok"] = true;
-    summary["world_size"] = dist.world_size();
-    print_result(summary);
-  }
+  print_bench_result(rpct::robust::run_classify_bench(cfg, opt, dist), "classify", dist);
   return 0;
+}
+
+int cmd_bench_segment(int argc, char** argv, rpct::DistContext& dist) {
+  auto desc = bench_options("rpctrain bench segment options", "clean,c",
+                            "parts: clean (mIoU / mAcc / aAcc), c (corruptions x severities)");
+  desc.add_options()("severities", po::value<std::string>()->default_value("1,2,3,4,5"),
+                     "the c suite's severities (1..5)");
+  auto vm = cli::parse("bench", argc - 2, argv + 2, desc, kBenchSegmentUsage);
+  if (!vm) return 0;
+  auto cfg = load(*vm);
+  rpct::robust::SegmentBenchOptions opt;
+  opt.severities = number_list<int>((*vm)["severities"].as<std::string>(), "--severities");
+  try {
+    read_bench_options(*vm, opt);
+    rpct::robust::validate_segment_bench_options(cfg, opt);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(std::string("bench segment: ") + e.what());
+  }
+  print_bench_result(rpct::robust::run_segment_bench(cfg, opt, dist), "segment", dist);
+  return 0;
+}
+
+// `rpctrain bench classify|segment ...` (argv[2] names the benchmark).
+int cmd_bench(int argc, char** argv, rpct::DistContext& dist) {
+  const std::string what = argc > 2 ? argv[2] : "";
+  if (what == "--help" || what == "-h") {
+    cli::print_help("bench", std::string("usage: rpctrain bench classify|segment ... (rpctrain bench classify "
+                                         "--help, rpctrain bench segment --help)\n"));
+    return 0;
+  }
+  if (what == "classify") return cmd_bench_classify(argc, argv, dist);
+  if (what == "segment") return cmd_bench_segment(argc, argv, dist);
+  throw UsageError("bench: unknown benchmark '" + what + "' (classify, segment)");
 }
 
 // Runs the MPI-process command `cmd` (argv[1]).

@@ -5,7 +5,7 @@
 // pixel input space. Every suite item is one sharded, all-reduced evaluation (trainer::evaluate) of the
 // classification Task's forward; its result is written to <out>/items/ as soon as it finishes, and --resume
 // skips the items already there (for the same weights and settings). Rank 0 writes bench.json, bench.md,
-// SVG plots and the console table.
+// SVG plots and the console table. The machinery shared with `bench segment` is robust/bench_runner.h.
 #pragma once
 #include <nlohmann/json.hpp>
 
@@ -14,24 +14,23 @@
 
 #include "distributed/dist_context.h"
 #include "robust/attacks.h"
+#include "robust/bench_runner.h"
 #include "robust/corruptions.h"
 #include "trainer/config.h"
 
 namespace rpct::robust {
 
-struct BenchOptions {
-  std::vector<std::string> checkpoints;  // checkpoint dirs, run dirs or .safetensors files
-  bool ema = false;                      // evaluate the checkpoints' EMA weights
+// The shared options (checkpoints, ema, suite, corruptions, limit, out_dir, resume: robust/bench_runner.h) and
+// the classification benchmark's own.
+struct BenchOptions : BenchRunOptions {
   // Suite parts: clean, c, a, r, o, fgsm, pgd, spsa. a / r / o need their folder.
-  std::vector<std::string> suite = {"clean", "c", "fgsm", "pgd"};
+  BenchOptions() { suite = {"clean", "c", "fgsm", "pgd"}; }
   std::vector<double> eps = {1, 2, 3, 4, 5, 6};  // in units of 1/255
   std::vector<InputSpace> spaces = {InputSpace::kNormalized};
-  std::vector<Corruption> corruptions;  // the c suite's; empty = the 15 benchmark corruptions
   std::string imagenet_c, imagenet_a, imagenet_r, imagenet_o;  // folders; imagenet_c "" = generate
+  // SPSA iterations: 10 as the RPC-Attention authors' attack script (rachtsy/KPCA_code Attack/engine.py:
+  // cleverhans' spsa(model, images, eps, 10), defaults lr 0.01, delta 0.01, 128 samples).
   int spsa_iters = 10;
-  int64_t limit = 0;    // > 0: an evenly strided subset of this many images of every set
-  std::string out_dir;  // "" = <run.out_dir>/bench-<config stem>-<UTC time>
-  bool resume = false;
 };
 
 // Checks the options against each other and the config (the parts named, folders given where needed,

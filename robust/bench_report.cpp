@@ -28,19 +28,13 @@ std::string percent(const json& v) {
   return buf;
 }
 
-// A table column: its header and where a checkpoint summary keeps its value (a JSON pointer).
-struct Column {
-  std::string header;
-  json::json_pointer at;
-};
-
-std::vector<Column> table_columns(const std::vector<json>& checkpoints) {
-  std::vector<Column> cols = {{"clean top-1", json::json_pointer("/clean_top1")},
-                              {"mCE", json::json_pointer("/c/mce")},
-                              {"rel. mCE", json::json_pointer("/c/relative_mce")},
-                              {"IN-A top-1", json::json_pointer("/a_top1")},
-                              {"IN-R top-1", json::json_pointer("/r_top1")},
-                              {"IN-O AUPR", json::json_pointer("/o/aupr")}};
+std::vector<TableColumn> classify_columns(const std::vector<json>& checkpoints) {
+  std::vector<TableColumn> cols = {{"clean top-1", json::json_pointer("/clean_top1")},
+                                   {"mCE", json::json_pointer("/c/mce")},
+                                   {"rel. mCE", json::json_pointer("/c/relative_mce")},
+                                   {"IN-A top-1", json::json_pointer("/a_top1")},
+                                   {"IN-R top-1", json::json_pointer("/r_top1")},
+                                   {"IN-O AUPR", json::json_pointer("/o/aupr")}};
   // Attack columns in the order attack, space, eps (numeric), over all checkpoints.
   std::map<std::string, std::map<std::string, std::map<double, std::string>>> attacks;
   std::set<std::string> spaces;
@@ -61,19 +55,11 @@ std::vector<Column> table_columns(const std::vector<json>& checkpoints) {
                                                                 name + "/top1")});
       }
   }
-  // Drop columns no checkpoint has.
-  std::vector<Column> present;
-  for (const auto& col : cols)
-    for (const auto& c : checkpoints)
-      if (c["summary"].contains(col.at)) {
-        present.push_back(col);
-        break;
-      }
-  return present;
+  return cols;
 }
 
 std::vector<std::vector<std::string>> table_cells(const std::vector<json>& checkpoints,
-                                                  const std::vector<Column>& cols) {
+                                                  const std::vector<TableColumn>& cols) {
   std::vector<std::vector<std::string>> rows;
   for (const auto& c : checkpoints) {
     std::vector<std::string> row{c["label"].get<std::string>()};
@@ -138,8 +124,19 @@ json summarize_items(const json& items) {
   return s;
 }
 
-std::string console_table(const std::vector<json>& checkpoints) {
-  const auto cols = table_columns(checkpoints);
+std::vector<TableColumn> present_columns(const std::vector<json>& checkpoints, const std::vector<TableColumn>& columns) {
+  std::vector<TableColumn> present;
+  for (const auto& col : columns)
+    for (const auto& c : checkpoints)
+      if (c["summary"].contains(col.at)) {
+        present.push_back(col);
+        break;
+      }
+  return present;
+}
+
+std::string console_table(const std::vector<json>& checkpoints, const std::vector<TableColumn>& cols,
+                          const std::string& footnote) {
   const auto rows = table_cells(checkpoints, cols);
   std::vector<size_t> width{10};
   for (const auto& col : cols) width.push_back(col.header.size());
@@ -155,12 +152,12 @@ std::string console_table(const std::vector<json>& checkpoints) {
   for (const auto& col : cols) header.push_back(col.header);
   line(header);
   for (const auto& row : rows) line(row);
-  o << "(percent; mCE and relative mCE: AlexNet = 100; attacks: top-1 under attack, eps in 1/255)\n";
+  o << footnote << "\n";
   return o.str();
 }
 
-std::string markdown_table(const std::vector<json>& checkpoints) {
-  const auto cols = table_columns(checkpoints);
+std::string markdown_table(const std::vector<json>& checkpoints, const std::vector<TableColumn>& cols,
+                           const std::string& note) {
   std::ostringstream o;
   o << "| model |";
   for (const auto& col : cols) o << " " << col.header << " |";
@@ -172,30 +169,53 @@ std::string markdown_table(const std::vector<json>& checkpoints) {
     for (const auto& cell : row) o << " " << cell << " |";
     o << "\n";
   }
-  o << "\nPercent. mCE / relative mCE: AlexNet = 100 (lower is better); IN-O: AUPR with ImageNet-O as positives; "
-       "attacks: top-1 under attack at eps (units of 1/255), labels = the model's clean predictions.\n";
+  o << "\n" << note << "\n";
   return o.str();
 }
 
-std::vector<std::pair<std::string, std::string>> bench_plots(const std::vector<json>& checkpoints) {
+std::vector<std::pair<std::string, std::string>> family_severity_plots(
+    const std::vector<json>& checkpoints, const json::json_pointer& mean_at, const json::json_pointer& std_at,
+    const json::json_pointer& severities_at, const std::string& title_prefix, const std::string& metric) {
   std::vector<std::pair<std::string, std::string>> plots;
-  const std::vector<double> severities = {1, 2, 3, 4, 5};
   for (const auto& family : corruption_families()) {
     LinePlot p;
-    p.title = "ImageNet-C " + family + ": top-1 vs severity (bars: spread over its corruptions)";
+    p.title = title_prefix + " " + family + ": " + metric + " vs severity (bars: spread over its corruptions)";
     p.x_label = "severity";
-    p.y_label = "top-1 accuracy";
+    p.y_label = metric;
     p.y_min = 0;
     p.y_max = 1;
     for (const auto& c : checkpoints) {
       const auto& s = c["summary"];
-      if (!s.contains("c") || !s["c"]["family_accuracy_by_severity"].contains(family)) continue;
-      p.series.push_back(series(c["label"].get<std::string>(), severities,
-                                s["c"]["family_accuracy_by_severity"][family].get<std::vector<double>>(),
-                                s["c"]["family_accuracy_std_by_severity"][family].get<std::vector<double>>()));
+      if (!s.contains(mean_at) || !s[mean_at].contains(family)) continue;
+      std::vector<double> severities;
+      if (s.contains(severities_at))
+        severities = s[severities_at].get<std::vector<double>>();
+      else
+        for (int k = 1; k <= kNumSeverities; ++k) severities.push_back(k);
+      p.series.push_back(series(c["label"].get<std::string>(), severities, s[mean_at][family].get<std::vector<double>>(),
+                                s[std_at][family].get<std::vector<double>>()));
     }
     if (!p.series.empty()) plots.emplace_back("c_" + family + ".svg", render_svg(p));
   }
+  return plots;
+}
+
+std::string console_table(const std::vector<json>& checkpoints) {
+  return console_table(checkpoints, present_columns(checkpoints, classify_columns(checkpoints)),
+                       "(percent; mCE and relative mCE: AlexNet = 100; attacks: top-1 under attack, eps in 1/255)");
+}
+
+std::string markdown_table(const std::vector<json>& checkpoints) {
+  return markdown_table(checkpoints, present_columns(checkpoints, classify_columns(checkpoints)),
+                        "Percent. mCE / relative mCE: AlexNet = 100 (lower is better); IN-O: AUPR with ImageNet-O as "
+                        "positives; attacks: top-1 under attack at eps (units of 1/255), labels = the model's clean "
+                        "predictions.");
+}
+
+std::vector<std::pair<std::string, std::string>> bench_plots(const std::vector<json>& checkpoints) {
+  auto plots = family_severity_plots(checkpoints, json::json_pointer("/c/family_accuracy_by_severity"),
+                                     json::json_pointer("/c/family_accuracy_std_by_severity"),
+                                     json::json_pointer("/c/severities"), "ImageNet-C", "top-1 accuracy");
   std::map<std::string, LinePlot> attack_plots;  // "<attack>_<space>"
   for (const auto& c : checkpoints) {
     if (!c["summary"].contains("attacks")) continue;

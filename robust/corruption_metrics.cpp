@@ -31,22 +31,47 @@ const std::string& corruption_family(Corruption c) {
   return corruption_families().at(kFamilyOf[static_cast<int>(c)]);
 }
 
+FamilyMeans family_means(const std::map<std::string, std::vector<double>>& values) {
+  std::map<std::string, std::vector<std::vector<double>>> family_rows;  // family -> rows of its corruptions
+  size_t n = 0;
+  for (const auto& [name, row] : values) {
+    if (n == 0) n = row.size();
+    if (row.empty() || row.size() != n)
+      throw std::invalid_argument("family_means: '" + name + "' has " + std::to_string(row.size()) +
+                                  " values, the others " + std::to_string(n) + " (one per severity)");
+    family_rows[corruption_family(corruption_from_name(name))].push_back(row);
+  }
+  FamilyMeans f;
+  for (const auto& [family, rows] : family_rows) {
+    std::vector<double> mean(n, 0.0), sd(n, 0.0);
+    double all = 0;
+    for (size_t k = 0; k < n; ++k) {
+      for (const auto& r : rows) mean[k] += r[k] / rows.size();
+      for (const auto& r : rows) sd[k] += (r[k] - mean[k]) * (r[k] - mean[k]) / rows.size();
+      sd[k] = std::sqrt(sd[k]);  // population std over the family's corruptions
+      all += mean[k] / n;
+    }
+    f.by_severity[family] = mean;
+    f.std_by_severity[family] = sd;
+    f.overall[family] = all;
+  }
+  return f;
+}
+
 CorruptionSummary summarize_corruptions(const std::map<std::string, std::vector<double>>& errors, double clean_error) {
   CorruptionSummary s;
-  std::map<std::string, std::vector<std::vector<double>>> family_rows;  // family -> accuracy rows (5 each)
+  std::map<std::string, std::vector<double>> accuracy;  // corruption -> accuracy at severities 1..5
   for (const auto& [name, errs] : errors) {
     const Corruption c = corruption_from_name(name);
     if (errs.size() != static_cast<size_t>(kNumSeverities))
       throw std::invalid_argument("summarize_corruptions: '" + name + "' has " + std::to_string(errs.size()) +
                                   " errors, expected one per severity (" + std::to_string(kNumSeverities) + ")");
-    std::vector<double> acc;
     double sum = 0, rel = 0;
     for (double e : errs) {
-      acc.push_back(1 - e);
+      accuracy[name].push_back(1 - e);
       sum += e;
       rel += e - clean_error;
     }
-    family_rows[corruption_family(c)].push_back(acc);
     if (static_cast<int>(c) >= kNumBenchmarkCorruptions) continue;
     const double alex = alexnet_corruption_error(c);
     s.ce[name] = sum / (kNumSeverities * alex);
@@ -59,18 +84,11 @@ CorruptionSummary summarize_corruptions(const std::map<std::string, std::vector<
     s.mce /= s.mce_corruptions;
     s.relative_mce /= s.mce_corruptions;
   }
-  for (const auto& [family, rows] : family_rows) {
-    std::vector<double> mean(kNumSeverities, 0.0), sd(kNumSeverities, 0.0);
-    double all = 0;
-    for (int k = 0; k < kNumSeverities; ++k) {
-      for (const auto& r : rows) mean[k] += r[k] / rows.size();
-      for (const auto& r : rows) sd[k] += (r[k] - mean[k]) * (r[k] - mean[k]) / rows.size();
-      sd[k] = std::sqrt(sd[k]);  // population std over the family's corruptions (the plots' error bars)
-      all += mean[k] / kNumSeverities;
-    }
-    s.family_accuracy_by_severity[family] = mean;
-    s.family_accuracy_std_by_severity[family] = sd;
-    s.family_accuracy[family] = all;
+  if (!accuracy.empty()) {
+    auto f = family_means(accuracy);
+    s.family_accuracy_by_severity = std::move(f.by_severity);
+    s.family_accuracy_std_by_severity = std::move(f.std_by_severity);
+    s.family_accuracy = std::move(f.overall);
   }
   return s;
 }

@@ -16,7 +16,10 @@ namespace rpct::robust {
 // AlexNet's top-1 error on each benchmark corruption, averaged over the 5 severities (the published table
 // used for mCE; gaussian_noise .886428 ... jpeg_compression .606500). Indexed by Corruption, the 15 only.
 double alexnet_corruption_error(Corruption c);
-// AlexNet's clean top-1 error (torchvision's AlexNet, 56.52% top-1, the model the ImageNet-C paper used).
+// AlexNet's clean top-1 error, for relative mCE: 1 - 0.56522, torchvision's published acc@1 of
+// AlexNet_Weights.IMAGENET1K_V1 (https://pytorch.org/vision/stable/models/generated/torchvision.models.alexnet.html),
+// the checkpoint alexnet-owt-4df8aa71.pth that hendrycks/robustness ImageNet-C/test.py evaluates as `alexnet`.
+// (The RPC-Attention code, rachtsy/KPCA_code, reports mCE only, no relative mCE.)
 constexpr double kAlexNetCleanError = 0.43478;
 
 // The family of a corruption: "noise", "blur", "weather" or "digital" (the 4 extra ones in theirs:
@@ -32,6 +35,16 @@ struct CorruptionSummary {
   std::map<std::string, std::vector<double>> family_accuracy_by_severity, family_accuracy_std_by_severity;
   std::map<std::string, double> family_accuracy;
 };
+
+// Per corruption family: the mean over its corruptions present, at each severity, with the population std
+// over them (the plots' error bars), and the mean over the severities. values: corruption name -> one value
+// per severity evaluated (accuracy, mIoU, ...), every row the same length; throws std::invalid_argument
+// naming an unknown corruption or a row of another length.
+struct FamilyMeans {
+  std::map<std::string, std::vector<double>> by_severity, std_by_severity;
+  std::map<std::string, double> overall;
+};
+FamilyMeans family_means(const std::map<std::string, std::vector<double>>& values);
 
 // errors: corruption name -> the top-1 error at severities 1..5 (5 values); clean_error: the model's clean
 // top-1 error. Throws std::invalid_argument naming an unknown corruption or a row without 5 values.

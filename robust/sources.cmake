@@ -1,6 +1,6 @@
 # robust/: robustness benchmarks (issue 14), on the trainer floor: may include trainer/, models/, datasets/ and
 # core/; trainer/ never includes robust/, launch/ does. Its own library: the corruptions, attacks, OOD metrics,
-# the suites and reports of `rpctrain bench classify` (rpctrain links it). Only robust/ links OpenCV (core + imgproc, Debian's
+# the suites and reports of `rpctrain bench classify` and `bench segment` (rpctrain links it). Only robust/ links OpenCV (core + imgproc, Debian's
 # libopencv-imgproc-dev: GaussianBlur, filter2D, resize, Canny, distanceTransform as the package calls them).
 find_path(RPCT_OPENCV_INCLUDE opencv2/imgproc.hpp PATH_SUFFIXES opencv4 REQUIRED)
 find_library(RPCT_OPENCV_CORE opencv_core REQUIRED)
@@ -28,6 +28,8 @@ add_library(rpct_robust STATIC
   ${CMAKE_CURRENT_LIST_DIR}/attacks.cpp
   ${CMAKE_CURRENT_LIST_DIR}/bench_classify.cpp
   ${CMAKE_CURRENT_LIST_DIR}/bench_report.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/bench_runner.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/bench_segment.cpp
   ${CMAKE_CURRENT_LIST_DIR}/corruption_metrics.cpp
   ${CMAKE_CURRENT_LIST_DIR}/ood_metrics.cpp
   ${CMAKE_CURRENT_LIST_DIR}/suite.cpp

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <stdexcept>
 
 #include "datasets/fashion_mnist.h"
@@ -42,6 +43,17 @@ InputNormalization input_normalization(const Config& cfg) {
 uint64_t corruption_seed(uint64_t seed, int64_t slot, Corruption c, int severity) {
   return mix64(mix64(mix64(seed ^ 0x436F727275707431ull) ^ static_cast<uint64_t>(slot)) ^
                (static_cast<uint64_t>(c) << 8 | static_cast<uint64_t>(severity)));
+}
+
+std::function<void(Image&, int64_t)> image_corruption(const CorruptionSpec& spec) {
+  return [spec](Image& image, int64_t index) {
+    TORCH_CHECK(image.channels == 3 && image.pixels.size() == static_cast<size_t>(image.width) * image.height * 3,
+                "image_corruption: needs an 8-bit RGB image, got ", image.channels, " channels");
+    auto hwc = torch::from_blob(image.pixels.data(), {image.height, image.width, 3}, torch::kUInt8);  // (H, W, 3)
+    auto out = corrupt(hwc, spec.corruption, spec.severity,
+                       corruption_seed(spec.seed, index, spec.corruption, spec.severity)).contiguous();  // (H, W, 3)
+    std::memcpy(image.pixels.data(), out.data_ptr<uint8_t>(), image.pixels.size());
+  };
 }
 
 void corrupt_normalized_batch(torch::Tensor& x, const InputNormalization& norm, const CorruptionSpec& spec,

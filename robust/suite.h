@@ -7,15 +7,19 @@
 //   MaskedTopkTask  top-1 / top-5 with the logits restricted to a class subset (ImageNet-A/-R: 200 wnids).
 //   MaxSoftmaxScoreTask  per-sample OOD scores -max softmax (ImageNet-O), gathered through the sums.
 //   AttackTask    accuracy on adversarial inputs (robust/attacks.h) made against the clean predictions.
+//   image_corruption  a corruption as a per-image edit, for sources that hand out their decoded images (the
+//                 ADE20K evaluation source of bench segment: corrupted before the segmentation eval transform).
 #pragma once
 #include <torch/torch.h>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "datasets/batch_source.h"
+#include "datasets/decode.h"
 #include "robust/attacks.h"
 #include "robust/corruptions.h"
 #include "trainer/classification.h"
@@ -40,6 +44,12 @@ struct CorruptionSpec {
 
 // The seed of one image's corruption: (run seed, image slot, corruption, severity).
 uint64_t corruption_seed(uint64_t seed, int64_t slot, Corruption c, int severity);
+
+// A per-image edit that corrupts an 8-bit RGB image (H, W, 3) in place with `spec`, its seed derived from
+// (spec.seed, the image's dataset index, corruption, severity): for sources that hand out their decoded images
+// (the ADE20K evaluation source's SegmentationSourceOptions::eval_image_edit, before its eval transform).
+// Thread-safe. Another channel count is an error naming it.
+std::function<void(Image& image, int64_t index)> image_corruption(const CorruptionSpec& spec);
 
 // Applies `spec` to a normalized batch (B, C, H, W), C = 1 or 3, in place of its values: each image is turned
 // back into its 8-bit pixels (exactly: the sources normalize 8-bit images; anything else is an error naming

@@ -39,3 +39,20 @@ rank_pids() {
     [ -n "$r" ] && echo "$p $r"
   done
 }
+
+# bench_check FILE PYTHON_EXPR...: for the `rpctrain bench` tests. Evaluates each expression with r = the last
+# JSON line of FILE (the command's result), b = bench.json of r["out"], items(k) / summary(k) = checkpoint k's
+# items / summary in it (json, math and sys imported); prints the ones that do not hold; 1 if any.
+bench_check() {
+  "$py" - "$@" <<'PY'
+import json, math, sys
+lines = [l for l in open(sys.argv[1]) if l.startswith("{")]
+r = json.loads(lines[-1])
+b = json.load(open(r["out"] + "/bench.json")) if r.get("ok") and "out" in r else None
+def items(k=0): return b["checkpoints"][k]["items"]
+def summary(k=0): return b["checkpoints"][k]["summary"]
+bad = [e for e in sys.argv[2:] if not eval(e)]
+for e in bad: print("  not true:", e, "\n  result:", json.dumps(r)[:600])
+sys.exit(1 if bad else 0)
+PY
+}

@@ -61,6 +61,14 @@ SegmentationSourceOptions segmentation_source_options(const Config& cfg, bool tr
   return o;
 }
 
+Ade20kDataset open_ade20k(const Config& cfg, bool train) {
+  Ade20kOptions o;
+  o.root = cfg.data.root;
+  o.split = train ? "training" : "validation";
+  o.limit = train ? cfg.data.limit_train : cfg.data.limit_test;
+  return Ade20kDataset::open(o);
+}
+
 std::shared_ptr<BatchSource> make_batch_source(const Config& cfg, bool train) {
   const DataConfig& d = cfg.data;
   if (d.kind == "fashion_mnist")
@@ -77,11 +85,7 @@ std::shared_ptr<BatchSource> make_batch_source(const Config& cfg, bool train) {
     return std::make_shared<ImageFolderSource>(ImageFolderDataset::open(o), classification_source_options(cfg, train));
   }
   if (d.kind == "ade20k") {
-    Ade20kOptions o;
-    o.root = d.root;
-    o.split = train ? "training" : "validation";
-    o.limit = train ? d.limit_train : d.limit_test;
-    auto ds = Ade20kDataset::open(o);
+    auto ds = open_ade20k(cfg, train);
     if (!train) return std::make_shared<Ade20kEvalSource>(std::move(ds), segmentation_source_options(cfg, false));
     return std::make_shared<Ade20kSource>(std::move(ds), segmentation_source_options(cfg, true));
   }

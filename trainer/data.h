@@ -16,6 +16,9 @@ ClassificationSourceOptions classification_source_options(const Config& cfg, boo
 // !train: the test pipeline's rescale at each ratio of seg.eval_scales.
 SegmentationSourceOptions segmentation_source_options(const Config& cfg, bool train);
 
+// data.kind ade20k: the training or validation split of data.root (limit_train / limit_test).
+Ade20kDataset open_ade20k(const Config& cfg, bool train);
+
 // fashion_mnist: FashionMnistSource (train: augmented per data.augment; test: plain).
 // imagenet: ImageFolderSource over <data.root>/train or /val (limit_train / limit_test).
 // ade20k: Ade20kSource over training (crops); Ade20kEvalSource over validation (whole images, labels at

@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <mutex>
 #include <set>
+#include <tuple>
 
 #include "datasets/ade20k.h"
 #include "datasets/loader.h"
@@ -234,6 +236,45 @@ TEST(Ade20k, EvalSourceKeepsOriginalLabelSizesPerSample) {
   EXPECT_EQ(skipped.indices, (std::vector<int64_t>{0}));
   o.on_bad_sample = BadSamplePolicy::kError;
   expect_throw_with([&] { Ade20kEvalSource(ds, o).make_batch(0, {3}); }, {"ADE_val_00000009", "missing"});
+}
+
+// SegmentationSourceOptions::eval_image_edit (the robustness benchmark's corruptions): it sees each image at
+// its stored size with its dataset index, before the rescale and normalisation; the labels stay as they were.
+TEST(Ade20k, EvalImageEditSeesTheFullImageBeforeTheTransformAndNotTheLabels) {
+  TempDir d;
+  write_pair(d, "validation", "ADE_val_00000001", 40, 30);
+  write_pair(d, "validation", "ADE_val_00000002", 24, 48);
+  const auto ds = Ade20kDataset::open({d.path, "validation"});
+  SegmentationSourceOptions o;
+  o.transform.scale_long = 32;
+  o.transform.scale_short = 6;  // views under half the stored size: a JPEG decode would be DCT-scaled to half
+  o.transform.eval_scales = {1.0, 1.5};
+  const Batch plain = Ade20kEvalSource(ds, o).make_batch(0, {0, 1});
+  std::mutex mu;
+  std::set<std::tuple<int64_t, int, int>> seen;  // (index, width, height)
+  o.eval_image_edit = [&](Image& image, int64_t index) {
+    std::lock_guard<std::mutex> lock(mu);
+    seen.insert({index, image.width, image.height});
+    std::fill(image.pixels.begin(), image.pixels.end(), uint8_t{255});  // white
+  };
+  const Batch edited = Ade20kEvalSource(ds, o).make_batch(0, {1, 0});
+  EXPECT_EQ(seen, (std::set<std::tuple<int64_t, int, int>>{{0, 40, 30}, {1, 24, 48}}));
+  ASSERT_EQ(edited.sample_views.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    SCOPED_TRACE("sample " + std::to_string(i));
+    const size_t same_in_plain = 1 - i;  // edited asked for {1, 0}
+    EXPECT_TRUE(torch::equal(edited.sample_labels[i], plain.sample_labels[same_in_plain]));
+    for (size_t v = 0; v < 2; ++v) {
+      const auto& view = edited.sample_views[i][v];  // (3, h, w)
+      EXPECT_EQ(view.sizes(), plain.sample_views[same_in_plain][v].sizes());
+      for (int c = 0; c < 3; ++c)  // white, normalized: exactly (1 - mean) / std as normalize_into's table
+        EXPECT_TRUE(torch::all(view[c] == (1.f - o.transform.mean[c]) / o.transform.std[c]).item<bool>()) << "channel " << c;
+    }
+  }
+  // An edit must keep the image's size; one that does not is an error naming the image.
+  o.eval_image_edit = [](Image& image, int64_t) { image.width -= 1; };
+  o.on_bad_sample = BadSamplePolicy::kError;
+  expect_throw_with([&] { Ade20kEvalSource(ds, o).make_batch(0, {0}); }, {"ADE_val_00000001.jpg", "changed the image's size"});
 }
 
 TEST(Ade20k, ClassNamesFromTheDataSetOrDefaults) {

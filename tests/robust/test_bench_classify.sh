@@ -11,20 +11,8 @@ tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
 fails=0; fail() { echo "FAIL $*"; fails=$((fails+1)); }
 ok() { echo "ok   $*"; }
 MPI=(mpirun -np 2 --oversubscribe --bind-to none)
-# check FILE PYTHON_EXPR...: evaluates the expressions with r = the last JSON line of FILE, b = bench.json of
-# r["out"]; prints the failing one.
-check() {
-  "$py" - "$@" <<'PY'
-import json, sys
-lines = [l for l in open(sys.argv[1]) if l.startswith("{")]
-r = json.loads(lines[-1])
-b = json.load(open(r["out"] + "/bench.json")) if r.get("ok") and "out" in r else None
-def items(k=0): return b["checkpoints"][k]["items"]
-bad = [e for e in sys.argv[2:] if not eval(e)]
-for e in bad: print("  not true:", e, "\n  result:", json.dumps(r)[:600])
-sys.exit(1 if bad else 0)
-PY
-}
+source "$src/tests/script_lib.sh"
+check() { bench_check "$@"; }
 
 # --- a small Fashion-MNIST model (seconds) ---
 cfg=(--config "$src/configs/fmnist_quick.yaml" --set data.limit_train=4096 --set train.epochs=2

@@ -1,4 +1,5 @@
-// mCE, relative mCE and family accuracies (robust/corruption_metrics.h) from hand-made error tables.
+// mCE, relative mCE and family accuracies (robust/corruption_metrics.h) from hand-made error tables; family means
+// over any number of severities.
 #include <gtest/gtest.h>
 
 #include <map>
@@ -60,6 +61,20 @@ TEST(CorruptionMetrics, HandMadeTable) {
   EXPECT_NEAR(s.family_accuracy.at("weather"), 0.9, kSumTolerance);
   EXPECT_NEAR(s.family_accuracy.at("noise"), 0.3, kSumTolerance);
   EXPECT_EQ(s.family_accuracy.count("blur"), 0u);
+}
+
+// family_means on the severities a run evaluated (bench segment's --severities): rows of any common length.
+TEST(CorruptionMetrics, FamilyMeansOverTheSeveritiesGiven) {
+  const auto f = family_means({{"gaussian_noise", {0.5, 0.1}}, {"shot_noise", {0.3, 0.3}}, {"fog", {0.9, 0.7}}});
+  ASSERT_EQ(f.by_severity.at("noise").size(), 2u);
+  EXPECT_NEAR(f.by_severity.at("noise")[0], 0.4, kSumTolerance);
+  EXPECT_NEAR(f.by_severity.at("noise")[1], 0.2, kSumTolerance);
+  EXPECT_NEAR(f.std_by_severity.at("noise")[0], 0.1, kSumTolerance);  // population std of {0.5, 0.3}
+  EXPECT_NEAR(f.std_by_severity.at("weather")[1], 0.0, kSumTolerance);
+  EXPECT_NEAR(f.overall.at("noise"), 0.3, kSumTolerance);
+  EXPECT_NEAR(f.overall.at("weather"), 0.8, kSumTolerance);
+  EXPECT_EQ(f.overall.count("blur"), 0u);
+  rpct::test::expect_error_naming([] { family_means({{"fog", {0.1, 0.2}}, {"snow", {0.1}}}); }, {"snow", "1 values"});
 }
 
 TEST(CorruptionMetrics, BadTablesAreNamed) {

@@ -1,6 +1,7 @@
 // The suite's evaluation sources (robust/suite.h): corruptions applied to the 8-bit image before
 // normalisation (RGB and gray Fashion-MNIST), keyed by the image's slot; non-8-bit inputs refused;
-// SuiteSource's subset, label map and slot indices.
+// SuiteSource's subset, label map and slot indices; image_corruption (bench segment's per-image edit), keyed by
+// the image's dataset index.
 #include <gtest/gtest.h>
 
 #include <vector>
@@ -80,6 +81,33 @@ TEST_F(SuiteTest, AnImagesCorruptionDependsOnItsSlotOnly) {
   EXPECT_FALSE(torch::equal(once, elsewhere));
   EXPECT_NE(corruption_seed(3, 7, Corruption::kGaussianNoise, 5), corruption_seed(3, 7, Corruption::kGaussianNoise, 4));
   EXPECT_NE(corruption_seed(3, 7, Corruption::kGaussianNoise, 5), corruption_seed(3, 7, Corruption::kShotNoise, 5));
+}
+
+// image_corruption: the edit bench segment hands the ADE20K evaluation source, keyed by the dataset index.
+TEST_F(SuiteTest, ImageCorruptionEditsAnImageKeyedByItsIndex) {
+  auto u8 = torch::randint(0, 256, {9, 11, 3}, torch::kUInt8);  // (H, W, 3), odd sizes
+  auto image_of = [&] {
+    rpct::Image im;
+    im.width = 11, im.height = 9, im.channels = 3;
+    im.pixels.assign(u8.data_ptr<uint8_t>(), u8.data_ptr<uint8_t>() + u8.numel());
+    return im;
+  };
+  const CorruptionSpec spec{Corruption::kGaussianNoise, 4, 21};
+  const auto edit = image_corruption(spec);
+  auto at5 = image_of(), again = image_of(), at6 = image_of();
+  edit(at5, 5);
+  edit(again, 5);
+  edit(at6, 6);
+  const auto expect = corrupt(u8, spec.corruption, spec.severity,
+                              corruption_seed(spec.seed, 5, spec.corruption, spec.severity));  // (H, W, 3)
+  EXPECT_EQ(at5.pixels, std::vector<uint8_t>(expect.data_ptr<uint8_t>(), expect.data_ptr<uint8_t>() + expect.numel()));
+  EXPECT_EQ(at5.pixels, again.pixels);
+  EXPECT_NE(at5.pixels, at6.pixels);
+  EXPECT_NE(at5.pixels, image_of().pixels);
+  rpct::Image gray;
+  gray.width = gray.height = 4, gray.channels = 1;
+  gray.pixels.assign(16, 0);
+  rpct::test::expect_error_naming([&] { edit(gray, 0); }, {"8-bit RGB", "1 channels"});
 }
 
 TEST_F(SuiteTest, InputsThatAreNotEightBitImagesAreRefused) {

@@ -15,10 +15,11 @@ add_test(NAME test_corruptions_vs_package
          COMMAND ${RPCT_CORRUPT_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/compare_corruptions.py $<TARGET_FILE:corruption_driver>)
 _rpct_test_properties(test_corruptions_vs_package "unit" 300)
 
-# The suites of `rpctrain bench classify`: OOD metrics against scikit-learn, mCE from hand-made tables, attacks,
+# The suites of `rpctrain bench classify` / `bench segment`: OOD metrics against scikit-learn, mCE from hand-made tables, attacks,
 # the evaluation sources, and the command end to end (rpctrain).
 foreach(t test_ood_metrics test_corruption_metrics test_attacks test_suite)
   rpct_add_test(${t} LABELS unit SOURCES ${t}.cpp)
   target_link_libraries(${t} PRIVATE rpct_robust)
 endforeach()
 rpct_add_script_test(test_bench_classify SCRIPT test_bench_classify.sh LABELS mpi slow TIMEOUT 600)
+rpct_add_script_test(test_bench_segment SCRIPT test_bench_segment.sh LABELS mpi slow TIMEOUT 300)
