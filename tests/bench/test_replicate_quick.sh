@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `bench/run replicate --quick` end to end (labels mpi, slow): all 5 attention variants x 2 seeds trained with
-# mpirun -np 2 on a tiny subset (1 epoch) and benchmarked (clean, 15 corruptions x 5 severities, FGSM / PGD at 2
+# mpirun -np 2 on a tiny subset (2 epochs) and benchmarked (clean, 15 corruptions x 5 severities, FGSM / PGD at 2
 # eps in both input spaces, 32 images); then every table cell must be present and finite, the Welch p-values in
 # [0, 1], the SVGs well-formed with one line per variant; a rerun skips every finished (variant, seed) and
 # `--tables-only` rebuilds the same tables from the results files alone.
