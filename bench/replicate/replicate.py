@@ -46,7 +46,7 @@ BASELINE = "sym"
 FAMILIES = ["noise", "blur", "weather", "digital"]
 # The full replication's recipe: configs/fmnist_vit.yaml as is (10 epochs, the whole training and test split);
 # the benchmark on an evenly strided 1000 of the 10000 test images: PGD's 20 steps x 4 eps x 2 spaces dominate it
-# (measured: the benchmark of 1000 images costs ~3.6 training epochs, PGD ~80% of it); at 1000 images the binomial
+# (measured: the benchmark of 1000 images costs ~3 training epochs, PGD ~75% of it); at 1000 images the binomial
 # standard error of a ~85% accuracy is ~1.1 points, about the spread over seeds.
 FULL = {"epochs": None, "train_sets": [], "bench_limit": 1000, "eps": "1,2,4,8"}
 # --quick: a smoke run in minutes (the `slow` test's): 2 epochs of a tiny model on 512 images (2 epochs and a step
