@@ -104,24 +104,35 @@ def train_and_bench(args, recipe, variant, seed):
     """One (variant, seed): train (or resume / skip), bench (or resume / skip); writes its results file."""
     name = f"{variant}_s{seed}"
     result_path = os.path.join(args.out, "results", name + ".json")
-    if os.path.exists(result_path):
-        log(f"{name}: done before ({result_path}), skipped")
-        return json.load(open(result_path))
     run_dir = os.path.join(args.out, "runs", name)
     sets = recipe["train_sets"] + VARIANTS[variant] + [f"train.seed={seed}", "train.threads=1"]
     if recipe["epochs"]:
         sets.append(f"train.epochs={recipe['epochs']}")
+    bench_settings = {"limit": recipe["bench_limit"], "eps": recipe["eps"]}
+    if os.path.exists(result_path):
+        done = json.load(open(result_path))
+        if done.get("overrides") != sets:  # another recipe in the same folder would mix two studies in one table
+            raise RuntimeError(f"{result_path}: trained with {done.get('overrides')}, this command asks for {sets}: "
+                               f"use another --out (or delete {name}'s results and run dir)")
+        if {k: done["bench"].get(k) for k in bench_settings} == bench_settings:
+            log(f"{name}: done before ({result_path}), skipped")
+            return done
+        log(f"{name}: benchmarked with other settings ({result_path}); benchmarking again")
     set_args = [a for s in sets for a in ("--set", s)]
     train_log = os.path.join(args.out, "logs", name + ".train.log")
     train_done = os.path.join(args.out, "logs", name + ".train.json")
     if os.path.exists(train_done) and os.path.exists(os.path.join(run_dir, "model.safetensors")):
         train = json.load(open(train_done))
+        if train.get("overrides", sets) != sets:
+            raise RuntimeError(f"{run_dir}: trained with {train.get('overrides')}, this command asks for {sets}: "
+                               f"use another --out")
         log(f"{name}: trained before, skipped")
     else:
         t0 = time.time()
         train = run_logged(mpirun(args) + ["train", "--config", args.config] + set_args +
                            ["--run-dir", run_dir, "--resume", "auto"], train_log)
         train["wall_s"] = time.time() - t0
+        train["overrides"] = sets
         write_json(train_done, train)
         log(f"{name}: trained in {train['wall_s']:.0f} s: top-1 {train.get('top1')}")
     # The benchmark: the run's resolved config; train.seed 0 for every run, so all models see the same corrupted
@@ -138,7 +149,7 @@ def train_and_bench(args, recipe, variant, seed):
     bench = json.load(open(os.path.join(bench_out, "bench.json")))["checkpoints"][0]
     result = {"variant": variant, "seed": seed, "overrides": sets, "train": train,
               "bench": {"items": bench["items"], "summary": bench["summary"], "params_sha256": bench["params_sha256"],
-                        "limit": recipe["bench_limit"], "eps": recipe["eps"], "wall_s": bench_s,
+                        **bench_settings, "wall_s": bench_s,
                         "items_run": bench_line.get("items_run")}}
     write_json(result_path, result)
     log(f"{name}: bench in {bench_s:.0f} s")

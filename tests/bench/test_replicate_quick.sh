@@ -71,6 +71,10 @@ cp "$out/tables.json" "$tmp/tables1.json"
 bash "$src/bench/replicate/run.sh" --quick --seeds 2 --out "$out" > "$tmp/run2.out" 2> "$tmp/run2.err" || fail "rerun"
 [ "$(grep -c 'done before' "$tmp/run2.err")" = 10 ] && ! grep -q "rpctrain train\|bench classify" "$tmp/run2.err" \
   && ok "a rerun skips all 10 finished (variant, seed) jobs" || { fail "rerun skipped"; tail -n 5 "$tmp/run2.err"; }
+# Another recipe in the same folder is refused, naming the results file.
+bash "$src/bench/replicate/run.sh" --quick --seeds 1 --epochs 3 --variants sym --out "$out" > "$tmp/o.out" 2> "$tmp/o.err"
+[ $? = 1 ] && grep -q "sym_s0.json: trained with .*use another --out" "$tmp/o.err" \
+  && ok "another --epochs in the same --out: refused, naming the results file" || { fail "other recipe"; tail -n 3 "$tmp/o.err"; }
 rm -rf "$out/runs" "$out/logs"/*.train.json
 bash "$src/bench/replicate/run.sh" --tables-only "$out" > "$tmp/run3.out" 2> "$tmp/run3.err" || { fail "--tables-only"; tail "$tmp/run3.err"; }
 "$py" - "$tmp/tables1.json" "$out/tables.json" <<'PY' && ok "--tables-only (training runs deleted) rebuilds identical tables" || fail "tables-only differs"
