@@ -15,6 +15,8 @@ namespace {
 constexpr double kMarginLeft = 64, kMarginRight = 170, kMarginTop = 36, kMarginBottom = 52;
 // Half-width of an error bar's end cap and the radius of a point marker, pixels.
 constexpr double kCapHalfWidth = 4, kMarkerRadius = 3;
+// Height of the overall title above a grid of panels, pixels.
+constexpr double kPanelTitleHeight = 32;
 // Line colours, cycled (Tableau 10).
 const char* const kColors[] = {"#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
                                "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"};
@@ -76,7 +78,11 @@ std::vector<double> nice_ticks(double lo, double hi, int target) {
   return ticks;
 }
 
-std::string render_svg(const LinePlot& plot) {
+namespace {
+
+// The plot's elements (background, title, axes, series, legend) in its own coordinates, 0..width x 0..height;
+// the caller writes the enclosing <svg> element.
+void write_plot_body(std::ostringstream& o, const LinePlot& plot) {
   double x_lo = std::numeric_limits<double>::infinity(), x_hi = -x_lo, y_lo = x_lo, y_hi = -x_lo;
   size_t points = 0;
   for (const auto& s : plot.series) {
@@ -100,9 +106,6 @@ std::string render_svg(const LinePlot& plot) {
   const auto px = [&](double x) { return left + (x - x_lo) / (x_hi - x_lo) * (right - left); };
   const auto py = [&](double y) { return bottom - (y - y_lo) / (y_hi - y_lo) * (bottom - top); };
 
-  std::ostringstream o;
-  o << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << plot.width << "\" height=\"" << plot.height
-    << "\" font-family=\"sans-serif\" font-size=\"12\">\n";
   o << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
   o << "<text x=\"" << fmt(W / 2) << "\" y=\"20\" text-anchor=\"middle\" font-size=\"14\">" << xml_escape(plot.title)
     << "</text>\n";
@@ -152,8 +155,77 @@ std::string render_svg(const LinePlot& plot) {
     o << "<text x=\"" << fmt(right + 38) << "\" y=\"" << fmt(ly + 4) << "\" stroke=\"none\" fill=\"black\">"
       << xml_escape(s.label) << "</text>\n</g>\n";
   }
+}
+
+const char* const kSvgRoot = "<svg xmlns=\"http://www.w3.org/2000/svg\" font-family=\"sans-serif\" font-size=\"12\"";
+
+}  // namespace
+
+std::string render_svg(const LinePlot& plot) {
+  std::ostringstream o;
+  o << kSvgRoot << " width=\"" << plot.width << "\" height=\"" << plot.height << "\">\n";
+  write_plot_body(o, plot);
   o << "</svg>\n";
   return o.str();
+}
+
+std::string render_svg_panels(const std::vector<LinePlot>& panels, int columns, const std::string& title) {
+  if (panels.empty()) throw std::invalid_argument("render_svg_panels: '" + title + "' has no panels");
+  if (columns < 1) throw std::invalid_argument("render_svg_panels: columns must be >= 1, got " + std::to_string(columns));
+  int cell_w = 0, cell_h = 0;
+  for (const auto& p : panels) cell_w = std::max(cell_w, p.width), cell_h = std::max(cell_h, p.height);
+  const int cols = std::min<int>(columns, static_cast<int>(panels.size()));
+  const int rows = (static_cast<int>(panels.size()) + cols - 1) / cols;
+  const int title_h = title.empty() ? 0 : static_cast<int>(kPanelTitleHeight);
+  std::ostringstream o;
+  o << kSvgRoot << " width=\"" << cols * cell_w << "\" height=\"" << title_h + rows * cell_h << "\">\n";
+  o << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
+  if (!title.empty())
+    o << "<text x=\"" << fmt(cols * cell_w / 2.0) << "\" y=\"22\" text-anchor=\"middle\" font-size=\"16\">"
+      << xml_escape(title) << "</text>\n";
+  for (size_t k = 0; k < panels.size(); ++k) {
+    // Each panel is a nested <svg> at its cell: its own coordinate system, clipped to its size.
+    o << "<svg class=\"panel\" x=\"" << (k % cols) * cell_w << "\" y=\"" << title_h + (k / cols) * cell_h
+      << "\" width=\"" << panels[k].width << "\" height=\"" << panels[k].height << "\">\n";
+    write_plot_body(o, panels[k]);
+    o << "</svg>\n";
+  }
+  o << "</svg>\n";
+  return o.str();
+}
+
+LinePlot line_plot_from_json(const nlohmann::json& spec, const std::string& where) {
+  const auto bad = [&](const std::string& why) { return std::invalid_argument(where + ": " + why); };
+  if (!spec.is_object()) throw bad("a plot must be a JSON object, got " + std::string(spec.type_name()));
+  static const char* const kKeys[] = {"title", "x_label", "y_label", "y_min", "y_max", "width", "height", "series"};
+  for (const auto& [key, value] : spec.items())
+    if (std::find(std::begin(kKeys), std::end(kKeys), key) == std::end(kKeys)) throw bad("unknown key '" + key + "'");
+  LinePlot p;
+  try {
+    p.title = spec.value("title", "");
+    p.x_label = spec.value("x_label", "");
+    p.y_label = spec.value("y_label", "");
+    if (spec.contains("y_min")) p.y_min = spec.at("y_min").get<double>();
+    if (spec.contains("y_max")) p.y_max = spec.at("y_max").get<double>();
+    p.width = spec.value("width", p.width);
+    p.height = spec.value("height", p.height);
+    if (!spec.contains("series") || !spec.at("series").is_array()) throw bad("'series' must be a list");
+    for (size_t i = 0; i < spec.at("series").size(); ++i) {
+      const auto& s = spec.at("series")[i];
+      const std::string at = "series[" + std::to_string(i) + "]";
+      if (!s.is_object() || !s.contains("x") || !s.contains("y")) throw bad(at + ": needs 'x' and 'y' lists");
+      PlotSeries series;
+      series.label = s.value("label", at);
+      series.x = s.at("x").get<std::vector<double>>();
+      series.y = s.at("y").get<std::vector<double>>();
+      if (s.contains("err")) series.err = s.at("err").get<std::vector<double>>();
+      p.series.push_back(std::move(series));
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw bad(std::string("wrong type: ") + e.what());
+  }
+  if (p.width < 1 || p.height < 1) throw bad("width and height must be >= 1 pixel");
+  return p;
 }
 
 }  // namespace rpct

@@ -24,10 +24,10 @@ void print_help(const std::string& cmd, const std::string& text) {
 
 std::optional<po::variables_map> parse(const std::string& cmd, int argc, const char* const* argv,
                                        const po::options_description& options, const std::string& usage,
-                                       const char* positional) {
+                                       const char* positional, int positional_count) {
   po::variables_map vm;
   po::positional_options_description pos;
-  if (positional) pos.add(positional, 1);
+  if (positional) pos.add(positional, positional_count);
   try {
     po::store(po::command_line_parser(argc, argv).options(options).positional(pos).run(), vm);
     if (vm.count("help")) {

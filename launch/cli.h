@@ -32,10 +32,11 @@ po::options_description command_options(const std::string& title);
 // Parses argv[1..argc) against `options`; argv[0] is the command's own name (skipped). A bare
 // argument fills the option named `positional` if given (e.g. `inspect CKPT_DIR`). With --help:
 // prints `usage`, the options and the JSON line {"cmd": cmd, "ok": true, "help": true}, and returns
-// nullopt. A parse error or a missing required option is a UsageError.
+// nullopt. A parse error or a missing required option is a UsageError. `positional_count` bare arguments
+// fill `positional` (-1: all of them, e.g. `report RUN_DIR RUN_DIR ...`).
 std::optional<po::variables_map> parse(const std::string& cmd, int argc, const char* const* argv,
                                        const po::options_description& options, const std::string& usage,
-                                       const char* positional = nullptr);
+                                       const char* positional = nullptr, int positional_count = 1);
 
 // Prints `text` (a usage message) and the help JSON line {"cmd": cmd, "ok": true, "help": true}.
 void print_help(const std::string& cmd, const std::string& text);

@@ -1,17 +1,22 @@
-// The `rpctrain` binary: train / eval / inspect / export / import / launch / prepare-data. Every
+// The `rpctrain` binary: train / eval / inspect / export / import / launch / prepare-data / bench / report /
+// plot. Every
 // command prints, as its last line on stdout, one JSON object with its result (or
 // {"ok":false,"error":...}); exit code 0 on success, 2 on a usage or config error, 1 on a runtime
 // failure (launch/cli.h).
 #include <boost/program_options.hpp>
 #include <unistd.h>
 
+#include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <type_traits>
+#include <sstream>
 
 #include "core/json_result.h"
 #include "core/log.h"
+#include "core/svg_plot.h"
 #include "distributed/dist_context.h"
 #include "launch/cli.h"
 #include "launch/launcher.h"
@@ -26,6 +31,7 @@
 #include "trainer/runtime.h"
 #include "trainer/safetensors.h"
 #include "trainer/trainer.h"
+#include "trainer/training_curves.h"
 #include "trainer/weights.h"
 
 namespace po = boost::program_options;
@@ -49,6 +55,8 @@ const char* kTopHelp =
     "  import  timm / Segmenter-named weights -> rpctrain names: rpctrain import FILE --config CFG --out FILE\n"
     "  bench   robustness benchmark:     rpctrain bench classify --config FILE --checkpoint A [--checkpoint B ...]\n"
     "                                    rpctrain bench segment --config FILE --checkpoint A [--checkpoint B ...]\n"
+    "  report  training curves of runs:  rpctrain report RUN_DIR [RUN_DIR ...] --out FILE.svg\n"
+    "  plot    line plots from JSON:     rpctrain plot SPEC.json --out FILE.svg\n"
     "  launch  build and run the mpirun command: rpctrain launch --nodes 2 --hostfile H --procs-per-node 8 -- train ...\n"
     "\n"
     "Run under mpirun for data-parallel training (one process per GPU or CPU share).\n"
@@ -355,6 +363,97 @@ int cmd_bench(int argc, char** argv, rpct::DistContext& dist) {
   if (what == "classify") return cmd_bench_classify(argc, argv, dist);
   if (what == "segment") return cmd_bench_segment(argc, argv, dist);
   throw UsageError("bench: unknown benchmark '" + what + "' (classify, segment)");
+const char* kReportUsage =
+    "usage: rpctrain report RUN_DIR|METRICS.jsonl [RUN_DIR ...] --out FILE.svg [--x step|epoch] [--columns N]\n"
+    "         [--title TEXT]\n"
+    "Training curves of several runs in one SVG, from each run's metrics.jsonl: train loss, test top-1 and/or mIoU,\n"
+    "learning rate; one line per run.\n";
+
+// Writes `svg` to `out` (atomically); returns its size in bytes.
+size_t write_svg(const std::string& out, const std::string& svg) {
+  rpct::write_file_atomic(out, svg);
+  return svg.size();
+}
+
+// `rpctrain report RUN_DIR ... --out FILE.svg`: no MPI process (it only reads files).
+int cmd_report(int argc, char** argv) {
+  auto desc = cli::command_options("rpctrain report options");
+  desc.add_options()("runs", po::value<std::vector<std::string>>()->required()->composing(),
+                     "run directories (or their metrics.jsonl files)")(
+      "out", po::value<std::string>()->required(), "the SVG file to write")(
+      "x", po::value<std::string>()->default_value("step"),
+      "x axis: step (optimizer step; loss and lr from the step records) or epoch (epoch records only)")(
+      "columns", po::value<int>()->default_value(2), "panels per row")(
+      "title", po::value<std::string>()->default_value("training curves"), "title above the panels");
+  auto parsed = cli::parse("report", argc - 1, argv + 1, desc, kReportUsage, "runs", -1);
+  if (!parsed) return 0;
+  const auto& vm = *parsed;
+  const auto x = vm["x"].as<std::string>();
+  if (x != "step" && x != "epoch") throw UsageError("--x: expected step or epoch, got '" + x + "'");
+  const int columns = vm["columns"].as<int>();
+  if (columns < 1) throw UsageError("--columns: must be >= 1, got " + std::to_string(columns));
+  const auto paths = vm["runs"].as<std::vector<std::string>>();
+  const auto labels = rpct::run_labels(paths);
+  std::vector<rpct::RunCurves> runs;
+  nlohmann::json listed = nlohmann::json::array();
+  for (size_t i = 0; i < paths.size(); ++i) {
+    runs.push_back(rpct::read_run_curves(paths[i], labels[i]));
+    const auto& r = runs.back();
+    nlohmann::json row = {{"label", r.label}, {"metrics_file", r.file}, {"step_records", r.step.size()},
+                          {"epoch_records", r.epoch.size()}};
+    for (const char* m : {"top1", "miou"}) {
+      const auto it = r.epoch_values.find(m);
+      if (it != r.epoch_values.end() && !it->second.empty() && std::isfinite(it->second.back()))
+        row[std::string("final_") + m] = it->second.back();
+    }
+    listed.push_back(row);
+  }
+  const auto plots = rpct::training_curve_plots(runs, x == "step" ? rpct::CurveAxis::kStep : rpct::CurveAxis::kEpoch);
+  const auto out = vm["out"].as<std::string>();
+  nlohmann::json panels = nlohmann::json::array();
+  for (const auto& p : plots) panels.push_back(p.title);
+  const size_t bytes = write_svg(out, rpct::render_svg_panels(plots, columns, vm["title"].as<std::string>()));
+  print_result({{"cmd", "report"}, {"ok", true}, {"out", out}, {"bytes", bytes}, {"panels", panels}, {"runs", listed}});
+  return 0;
+}
+
+// `rpctrain plot SPEC.json --out FILE.svg`: SPEC is one plot or {"title": ..., "columns": N, "panels": [plot, ...]}
+// (core/svg_plot.h's JSON form), e.g. written by a benchmark script.
+int cmd_plot(int argc, char** argv) {
+  auto desc = cli::command_options("rpctrain plot options");
+  desc.add_options()("spec", po::value<std::string>()->required(), "JSON plot description")(
+      "out", po::value<std::string>()->required(), "the SVG file to write");
+  auto vm = parse(argc, argv, desc,
+                  "usage: rpctrain plot SPEC.json --out FILE.svg\n"
+                  "SPEC: {\"title\", \"x_label\", \"y_label\", \"y_min\", \"y_max\", \"series\": [{\"label\", \"x\": [..], "
+                  "\"y\": [..], \"err\": [..]}]}\n      or {\"title\": T, \"columns\": N, \"panels\": [plot, ...]}",
+                  "spec");
+  if (!vm) return 0;
+  const auto spec_path = (*vm)["spec"].as<std::string>();
+  std::ifstream in(spec_path);
+  if (!in) throw std::runtime_error(spec_path + ": cannot read");
+  std::stringstream text;
+  text << in.rdbuf();
+  const auto spec = nlohmann::json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
+  if (spec.is_discarded()) throw UsageError(spec_path + ": not valid JSON");
+  std::string svg;
+  try {
+    if (spec.is_object() && spec.contains("panels")) {
+      std::vector<rpct::LinePlot> panels;
+      for (size_t i = 0; i < spec["panels"].size(); ++i)
+        panels.push_back(rpct::line_plot_from_json(spec["panels"][i], spec_path + ": panels[" + std::to_string(i) + "]"));
+      svg = rpct::render_svg_panels(panels, spec.value("columns", 2), spec.value("title", ""));
+    } else {
+      svg = rpct::render_svg(rpct::line_plot_from_json(spec, spec_path));
+    }
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(e.what());
+  } catch (const nlohmann::json::exception& e) {
+    throw UsageError(spec_path + ": " + e.what());
+  }
+  const auto out = (*vm)["out"].as<std::string>();
+  print_result({{"cmd", "plot"}, {"ok", true}, {"out", out}, {"bytes", write_svg(out, svg)}});
+  return 0;
 }
 
 // Runs the MPI-process command `cmd` (argv[1]).
@@ -392,6 +491,9 @@ int main(int argc, char** argv) {
     cli::print_help("help", kTopHelp);
     return cli::kExitOk;
   }
+  if (cmd == "report")  // reads files only: no MPI process
+    return cli::run_command(cmd, [&] { return cmd_report(argc, argv); });
+  if (cmd == "plot") return cli::run_command(cmd, [&] { return cmd_plot(argc, argv); });
   if (cmd == "launch")  // the launcher runs mpirun itself: it must not be an MPI process
     return cli::run_command(cmd, [&] { return rpct::launch_main(argc - 1, argv + 1, self_executable(argv[0])); });
   rpct::DistContext* dist = nullptr;

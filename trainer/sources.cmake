@@ -16,4 +16,5 @@ target_sources(rpct_core PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/checkpoint.cpp
   ${CMAKE_CURRENT_LIST_DIR}/weights.cpp
   ${CMAKE_CURRENT_LIST_DIR}/backbone.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/training_curves.cpp
 )

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# `bench/run replicate --quick` end to end (labels mpi, slow): all 5 attention variants x 2 seeds trained with
+# mpirun -np 2 on a tiny subset (2 epochs) and benchmarked (clean, 15 corruptions x 5 severities, FGSM / PGD at 2
+# eps in both input spaces, 32 images); then every table cell must be present and finite, the Welch p-values in
+# [0, 1], the SVGs well-formed with one line per variant; a rerun skips every finished (variant, seed) and
+# `--tables-only` rebuilds the same tables from the results files alone.
+set -u
+bin="$1"; src="$RPCT_SOURCE_DIR"; py="${RPCT_PYTHON:-python3}"
+tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
+fails=0; fail() { echo "FAIL $*"; fails=$((fails+1)); }
+ok() { echo "ok   $*"; }
+export RPCT_BUILD="$(dirname "$bin")" RPCT_PYTHON="$py"
+out="$tmp/rep"
+
+t0=$(date +%s)
+bash "$src/bench/replicate/run.sh" --quick --seeds 2 --out "$out" > "$tmp/run1.out" 2> "$tmp/run1.err" \
+  || { fail "replicate --quick"; tail -n 30 "$tmp/run1.err"; }
+echo "replicate --quick: $(( $(date +%s) - t0 )) s"
+"$py" - "$out" <<'PY' && ok "every cell of the 5 x 2 table present and finite; p-values in [0, 1]" || fail "table cells"
+import json, math, sys
+t = json.load(open(sys.argv[1] + "/tables.json"))
+variants = ["softmax", "sym", "kvpos", "rpc", "rpc_all"]
+bad = []
+if t["variants"] != variants: bad.append(f"variants {t['variants']}")
+if any(t["seeds"][v] != 2 for v in variants): bad.append(f"seeds {t['seeds']}")
+cols = t["columns"]
+need = ["clean top-1", "C mean top-1", "mCE vs sym", "C noise", "C blur", "C weather", "C digital"] + \
+       [f"{a}-{s} {e}" for a in ("FGSM", "PGD") for s in ("norm", "px") for e in ("2", "8")]
+bad += [f"missing column {c}" for c in need if c not in cols]
+for v in variants:
+    for c in cols:
+        for what in ("mean", "std"):
+            x = t[what][v].get(c)
+            if not isinstance(x, (int, float)) or not math.isfinite(x): bad.append(f"{what}[{v}][{c}] = {x}")
+    if v != "sym":
+        for c in cols:
+            p = t["vs_sym"].get(v, {}).get(c, {}).get("p")
+            if not isinstance(p, (int, float)) or not 0 <= p <= 1: bad.append(f"p[{v}][{c}] = {p}")
+# mCE is relative to sym: sym's own mean mCE is 100% up to its seed spread (summed errors / their seed mean).
+if abs(t["mean"]["sym"]["mCE vs sym"] - 1) > 0.05: bad.append(f"sym mCE {t['mean']['sym']['mCE vs sym']}")
+for b in bad[:10]: print("  ", b)
+sys.exit(1 if bad else 0)
+PY
+md="$out/RESULTS.md"
+if [ -s "$md" ] && ! grep -qi "nan\|n/a\| inf" "$md" && grep -q "^| rpc_all | 2 | " "$md" && grep -q "^| rpc | .*(p " "$md" \
+   && grep -q "^- RPC-SymViT beats SymViT on clean accuracy" "$md"; then
+  ok "RESULTS.md: table rows, differences with p-values, the claims, no nan"
+else
+  fail "RESULTS.md content"; head -n 30 "$md"
+fi
+"$py" - "$out" <<'PY' && ok "severity.svg / attacks.svg / curves.svg well-formed, one line per variant per panel" || fail "plots"
+import sys, xml.etree.ElementTree as E
+ns = "{http://www.w3.org/2000/svg}"
+bad = []
+for name, panels in (("severity.svg", 5), ("attacks.svg", 4), ("curves.svg", 3)):
+    root = E.parse(f"{sys.argv[1]}/{name}").getroot()
+    got = [p for p in root.iter(ns + "svg") if p.get("class") == "panel"]
+    if len(got) != panels: bad.append(f"{name}: {len(got)} panels, expected {panels}")
+    for p in got:
+        lines = len(list(p.iter(ns + "polyline")))
+        if lines != 5: bad.append(f"{name}: a panel with {lines} lines")
+for b in bad[:10]: print("  ", b)
+sys.exit(1 if bad else 0)
+PY
+for v in softmax sym kvpos rpc rpc_all; do for s in 0 1; do
+  [ -s "$out/results/${v}_s$s.json" ] || fail "missing results/${v}_s$s.json"
+done; done
+
+# Rerun: every (variant, seed) is skipped; --tables-only rebuilds the same numbers.
+cp "$out/tables.json" "$tmp/tables1.json"
+bash "$src/bench/replicate/run.sh" --quick --seeds 2 --out "$out" > "$tmp/run2.out" 2> "$tmp/run2.err" || fail "rerun"
+[ "$(grep -c 'done before' "$tmp/run2.err")" = 10 ] && ! grep -q "rpctrain train\|bench classify" "$tmp/run2.err" \
+  && ok "a rerun skips all 10 finished (variant, seed) jobs" || { fail "rerun skipped"; tail -n 5 "$tmp/run2.err"; }
+# Another recipe in the same folder is refused, naming the results file.
+bash "$src/bench/replicate/run.sh" --quick --seeds 1 --epochs 3 --variants sym --out "$out" > "$tmp/o.out" 2> "$tmp/o.err"
+[ $? = 1 ] && grep -q "sym_s0.json: trained with .*use another --out" "$tmp/o.err" \
+  && ok "another --epochs in the same --out: refused, naming the results file" || { fail "other recipe"; tail -n 3 "$tmp/o.err"; }
+rm -rf "$out/runs" "$out/logs"/*.train.json
+bash "$src/bench/replicate/run.sh" --tables-only "$out" > "$tmp/run3.out" 2> "$tmp/run3.err" || { fail "--tables-only"; tail "$tmp/run3.err"; }
+"$py" - "$tmp/tables1.json" "$out/tables.json" <<'PY' && ok "--tables-only (training runs deleted) rebuilds identical tables" || fail "tables-only differs"
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+sys.exit(0 if (a["mean"], a["std"], a["vs_sym"]) == (b["mean"], b["std"], b["vs_sym"]) else 1)
+PY
+tail -n 1 "$tmp/run3.out" | grep -q '"ok": true' || fail "tables-only result line"
+
+# Bad input: an unknown variant is named.
+bash "$src/bench/replicate/run.sh" --variants sym,qkv --out "$tmp/x" > "$tmp/u.out" 2>&1
+[ $? = 2 ] && grep -q "unknown qkv" "$tmp/u.out" && ok "--variants qkv: exit 2 naming it" || fail "usage error"
+
+[ $fails = 0 ] && echo "all replicate checks passed" && exit 0
+exit 1

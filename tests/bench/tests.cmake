@@ -1,0 +1,7 @@
+# bench/: the replication (issue 13, bench/replicate): its statistics (Student-t CDF, Welch's t-test) against
+# closed forms and scipy (the corruptions venv has scipy; the torch venv running the benchmark does not), and
+# `bench/run replicate --quick` end to end (every variant x 2 seeds, every table cell present and finite).
+add_test(NAME test_replicate_stats
+         COMMAND ${RPCT_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_replicate_stats.py ${RPCT_CORRUPT_PYTHON})
+_rpct_test_properties(test_replicate_stats "unit" "")
+rpct_add_script_test(test_replicate_quick SCRIPT test_replicate_quick.sh LABELS mpi slow TIMEOUT 600)
