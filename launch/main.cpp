@@ -363,6 +363,8 @@ int cmd_bench(int argc, char** argv, rpct::DistContext& dist) {
   if (what == "classify") return cmd_bench_classify(argc, argv, dist);
   if (what == "segment") return cmd_bench_segment(argc, argv, dist);
   throw UsageError("bench: unknown benchmark '" + what + "' (classify, segment)");
+}
+
 const char* kReportUsage =
     "usage: rpctrain report RUN_DIR|METRICS.jsonl [RUN_DIR ...] --out FILE.svg [--x step|epoch] [--columns N]\n"
     "         [--title TEXT]\n"
