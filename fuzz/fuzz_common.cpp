@@ -34,17 +34,21 @@ void expect_named_error(const std::exception& e, const std::vector<std::string>&
 }
 
 const std::string& scratch_dir() {
-  static const std::string dir = [] {
+  // Allocated once and never freed: the atexit handler below runs after the static destructors of objects
+  // made before it was registered, so it must not use a function-local static std::string.
+  static const std::string* const dir = [] {
     const char* tmp = std::getenv("TMPDIR");
-    const std::string d = std::string(tmp && *tmp ? tmp : "/tmp") + "/rpct_fuzz_" + std::to_string(::getpid());
-    boost::filesystem::create_directories(d);
+    // /dev/shm when there is one: scratch files are rewritten on every execution.
+    const std::string base = tmp && *tmp ? tmp : (boost::filesystem::is_directory("/dev/shm") ? "/dev/shm" : "/tmp");
+    auto* d = new std::string(base + "/rpct_fuzz_" + std::to_string(::getpid()));
+    boost::filesystem::create_directories(*d);
     std::atexit([] {
       boost::system::error_code ec;
       boost::filesystem::remove_all(scratch_dir(), ec);
     });
     return d;
   }();
-  return dir;
+  return *dir;
 }
 
 void write_scratch(const std::string& path, const uint8_t* data, size_t size) {

@@ -47,7 +47,7 @@ for t in "${targets[@]}"; do
     -artifact_prefix="$findings/" "${dict[@]}" >"$log" 2>&1
   rc=$?
   set -e
-  execs="$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)"
+  execs="$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -n 1 || echo 0)"
   new=$(( $(ls "$findings" | wc -l) - before ))
   if [ "$rc" -ne 0 ] || [ "$new" -gt 0 ]; then
     status=1

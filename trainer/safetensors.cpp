@@ -32,7 +32,8 @@ torch::ScalarType dtype_of(const std::string& n, const std::string& path, const 
 
 void write_safetensors(const std::string& path, const NamedTensors& tensors,
                        const std::map<std::string, std::string>& metadata) {
-  nlohmann::ordered_json header;
+  // An object even when empty: a default ordered_json dumps as `null`, which is not a safetensors header.
+  nlohmann::ordered_json header = nlohmann::ordered_json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;
   std::vector<torch::Tensor> data;
   int64_t offset = 0;
@@ -133,6 +134,8 @@ NamedTensors read_safetensors(const std::string& path, std::map<std::string, std
   } catch (const std::exception& e) {
     throw std::runtime_error(path + ": corrupt header: " + e.what());
   }
+  // `null`: what this writer wrote for no tensors and no metadata before it wrote `{}`; nothing to read.
+  if (header.is_null()) return {};
   if (!header.is_object()) throw std::runtime_error(path + ": corrupt header: " + header.type_name() + ", not a JSON object");
   const int64_t data_start = 8 + static_cast<int64_t>(len), data_size = size - data_start;
   NamedTensors out;
