@@ -65,7 +65,8 @@ torch::Tensor read_idx(const std::string& path, uint32_t magic, int ndims, const
                              (static_cast<int64_t>(values.size()) > payload ? "more"
                                                                             : std::to_string(header_bytes + values.size())));
   auto t = torch::empty(sizes, torch::kUInt8);
-  std::memcpy(t.data_ptr<uint8_t>(), values.data(), values.size());
+  // An empty set (a size of 0) has no storage: memcpy must not get its null pointer, even for 0 bytes.
+  if (!values.empty()) std::memcpy(t.data_ptr<uint8_t>(), values.data(), values.size());
   return t;
 }
 
