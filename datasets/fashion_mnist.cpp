@@ -8,7 +8,10 @@
 #include <memory>
 #include <type_traits>
 #include <boost/filesystem.hpp>
+#include <optional>
 #include <stdexcept>
+
+#include "core/checked_size.h"
 
 namespace rpct {
 namespace {
@@ -49,15 +52,16 @@ torch::Tensor read_idx(const std::string& path, uint32_t magic, int ndims, const
   if (static_cast<int64_t>(header.size()) < header_bytes || be32(header, 0) != magic)
     throw std::runtime_error(path + ": not an IDX " + kind + " file (bad magic)");
   std::vector<int64_t> sizes;
-  int64_t payload = 1;
   std::string dims_text;
   for (int i = 0; i < ndims; ++i) {
     sizes.push_back(be32(header, 4 + 4 * size_t(i)));
     dims_text += (i ? "x" : "") + std::to_string(sizes.back());
-    if (__builtin_mul_overflow(payload, sizes.back(), &payload) || payload == INT64_MAX)
-      throw std::runtime_error(path + ": header claims " + kind + " of sizes " + std::to_string(sizes[0]) +
-                               "x...: more bytes than any file holds");
   }
+  const std::optional<int64_t> numel = checked_numel(sizes);
+  if (!numel || *numel == INT64_MAX)  // INT64_MAX: payload + 1 below must not overflow either
+    throw std::runtime_error(path + ": header claims " + kind + " sizes " + dims_text +
+                             ": too large (the product of the sizes overflows 64 bits)");
+  const int64_t payload = *numel;
   const auto values = read_gz_up_to(f.get(), path, payload + 1);  // one more: an oversized file is an error too
   if (static_cast<int64_t>(values.size()) != payload)
     throw std::runtime_error(path + ": truncated or oversized: header claims " + dims_text + ", expected " +

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "core/checked_size.h"
 #include "trainer/run_dir.h"
 
 namespace rpct {
@@ -89,17 +90,12 @@ TensorEntry parse_entry(const nlohmann::ordered_json& v, const std::string& path
   const auto& off = v.at("data_offsets");
   if (!shape.is_array()) throw std::runtime_error(what + "has a shape that is not a list: " + shape.dump());
   if (!off.is_array() || off.size() != 2) throw std::runtime_error(what + "has invalid data_offsets " + off.dump());
-  // Elements, and the product of the sizes with 0 counted as 1 (what LibTorch's strides multiply): both must
-  // fit in int64, else the shape is refused before LibTorch computes with it.
-  int64_t numel = 1, stride_span = 1;
-  for (const auto& d : shape) {
-    const int64_t n = header_count(d, what, "shape");
-    e.shape.push_back(n);
-    if (__builtin_mul_overflow(numel, n, &numel) || __builtin_mul_overflow(stride_span, std::max<int64_t>(n, 1), &stride_span))
-      throw std::runtime_error(what + "has shape " + shape.dump() + ", more elements than any file holds");
-  }
+  for (const auto& d : shape) e.shape.push_back(header_count(d, what, "shape"));
+  const std::optional<int64_t> numel = checked_numel(e.shape);
+  if (!numel)
+    throw std::runtime_error(what + "has shape " + shape.dump() + ", too large (the product of its sizes overflows 64 bits)");
   int64_t nbytes = 0;
-  if (__builtin_mul_overflow(numel, static_cast<int64_t>(c10::elementSize(e.dtype)), &nbytes))
+  if (__builtin_mul_overflow(*numel, static_cast<int64_t>(c10::elementSize(e.dtype)), &nbytes))
     throw std::runtime_error(what + "has shape " + shape.dump() + ", more bytes than any file holds");
   e.begin = header_count(off[0], what, "data_offsets");
   e.end = header_count(off[1], what, "data_offsets");
