@@ -2,34 +2,76 @@
 
 #include <zlib.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
+#include <memory>
+#include <type_traits>
 #include <boost/filesystem.hpp>
+#include <optional>
 #include <stdexcept>
+
+#include "core/checked_size.h"
 
 namespace rpct {
 namespace {
 
 constexpr const char* kPackageHint = "install the Debian package 'dataset-fashion-mnist' (apt-get install dataset-fashion-mnist)";
 
-// Reads a whole (possibly gzip-compressed) file; gzread handles plain files transparently.
-std::vector<uint8_t> read_gz(const std::string& path) {
-  if (!boost::filesystem::exists(path)) throw std::runtime_error(path + ": file not found; " + kPackageHint);
-  gzFile f = gzopen(path.c_str(), "rb");
-  if (!f) throw std::runtime_error(path + ": cannot open");
+uint32_t be32(const std::vector<uint8_t>& b, size_t off) {
+  return (uint32_t(b[off]) << 24) | (uint32_t(b[off + 1]) << 16) | (uint32_t(b[off + 2]) << 8) | uint32_t(b[off + 3]);
+}
+
+using GzFile = std::unique_ptr<std::remove_pointer_t<gzFile>, int (*)(gzFile)>;
+
+// Reads at most `max_bytes` more bytes of a (possibly gzip-compressed: gzread passes plain files through) file;
+// the buffer grows with the data actually there, so a header that lies about the size allocates nothing.
+std::vector<uint8_t> read_gz_up_to(gzFile f, const std::string& path, int64_t max_bytes) {
   std::vector<uint8_t> out;
   uint8_t buf[1 << 16];
   int n = 0;
-  while ((n = gzread(f, buf, sizeof(buf))) > 0) out.insert(out.end(), buf, buf + n);
-  int err = 0;
+  while (static_cast<int64_t>(out.size()) < max_bytes &&
+         (n = gzread(f, buf, static_cast<unsigned>(std::min<int64_t>(sizeof(buf), max_bytes - out.size())))) > 0)
+    out.insert(out.end(), buf, buf + n);
+  int err = Z_OK;
   const char* msg = gzerror(f, &err);
-  std::string err_text = (n < 0 || (err != Z_OK && err != Z_STREAM_END)) ? std::string(msg ? msg : "read error") : "";
-  gzclose(f);
-  if (!err_text.empty()) throw std::runtime_error(path + ": corrupt gzip data: " + err_text);
+  if (n < 0 || (err != Z_OK && err != Z_STREAM_END))
+    throw std::runtime_error(path + ": corrupt gzip data: " + std::string(msg ? msg : "read error"));
   return out;
 }
 
-uint32_t be32(const std::vector<uint8_t>& b, size_t off) {
-  return (uint32_t(b[off]) << 24) | (uint32_t(b[off + 1]) << 16) | (uint32_t(b[off + 2]) << 8) | uint32_t(b[off + 3]);
+// An IDX file (magic, `ndims` big-endian u32 sizes, then their product of u8 values): the sizes, and the
+// values as a tensor of those sizes. A wrong magic, sizes whose product overflows, or a payload shorter or
+// longer than the sizes say is an error naming the file; nothing beyond the claimed size is read into memory.
+torch::Tensor read_idx(const std::string& path, uint32_t magic, int ndims, const char* kind) {
+  if (!boost::filesystem::exists(path)) throw std::runtime_error(path + ": file not found; " + kPackageHint);
+  GzFile f(gzopen(path.c_str(), "rb"), &gzclose);
+  if (!f) throw std::runtime_error(path + ": cannot open");
+  const int64_t header_bytes = 4 + 4 * int64_t(ndims);
+  const auto header = read_gz_up_to(f.get(), path, header_bytes);
+  if (static_cast<int64_t>(header.size()) < header_bytes || be32(header, 0) != magic)
+    throw std::runtime_error(path + ": not an IDX " + kind + " file (bad magic)");
+  std::vector<int64_t> sizes;
+  std::string dims_text;
+  for (int i = 0; i < ndims; ++i) {
+    sizes.push_back(be32(header, 4 + 4 * size_t(i)));
+    dims_text += (i ? "x" : "") + std::to_string(sizes.back());
+  }
+  const std::optional<int64_t> numel = checked_numel(sizes);
+  if (!numel || *numel == INT64_MAX)  // INT64_MAX: payload + 1 below must not overflow either
+    throw std::runtime_error(path + ": header claims " + kind + " sizes " + dims_text +
+                             ": too large (the product of the sizes overflows 64 bits)");
+  const int64_t payload = *numel;
+  const auto values = read_gz_up_to(f.get(), path, payload + 1);  // one more: an oversized file is an error too
+  if (static_cast<int64_t>(values.size()) != payload)
+    throw std::runtime_error(path + ": truncated or oversized: header claims " + dims_text + ", expected " +
+                             std::to_string(header_bytes + payload) + " bytes, got " +
+                             (static_cast<int64_t>(values.size()) > payload ? "more"
+                                                                            : std::to_string(header_bytes + values.size())));
+  auto t = torch::empty(sizes, torch::kUInt8);
+  // An empty set (a size of 0) has no storage: memcpy must not get its null pointer, even for 0 bytes.
+  if (!values.empty()) std::memcpy(t.data_ptr<uint8_t>(), values.data(), values.size());
+  return t;
 }
 
 }  // namespace
@@ -41,29 +83,9 @@ uint64_t mix64(uint64_t x) {
   return x ^ (x >> 31);
 }
 
-torch::Tensor read_idx_images(const std::string& path) {
-  auto b = read_gz(path);
-  if (b.size() < 16 || be32(b, 0) != 0x00000803) throw std::runtime_error(path + ": not an IDX image file (bad magic)");
-  const int64_t n = be32(b, 4), h = be32(b, 8), w = be32(b, 12);
-  if (static_cast<int64_t>(b.size()) != 16 + n * h * w)
-    throw std::runtime_error(path + ": truncated or oversized: expected " + std::to_string(16 + n * h * w) +
-                             " bytes, got " + std::to_string(b.size()));
-  auto t = torch::empty({n, h, w}, torch::kUInt8);
-  std::memcpy(t.data_ptr<uint8_t>(), b.data() + 16, n * h * w);
-  return t;
-}
+torch::Tensor read_idx_images(const std::string& path) { return read_idx(path, 0x00000803, 3, "image"); }
 
-torch::Tensor read_idx_labels(const std::string& path) {
-  auto b = read_gz(path);
-  if (b.size() < 8 || be32(b, 0) != 0x00000801) throw std::runtime_error(path + ": not an IDX label file (bad magic)");
-  const int64_t n = be32(b, 4);
-  if (static_cast<int64_t>(b.size()) != 8 + n)
-    throw std::runtime_error(path + ": truncated or oversized: expected " + std::to_string(8 + n) + " bytes, got " +
-                             std::to_string(b.size()));
-  auto t = torch::empty({n}, torch::kUInt8);
-  std::memcpy(t.data_ptr<uint8_t>(), b.data() + 8, n);
-  return t.to(torch::kInt64);
-}
+torch::Tensor read_idx_labels(const std::string& path) { return read_idx(path, 0x00000801, 1, "label").to(torch::kInt64); }
 
 ImageSet load_fashion_mnist(const std::string& root, const std::string& split, int64_t limit) {
   if (!boost::filesystem::is_directory(root)) throw std::runtime_error(root + ": Fashion-MNIST directory not found; " + kPackageHint);

@@ -17,6 +17,7 @@ RPCT_DEB_PACKAGES=(
   libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev zlib1g-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libopencv-imgproc-dev
+  clang libclang-rt-dev
   dataset-fashion-mnist
 )
 

@@ -1,12 +1,9 @@
 #include "trainer/checkpoint.h"
 
 #include <ATen/CPUGeneratorImpl.h>
-#include <openssl/evp.h>
-
 #include <boost/filesystem.hpp>
 #include <cstdio>
 #include <fstream>
-#include <nlohmann/json.hpp>
 
 #include "core/log.h"
 #include "trainer/optimizer.h"
@@ -14,33 +11,9 @@
 #include "trainer/safetensors.h"
 
 namespace fs = boost::filesystem;
-using nlohmann::json;
 
 namespace rpct {
 namespace {
-
-std::string to_hex(const unsigned char* d, unsigned n) {
-  static const char* k = "0123456789abcdef";
-  std::string s;
-  for (unsigned i = 0; i < n; ++i) {
-    s += k[d[i] >> 4];
-    s += k[d[i] & 15];
-  }
-  return s;
-}
-
-struct Sha256 {
-  Sha256() : ctx(EVP_MD_CTX_new()) { EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr); }
-  ~Sha256() { EVP_MD_CTX_free(ctx); }
-  void update(const void* d, size_t n) { EVP_DigestUpdate(ctx, d, n); }
-  std::string hex() {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned n = 0;
-    EVP_DigestFinal_ex(ctx, md, &n);
-    return to_hex(md, n);
-  }
-  EVP_MD_CTX* ctx;
-};
 
 std::string step_dir_name(int64_t step) {
   char buf[32];
@@ -126,24 +99,6 @@ void copy_named_tensors(const NamedTensors& src, const std::string& prefix, cons
   }
 }
 
-std::string sha256_bytes(const void* data, size_t n) {
-  Sha256 h;
-  h.update(data, n);
-  return h.hex();
-}
-
-std::string sha256_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(path + ": cannot open");
-  Sha256 h;
-  std::vector<char> buf(1 << 20);
-  while (in) {
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    h.update(buf.data(), static_cast<size_t>(in.gcount()));
-  }
-  return h.hex();
-}
-
 std::string params_sha256(const std::vector<std::pair<std::string, torch::Tensor>>& named) {
   Sha256 h;
   for (const auto& [n, t] : named) {
@@ -152,26 +107,6 @@ std::string params_sha256(const std::vector<std::pair<std::string, torch::Tensor
     h.update(c.data_ptr(), c.nbytes());
   }
   return h.hex();
-}
-
-std::string verify_checkpoint(const std::string& dir) {
-  if (!fs::is_directory(dir)) return dir + ": checkpoint directory not found";
-  const std::string done = dir + "/DONE";
-  if (!fs::exists(done)) return dir + ": incomplete (no DONE marker)";
-  json j;
-  try {
-    std::ifstream in(done);
-    j = json::parse(in);
-  } catch (const std::exception& e) {
-    return done + ": corrupt DONE marker: " + e.what();
-  }
-  if (!j.contains("files") || !j["files"].is_object() || j["files"].empty()) return done + ": lists no files";
-  for (auto it = j["files"].begin(); it != j["files"].end(); ++it) {
-    const std::string f = dir + "/" + it.key();
-    if (!fs::exists(f)) return f + ": missing";
-    if (sha256_file(f) != it.value().get<std::string>()) return f + ": checksum mismatch (truncated or corrupted)";
-  }
-  return "";
 }
 
 Checkpointer::Checkpointer(std::string run_dir, const Config& cfg, const DistContext& dist)
@@ -216,23 +151,22 @@ std::string Checkpointer::save(const NamedTensors& params, const NamedTensors& b
     write_safetensors(dir + "/model.safetensors", model, {{"format", "rpctrain"}});
     const auto optim = save_optimizer_state(opt, params);
     write_safetensors(dir + "/optim.safetensors", optim.tensors, optim.metadata);
-    json meta = {{"format_version", kCheckpointFormat}, {"step", state.step},
-                 {"epoch", state.epoch},                {"epoch_pos", state.epoch_pos},
-                 {"epoch_steps", state.epoch_steps},    {"epoch_loss_sum", global_loss_sum / dist_.world_size()},
-                 {"best_metric", state.best_metric},      {"best_step", state.best_step},
-                 {"skipped_steps", state.skipped_steps},  {"epoch_skipped", state.epoch_skipped},
-                 {"world_size", dist_.world_size()},    {"batch_size_per_rank", cfg_.train.batch_size},
-                 {"config", to_yaml(cfg_)}};
-    write_file_atomic(dir + "/meta.json", meta.dump(2));
+    CheckpointMeta meta;
+    meta.state = state;
+    meta.state.epoch_loss_sum = global_loss_sum / dist_.world_size();
+    meta.world_size = dist_.world_size();
+    meta.batch_size_per_rank = cfg_.train.batch_size;
+    meta.config_yaml = to_yaml(cfg_);
+    write_file_atomic(dir + "/meta.json", checkpoint_meta_json(meta));
   }
   dist_.barrier();  // every rank's files are on disk before DONE names them
   if (dist_.is_root()) {
-    json files = json::object();
+    std::map<std::string, std::string> files;
     for (const auto& e : fs::directory_iterator(dir)) {
       const auto name = e.path().filename().string();
       if (name != "DONE" && name.find(".tmp.") == std::string::npos) files[name] = sha256_file(e.path().string());
     }
-    write_file_atomic(dir + "/DONE", json{{"step", state.step}, {"files", files}}.dump(2));
+    write_file_atomic(dir + "/DONE", done_marker_json(state.step, files));
     prune(state.best_step);
   }
   dist_.barrier();
@@ -333,26 +267,11 @@ std::optional<LoadedCheckpoint> Checkpointer::load(const std::string& spec, cons
   OptimizerState optim;
   optim.tensors = read_safetensors(optim_file, &optim.metadata);
   load_optimizer_state(opt, params, optim, optim_file);
-  json meta;
-  {
-    std::ifstream in(chosen + "/meta.json");
-    meta = json::parse(in);
-  }
-  if (meta.at("format_version").get<int>() != kCheckpointFormat)
-    throw std::runtime_error(chosen + "/meta.json: format_version " + meta["format_version"].dump() +
-                             ", this build reads " + std::to_string(kCheckpointFormat));
+  const CheckpointMeta meta = read_checkpoint_meta_file(chosen);
   auto& s = out.state;
-  s.step = meta.at("step");
-  s.epoch = meta.at("epoch");
-  s.epoch_pos = meta.at("epoch_pos");
-  s.epoch_steps = meta.at("epoch_steps");
-  s.epoch_loss_sum = meta.at("epoch_loss_sum");
-  s.best_metric = meta.contains("best_metric") ? meta.at("best_metric") : meta.at("best_top1");  // older runs: top-1
-  s.best_step = meta.at("best_step");
-  s.skipped_steps = meta.value("skipped_steps", int64_t{0});  // absent in checkpoints of older builds
-  s.epoch_skipped = meta.value("epoch_skipped", int64_t{0});
-  out.world_size = meta.at("world_size");
-  out.config_yaml = meta.at("config");
+  s = meta.state;
+  out.world_size = meta.world_size;
+  out.config_yaml = meta.config_yaml;
   const std::string rf = chosen + "/" + rank_file(dist_.rank());
   if (out.world_size == dist_.world_size() && fs::exists(rf)) {
     std::map<std::string, std::string> rmeta;
@@ -373,16 +292,6 @@ std::vector<std::pair<std::string, torch::Tensor>> read_checkpoint_params(const 
   NamedTensors out;
   for (auto& [n, t] : read_safetensors(dir + "/model.safetensors"))
     if (n.rfind("buffer/", 0) != 0 && n.rfind("ema/", 0) != 0) out.emplace_back(n, t);
-  return out;
-}
-
-std::map<std::string, std::string> read_checkpoint_meta(const std::string& dir) {
-  std::ifstream in(dir + "/meta.json");
-  if (!in) throw std::runtime_error(dir + "/meta.json: cannot open");
-  json meta = json::parse(in);
-  std::map<std::string, std::string> out;
-  for (auto it = meta.begin(); it != meta.end(); ++it)
-    out[it.key()] = it.value().is_string() ? it.value().get<std::string>() : it.value().dump();
   return out;
 }
 

@@ -13,27 +13,10 @@
 #include <vector>
 
 #include "distributed/dist_context.h"
+#include "trainer/checkpoint_files.h"  // TrainState, meta.json / DONE, SHA-256, verify_checkpoint
 #include "trainer/config.h"
 
 namespace rpct {
-
-constexpr int kCheckpointFormat = 1;
-
-// Where the training loop stands; with the checkpoint files it determines the rest of the run.
-struct TrainState {
-  int64_t step = 0;             // optimizer steps done
-  int64_t epoch = 0;            // epoch in progress
-  int64_t epoch_pos = 0;        // global samples consumed in this epoch (sampler position)
-  int64_t epoch_steps = 0;      // optimizer steps done in this epoch
-  double epoch_loss_sum = 0;    // sum of this epoch's step losses (for its logged mean)
-  double best_metric = -1;      // best value of the task's primary metric so far (higher is better), and its step
-  int64_t best_step = -1;
-  int64_t skipped_steps = 0;    // steps dropped for a non-finite loss (train.on_nonfinite = skip): whole run,
-  int64_t epoch_skipped = 0;    // and this epoch (not in epoch_loss_sum)
-};
-
-std::string sha256_file(const std::string& path);    // hex; throws naming the file
-std::string sha256_bytes(const void* data, size_t n);
 
 // SHA-256 over parameter names and bytes, in the model's registration order (fixed).
 std::string params_sha256(const std::vector<std::pair<std::string, torch::Tensor>>& named);
@@ -43,9 +26,6 @@ std::string params_sha256(const std::vector<std::pair<std::string, torch::Tensor
 // tensor, or the reverse) is an error naming `file` and the tensor.
 void copy_named_tensors(const std::vector<std::pair<std::string, torch::Tensor>>& src, const std::string& prefix,
                         const std::vector<std::pair<std::string, torch::Tensor>>& dst, const std::string& file);
-
-// "" when `dir` is a complete checkpoint whose files all verify; otherwise why not, naming the file.
-std::string verify_checkpoint(const std::string& dir);
 
 // A checkpoint directory passed over, and why (verify_checkpoint's message, which names the file).
 struct SkippedCheckpoint {
@@ -103,6 +83,5 @@ class Checkpointer {
 // Reads a checkpoint's model.safetensors: parameter name -> tensor in saved order, without the buffer/
 // and ema/ entries (for inspect/export).
 std::vector<std::pair<std::string, torch::Tensor>> read_checkpoint_params(const std::string& dir);
-std::map<std::string, std::string> read_checkpoint_meta(const std::string& dir);  // flat key -> JSON text
 
 }  // namespace rpct

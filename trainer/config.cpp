@@ -261,7 +261,10 @@ void apply_tree(const Registry& r, const YAML::Node& node, const std::string& pr
     fail(where, prefix, "expected a mapping, got '" + scalar_text(node) + "'");
   }
   for (const auto& kv : node) {
-    const std::string key = (prefix.empty() ? "" : prefix + ".") + kv.first.as<std::string>();
+    // YAML allows any node as a key (`? [a]` or `{[a]: 1}`); a config key is a name.
+    if (!kv.first.IsScalar())
+      fail(where, prefix.empty() ? "(top level)" : prefix, "has a key that is " + scalar_text(kv.first) + ", not a name");
+    const std::string key = (prefix.empty() ? "" : prefix + ".") + kv.first.Scalar();
     if (const Field* f = r.find(key)) {
       f->read(kv.second, where);
       seen.insert(key);
@@ -356,7 +359,11 @@ Config parse_config(const std::string& yaml_text, const std::string& source, con
   } catch (const YAML::Exception& e) {
     throw ConfigError(source + ": invalid YAML: " + e.what());
   }
-  return build(root, source, overrides);
+  try {
+    return build(root, source, overrides);
+  } catch (const YAML::Exception& e) {  // a yaml-cpp error on an unexpected node: still name the file
+    throw ConfigError(source + ": " + e.what());
+  }
 }
 
 Config load_config(const std::string& path, const std::vector<std::string>& overrides) {

@@ -13,6 +13,7 @@ target_sources(rpct_core PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/segmentation_eval.cpp
   ${CMAKE_CURRENT_LIST_DIR}/run_dir.cpp
   ${CMAKE_CURRENT_LIST_DIR}/safetensors.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/checkpoint_files.cpp
   ${CMAKE_CURRENT_LIST_DIR}/checkpoint.cpp
   ${CMAKE_CURRENT_LIST_DIR}/weights.cpp
   ${CMAKE_CURRENT_LIST_DIR}/backbone.cpp

@@ -135,3 +135,16 @@ TEST(Safetensors, DtypeOrShapeNotMatchingTheBytesNamesFileAndTensor) {
   write_bytes(path, file_bytes(R"({"w": {"dtype": "F32", "shape": [2], "data_offsets": [8, 0]}})", data));
   expect_error_naming([&] { rpct::read_safetensors(path); }, {path, "tensor 'w'", "data_offsets"});
 }
+
+// No tensors and no metadata: the header is `{}` (the writer wrote `null` before, which the safetensors format
+// and Python's reader do not accept; found by fuzz/ safetensors), and such an older file still reads as empty.
+TEST(Safetensors, EmptyFileHasAnObjectHeaderAndOldNullHeadersRead) {
+  TempDir dir;
+  const std::string path = dir.file("empty.safetensors");
+  rpct::write_safetensors(path, {});
+  const std::string bytes = read_bytes(path);
+  EXPECT_EQ(nlohmann::json::parse(bytes.substr(8, header_length(bytes))), nlohmann::json::object());
+  EXPECT_TRUE(rpct::read_safetensors(path).empty());
+  write_bytes(path, file_bytes("null", ""));
+  EXPECT_TRUE(rpct::read_safetensors(path).empty());
+}

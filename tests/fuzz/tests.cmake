@@ -1,0 +1,11 @@
+# fuzz/: the committed fuzz inputs (seeds and regressions of every target) replayed through the fuzz entry
+# functions in the normal build (see tests/CMakeLists.txt for the functions and labels). The fuzzing itself:
+# scripts/fuzz.sh (clang, libFuzzer).
+set(_fuzz ${PROJECT_SOURCE_DIR}/fuzz)
+rpct_add_test(test_fuzz_inputs LABELS unit SOURCES test_fuzz_inputs.cpp)
+target_sources(test_fuzz_inputs PRIVATE ${_fuzz}/fuzz_common.cpp ${_fuzz}/entry_config.cpp ${_fuzz}/entry_idx.cpp
+               ${_fuzz}/entry_decode.cpp ${_fuzz}/entry_safetensors.cpp ${_fuzz}/entry_checkpoint_meta.cpp)
+# The seed writer (run by hand when the formats change: build/tests/fuzz_write_seeds fuzz/corpus).
+add_executable(fuzz_write_seeds ${_fuzz}/write_seeds.cpp)
+target_precompile_headers(fuzz_write_seeds REUSE_FROM rpct_pch)
+target_link_libraries(fuzz_write_seeds PRIVATE rpct_core)
