@@ -168,11 +168,10 @@ def seg_train_and_bench(args, recipe, variant, seed):
     if not os.path.exists(os.path.join(backbone, "model.safetensors")):
         raise RuntimeError(f"{name}: needs the classification run {backbone} (run without --seg-only first)")
     data = os.path.join(args.out, "data", "fmnist_seg")
-    if not os.path.isdir(os.path.join(data, "ADEChallengeData2016")):
-        scene_args = (["--train", "256", "--val", "32"] if args.quick else ["--train", "8000", "--val", "200"])
-        run_logged([os.path.join(args.build, "rpctrain"), "prepare-data", "fashion-mnist-segmentation", "--out", data]
-                   + scene_args + ["--size", "84", "--min-items", "2", "--max-items", "4", "--min-scale", "1",
-                                   "--max-scale", "2"], os.path.join(args.out, "logs", "seg_data.log"))
+    # The segmentation job's scenes (scripts/seg_job.sh owns their arguments; it skips scenes already there).
+    counts = ["256", "32"] if args.quick else ["20000", "200"]
+    run_logged(["bash", os.path.join(REPO, "scripts", "seg_job.sh"), "--data-only", data] + counts,
+               os.path.join(args.out, "logs", "seg_data.log"), env=dict(os.environ, RPCT_BUILD_DIR=args.build))
     run_dir = os.path.join(args.out, "runs", name)
     sets = SEG_VARIANTS[variant] + [f"train.seed={seed}", f"seg.backbone={backbone}", f"data.root={data}",
                                     "train.threads=1"]
