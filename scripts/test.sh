@@ -32,9 +32,7 @@ case "$sanitize" in
 esac
 [ $# -gt 0 ] && selection=("${skip_long[@]}" "$@")
 export RPCT_BUILD_DIR="${RPCT_SANITIZE_BUILD_DIR:-$here/build-$kind}"
-# Unity build (8 sources per compiler call): LibTorch's templates are instantiated and compiled once per
-# batch instead of once per file, which is most of a file's compile time (README, Tests: measured times).
-export RPCT_CMAKE_ARGS="-DRPCT_SANITIZE=$sanitize -DRPCT_WITH_CUDA=OFF -DCMAKE_UNITY_BUILD=ON"
+export RPCT_CMAKE_ARGS="-DRPCT_SANITIZE=$sanitize -DRPCT_WITH_CUDA=OFF"
 build="$(bash "$here/scripts/build.sh" --configure | tail -n 1)"
 cmake --build "$build" --target build.ninja >&2  # re-runs CMake if a CMake file changed, so the listing is current
 # The executables the selected tests run: every absolute path in their commands that lies in the build tree
