@@ -254,7 +254,8 @@ std::vector<uint8_t> read_file_bytes(const std::string& path) {
 void write_file_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {
   std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "wb"), &std::fclose);
   if (!f) throw std::runtime_error(path + ": cannot create: " + std::strerror(errno));
-  if (std::fwrite(bytes.data(), 1, bytes.size(), f.get()) != bytes.size())
+  // An empty vector's data() may be null, and fwrite's buffer is declared nonnull (UBSan): write nothing then.
+  if (!bytes.empty() && std::fwrite(bytes.data(), 1, bytes.size(), f.get()) != bytes.size())
     throw std::runtime_error(path + ": write failed");
 }
 

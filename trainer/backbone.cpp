@@ -6,6 +6,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "core/strings.h"
 #include "models/vit.h"
 #include "trainer/weights.h"
 
@@ -15,8 +16,6 @@ namespace {
 const std::string kEncoderPrefix = "encoder.";  // a Segmenter's encoder tensors
 const std::string kPosEmbed = "pos_embed";
 const std::string kPatchWeight = "patch_embed.proj.weight";
-
-bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
 
 std::string shape_text(const torch::Tensor& t) {
   std::ostringstream s;

@@ -5,6 +5,7 @@
 
 #include <map>
 
+#include "core/strings.h"
 #include "models/vit_weights.h"
 #include "trainer/checkpoint.h"
 
@@ -13,8 +14,6 @@ namespace {
 
 const std::string kEmaPrefix = "ema/";        // a checkpoint's EMA copy of a parameter
 const std::string kBufferPrefix = "buffer/";  // a checkpoint's module buffers (not weights)
-
-bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
 
 }  // namespace
 

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 
 #include "datasets/decode.h"
@@ -115,6 +116,21 @@ TEST(Decode, PngNamedJpegDecodesByMagic) {
   EXPECT_EQ(h.width, 20);
   const Image out = decode_rgb(bytes, "p.JPEG", 5, 5);  // DCT scaling hint ignored for PNG
   EXPECT_EQ(out.pixels, src.pixels);                   // lossless
+}
+
+// Regression (scripts/test.sh --sanitize address,undefined): writing an empty vector passed its null data() to
+// fwrite, whose buffer is declared nonnull; UBSan stopped the test here. Also: rewriting a file with nothing
+// truncates it.
+TEST(Decode, WritingNoBytesMakesAnEmptyFile) {
+  TempDir dir;
+  const std::string path = dir.sub("nothing.bin");
+  write_file_bytes(path, {1, 2, 3});
+  write_file_bytes(path, {});
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  ASSERT_NE(f, nullptr) << path;
+  std::fseek(f, 0, SEEK_END);
+  EXPECT_EQ(std::ftell(f), 0) << path;
+  std::fclose(f);
 }
 
 TEST(Decode, BadFilesAreErrorsNamingTheFile) {
