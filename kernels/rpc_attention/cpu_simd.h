@@ -95,22 +95,6 @@ struct SoftmaxRows {
   }
 };
 
-// P = exp(s - m_i) * inv_i of an (r, N) score tile in place (the backward's recomputation): the same
-// operations on the same scores as SoftmaxRows, so P is bit-identical to the forward's. (Recomputing from
-// a saved log-sum-exp instead loses ~ulp(|lse|) relative accuracy in every P, ~1e-5 when the later ADMM
-// iterations push scores to ~150, and the saturated rows' gradients are sensitive to exactly that.)
-struct ExpRows {
-  template <typename T>
-  RPCT_ALWAYS_INLINE static void run(T* tile, int64_t r, int64_t N, const T* m, const T* inv) {
-    for (int64_t i = 0; i < r; ++i) {
-      T* s = tile + i * N;
-      const T mi = m[i], ii = inv[i];
-#pragma omp simd
-      for (int64_t j = 0; j < N; ++j) s[j] = exp_clamped(s[j] - mi) * ii;
-    }
-  }
-};
-
 // dS = scale * P * (dP - delta_i) over an (r, N) tile, in place in dp, with delta_i = sum_j P_ij dP_ij taken
 // from the same tile (the softmax backward as LibTorch computes it). Flash attention's delta_i = dO_i . O_i is
 // the same number in exact arithmetic, but when a softmax row is saturated dS is a tiny difference of large

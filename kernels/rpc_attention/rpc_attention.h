@@ -90,8 +90,8 @@ torch::Tensor rpc_threshold_reference(const torch::Tensor& k, double lambda, int
 // grad_out) contiguous in one dtype; they check nothing themselves ----
 
 // The fused CPU kernel (rpc_attention_cpu.cpp; float32, float64).
-// Returns {out (B,H,N,D), L (B,H,T,N,D) every iteration's output, lse (B,H,T,2,N) softmax row max and
-// inverse row sum of every iteration, stats (B,H,2) = {sum|K|, thresh}} with T = max(n_iter, 1).
+// Returns {out (B,H,N,D), L (B,H,T,N,D) every iteration's output, stats (B,H,2) = {sum|K|, thresh}} with
+// T = max(n_iter, 1). (No softmax row statistics: the backward recomputes each softmax in full.)
 std::vector<torch::Tensor> rpc_attention_cpu_forward(const torch::Tensor& k, const torch::Tensor& v, int64_t n_iter,
                                                      double lambda, int64_t model_dim);
 // Returns {grad_k, grad_v}. `saved` is what the forward returned after `out`.

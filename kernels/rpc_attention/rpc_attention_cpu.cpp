@@ -2,10 +2,11 @@
 //
 // One task per (batch, head) (at::parallel_for over B*H). A task runs all iterations; each iteration's
 // attention goes over row tiles of `rows` x N scores (sized to stay in L2), so at most one row tile of an
-// N x N matrix exists per thread at any time. Forward keeps per iteration only L_t = A_t V (N x D) and
-// the softmax row statistics (2N); backward recomputes the elementwise ADMM states (X_t, S_t, K2_t, Y_t)
-// from K and the saved L_t, and the attention tiles from K2_t and the saved softmax row statistics (row max
-// and inverse row sum: the backward's P is then bit-identical to the forward's; flash-attention style).
+// N x N matrix exists per thread at any time. Forward keeps per iteration only L_t = A_t V (N x D);
+// backward recomputes the elementwise ADMM states (X_t, S_t, K2_t, Y_t) from K and the saved L_t, and each
+// attention tile as a full softmax (row max, exp, row sum) of the scores it recomputes from K2_t, so that
+// every recomputed row of P sums to 1 to rounding (see sym_attention_backward; flash-attention style
+// recomputation, without its saved log-sum-exp).
 // GEMMs go straight to the BLAS that LibTorch carries (MKL's sgemm_/dgemm_), looked up as weak symbols with a
 // plain fallback, so a LibTorch without them still works (slower). The elementwise work (softmax rows with an
 // inlined exp, the ADMM updates and their adjoints) is in cpu_simd.h, vectorized per ISA.
@@ -89,30 +90,37 @@ int64_t tile_rows(int64_t N) {
   return std::max<int64_t>(1, std::min<int64_t>(N, std::max<int64_t>(8, budget / std::max<int64_t>(N, 1))));
 }
 
-// O = softmax(scale * Q Q^T) V over row tiles. rowstat (2N): [0, N) row max m_i of the scores, [N, 2N) the
-// inverse row sum 1 / sum_j exp(s_ij - m_i).
-// Q, V, O: (N, D); tile: rows * N workspace.
+// O = softmax(scale * Q Q^T) V over row tiles.
+// Q, V, O: (N, D); tile: rows * N workspace; rowstat: 2 * rows scratch (a tile's row max and 1/rowsum).
 template <typename T>
-void sym_attention_forward(const T* Q, const T* V, T* O, T* rowstat, int64_t N, int64_t D, T scale, T* tile,
+void sym_attention_forward(const T* Q, const T* V, T* O, int64_t N, int64_t D, T scale, T* tile, T* rowstat,
                            int64_t rows) {
   for (int64_t i0 = 0; i0 < N; i0 += rows) {
     const int64_t r = std::min(rows, N - i0);
     gemm_rm<T>(false, true, r, N, D, scale, Q + i0 * D, D, Q, D, T(0), tile, N);  // (r, N)
-    cpu_simd::dispatch<cpu_simd::SoftmaxRows>(tile, r, N, rowstat + i0, rowstat + N + i0);
+    cpu_simd::dispatch<cpu_simd::SoftmaxRows>(tile, r, N, rowstat, rowstat + rows);
     gemm_rm<T>(false, false, r, D, N, T(1), tile, N, V, D, T(0), O + i0 * D, D);  // (r, D)
   }
 }
 
 // Backward of O = softmax(scale * Q Q^T) V given dO: dQ = (dQ overwritten), dV += .
-// P is recomputed tile by tile from the forward's rowstat.
+// P is recomputed tile by tile as the full softmax of the recomputed scores, not as exp(s - m) / l with the
+// forward's row max m and sum l: MKL's sgemm does not round the same product the same way at every call
+// (its code path depends on the operands' addresses; the forward's K2 and the backward's copy lie at
+// different offsets), and recomputed scores 1-2 ulp off the forward's (~4e-6 at scores ~50) made a
+// saturated row's P_ii = exp(s_ii - m) ~ 1 +- 4e-6. Such a row no longer sums to 1, and dS_ii = P_ii (dP_ii -
+// rowsum(P dP)), which must cancel to ~0 there, kept ~4e-6 |dP_ii|: the float32 key gradient was 10-400x
+// further from float64 than LibTorch's float32 autograd on ~9% of random draws (README.md "Fused CPU
+// kernel"). A softmax of the backward's own scores sums to 1 (its max entry is exp(0) = 1 exactly).
+// Q, V, dO, dQ, dV: (N, D); tile_p, tile_dp: rows * N workspace; rowstat: 2 * rows scratch.
 template <typename T>
-void sym_attention_backward(const T* Q, const T* V, const T* rowstat, const T* dO, T* dQ, T* dV, int64_t N,
-                            int64_t D, T scale, T* tile_p, T* tile_dp, int64_t rows) {
+void sym_attention_backward(const T* Q, const T* V, const T* dO, T* dQ, T* dV, int64_t N, int64_t D, T scale,
+                            T* tile_p, T* tile_dp, T* rowstat, int64_t rows) {
   std::fill(dQ, dQ + N * D, T(0));
   for (int64_t i0 = 0; i0 < N; i0 += rows) {
     const int64_t r = std::min(rows, N - i0);
     gemm_rm<T>(false, true, r, N, D, scale, Q + i0 * D, D, Q, D, T(0), tile_p, N);  // scores (r, N)
-    cpu_simd::dispatch<cpu_simd::ExpRows>(tile_p, r, N, rowstat + i0, rowstat + N + i0);  // P (r, N)
+    cpu_simd::dispatch<cpu_simd::SoftmaxRows>(tile_p, r, N, rowstat, rowstat + rows);  // P (r, N)
     gemm_rm<T>(true, false, N, D, r, T(1), tile_p, N, dO + i0 * D, D, T(1), dV, D);      // dV += P^T dO
     gemm_rm<T>(false, true, r, N, D, T(1), dO + i0 * D, D, V, D, T(0), tile_dp, N);      // dP = dO V^T
     cpu_simd::dispatch<cpu_simd::SoftmaxGradRows>(tile_p, tile_dp, r, N, scale);  // d(scores) * scale
@@ -124,7 +132,7 @@ void sym_attention_backward(const T* Q, const T* V, const T* rowstat, const T* d
 
 template <typename T>
 void forward_impl(const torch::Tensor& k, const torch::Tensor& v, int64_t n_iter, double lambda, int64_t model_dim,
-                  torch::Tensor& out, torch::Tensor& Ls, torch::Tensor& lse, torch::Tensor& stats) {
+                  torch::Tensor& out, torch::Tensor& Ls, torch::Tensor& stats) {
   const int64_t BH = k.size(0) * k.size(1), N = k.size(2), D = k.size(3), T_ = std::max<int64_t>(n_iter, 1);
   const int64_t ND = N * D, rows = tile_rows<T>(N);
   const T scale = static_cast<T>(1.0 / std::sqrt(static_cast<double>(D)));
@@ -132,15 +140,15 @@ void forward_impl(const torch::Tensor& k, const torch::Tensor& v, int64_t n_iter
   const T* vp = v.data_ptr<T>();
   T* op = out.data_ptr<T>();
   T* lp = Ls.data_ptr<T>();
-  T* sp = lse.data_ptr<T>();
   T* stp = stats.data_ptr<T>();
   at::parallel_for(0, BH, 1, [&](int64_t begin, int64_t end) {
     MklSingleThread mkl_single;
     ScopedFlushDenormal ftz;  // see core/ftz.h: saturated softmax rows underflow into denormals
     // Workspace as one tensor (through c10's CPU allocator, so memory accounting sees it).
-    auto ws = at::zeros({rows * N + 5 * ND}, k.options());
+    auto ws = at::zeros({rows * N + 2 * rows + 5 * ND}, k.options());
     T* tile = ws.data_ptr<T>();
-    T* Y = tile + rows * N;
+    T* rowstat = tile + rows * N;
+    T* Y = rowstat + 2 * rows;
     T* X = Y + ND;
     T* S = X + ND;
     T* K2 = S + ND;
@@ -149,7 +157,6 @@ void forward_impl(const torch::Tensor& k, const torch::Tensor& v, int64_t n_iter
       const T* K = kp + bh * ND;
       const T* V = vp + bh * ND;
       T* Lb = lp + bh * T_ * ND;
-      T* rowst = sp + bh * T_ * 2 * N;
       const double sum_abs = cpu_simd::dispatch<cpu_simd::SumAbs>(K, ND);
       double thresh = 0;
       if (sum_abs > 0) thresh = lambda * static_cast<double>(N * model_dim) / (4.0 * sum_abs);
@@ -157,14 +164,14 @@ void forward_impl(const torch::Tensor& k, const torch::Tensor& v, int64_t n_iter
       stp[bh * 2] = static_cast<T>(sum_abs);
       stp[bh * 2 + 1] = static_cast<T>(thresh);
       if (n_iter == 0) {
-        sym_attention_forward<T>(K, V, Lb, rowst, N, D, scale, tile, rows);
+        sym_attention_forward<T>(K, V, Lb, N, D, scale, tile, rowstat, rows);
       } else {
         std::fill(Y, Y + ND, T(0));
         const T th = static_cast<T>(thresh);
         for (int64_t t = 0; t < n_iter; ++t) {
           const T* Lprev = t == 0 ? zeros : Lb + (t - 1) * ND;
           cpu_simd::dispatch<cpu_simd::AdmmPrepare>(K, Lprev, Y, th, X, S, K2, ND);
-          sym_attention_forward<T>(K2, V, Lb + t * ND, rowst + t * 2 * N, N, D, scale, tile, rows);
+          sym_attention_forward<T>(K2, V, Lb + t * ND, N, D, scale, tile, rowstat, rows);
           cpu_simd::dispatch<cpu_simd::AdmmDual>(K, Lb + t * ND, S, Y, ND);
         }
       }
@@ -175,7 +182,7 @@ void forward_impl(const torch::Tensor& k, const torch::Tensor& v, int64_t n_iter
 
 template <typename T>
 void backward_impl(const torch::Tensor& g, const torch::Tensor& k, const torch::Tensor& v, const torch::Tensor& Ls,
-                   const torch::Tensor& lse, const torch::Tensor& stats, int64_t n_iter, double lambda,
+                   const torch::Tensor& stats, int64_t n_iter, double lambda,
                    int64_t model_dim, torch::Tensor& gk, torch::Tensor& gv) {
   const int64_t BH = k.size(0) * k.size(1), N = k.size(2), D = k.size(3), T_ = std::max<int64_t>(n_iter, 1);
   const int64_t ND = N * D, rows = tile_rows<T>(N);
@@ -184,16 +191,15 @@ void backward_impl(const torch::Tensor& g, const torch::Tensor& k, const torch::
   const T* kp = k.data_ptr<T>();
   const T* vp = v.data_ptr<T>();
   const T* lp = Ls.data_ptr<T>();
-  const T* sp = lse.data_ptr<T>();
   const T* stp = stats.data_ptr<T>();
   T* gkp = gk.data_ptr<T>();
   T* gvp = gv.data_ptr<T>();
   at::parallel_for(0, BH, 1, [&](int64_t begin, int64_t end) {
     MklSingleThread mkl_single;
     ScopedFlushDenormal ftz;  // see core/ftz.h: saturated softmax rows underflow into denormals
-    // Workspace as one tensor (see forward): score tiles, per-iteration recomputed states X_t and K2_t
-    // (this task only; O(n_iter N D)), adjoints.
-    auto ws = at::zeros({2 * rows * N + 6 * ND + 2 * n_iter * ND}, k.options());
+    // Workspace as one tensor (see forward): score tiles and their row statistics, per-iteration recomputed
+    // states X_t and K2_t (this task only; O(n_iter N D)), adjoints.
+    auto ws = at::zeros({2 * rows * N + 6 * ND + 2 * n_iter * ND + 2 * rows}, k.options());
     T* tile_p = ws.data_ptr<T>();
     T* tile_dp = tile_p + rows * N;
     T* gL = tile_dp + rows * N;
@@ -204,18 +210,17 @@ void backward_impl(const torch::Tensor& g, const torch::Tensor& k, const torch::
     const T* zeros = S + ND;  // stays 0
     T* Xs = S + 2 * ND;
     T* K2s = Xs + n_iter * ND;
+    T* rowstat = K2s + n_iter * ND;
     for (int64_t bh = begin; bh < end; ++bh) {
       const T* G = gp + bh * ND;
       const T* K = kp + bh * ND;
       const T* V = vp + bh * ND;
       const T* Lb = lp + bh * T_ * ND;
-      const T* rowst = sp + bh * T_ * 2 * N;
       T* GK = gkp + bh * ND;
       T* GV = gvp + bh * ND;
       std::fill(GV, GV + ND, T(0));
       if (n_iter == 0) {
-        sym_attention_backward<T>(K, V, rowst, G, GK, GV, N, D, scale, tile_p, tile_dp,
-                                  rows);
+        sym_attention_backward<T>(K, V, G, GK, GV, N, D, scale, tile_p, tile_dp, rowstat, rows);
         continue;
       }
       const double sum_abs = static_cast<double>(stp[bh * 2]);
@@ -236,8 +241,7 @@ void backward_impl(const torch::Tensor& g, const torch::Tensor& k, const torch::
         // Y_t = Y_{t-1} + K - L_t - S_t
         for (int64_t e = 0; e < ND; ++e) gL[e] -= gY[e];
         // L_t = softmax(scale K2_t K2_t^T) V
-        sym_attention_backward<T>(K2s + t * ND, V, rowst + t * 2 * N, gL, dK2, GV, N, D,
-                                  scale, tile_p, tile_dp, rows);
+        sym_attention_backward<T>(K2s + t * ND, V, gL, dK2, GV, N, D, scale, tile_p, tile_dp, rowstat, rows);
         // K2_t = K - S_t - Y_{t-1};  S_t = shrink(X_t, thresh);  X_t = K - L_{t-1} + Y_{t-1}
         g_thresh += cpu_simd::dispatch<cpu_simd::AdmmBackward>(Xs + t * ND, th, dK2, gY, gL, GK, ND);
       }
@@ -258,21 +262,20 @@ std::vector<torch::Tensor> rpc_attention_cpu_forward(const torch::Tensor& k, con
   const int64_t B = k.size(0), H = k.size(1), N = k.size(2), D = k.size(3), T_ = std::max<int64_t>(n_iter, 1);
   auto out = torch::empty_like(k);                                  // (B, H, N, D)
   auto Ls = torch::empty({B, H, T_, N, D}, k.options());            // every iteration's L
-  auto lse = torch::empty({B, H, T_, 2, N}, k.options());           // softmax row max and inverse row sum
   auto stats = torch::empty({B, H, 2}, k.options());                // {sum|K|, thresh}
   AT_DISPATCH_FLOATING_TYPES(k.scalar_type(), "rpc_attention_cpu_forward", [&] {
-    forward_impl<scalar_t>(k, v, n_iter, lambda, model_dim, out, Ls, lse, stats);
+    forward_impl<scalar_t>(k, v, n_iter, lambda, model_dim, out, Ls, stats);
   });
-  return {out, Ls, lse, stats};
+  return {out, Ls, stats};
 }
 
 std::vector<torch::Tensor> rpc_attention_cpu_backward(const torch::Tensor& grad_out, const torch::Tensor& k,
                                                       const torch::Tensor& v, const std::vector<torch::Tensor>& saved,
                                                       int64_t n_iter, double lambda, int64_t model_dim) {
-  TORCH_INTERNAL_ASSERT(saved.size() == 3, "rpc_attention_cpu_backward: saved is not what the forward returned");
+  TORCH_INTERNAL_ASSERT(saved.size() == 2, "rpc_attention_cpu_backward: saved is not what the forward returned");
   auto gk = torch::empty_like(k), gv = torch::empty_like(v);
   AT_DISPATCH_FLOATING_TYPES(k.scalar_type(), "rpc_attention_cpu_backward", [&] {
-    backward_impl<scalar_t>(grad_out, k, v, saved[0], saved[1], saved[2], n_iter, lambda, model_dim, gk, gv);
+    backward_impl<scalar_t>(grad_out, k, v, saved[0], saved[1], n_iter, lambda, model_dim, gk, gv);
   });
   return {gk, gv};
 }

@@ -25,8 +25,10 @@
 //             rpc_bwd_rows_kernel (iteration 1's elementwise part, d thresh) -> rpc_bwd_finish_kernel
 //             (d mu term, casts).
 // Numerics: inputs float32 or bfloat16; everything else (scores, softmax, accumulators, mu, the
-// saved K2/S) in float32. Outputs (out, grad_k, grad_v) in the input dtype. As the fused CPU op: the
-// forward saves each row's max and 1/rowsum (not one log-sum-exp), the backward recomputes P from them
+// saved K2/S) in float32. Outputs (out, grad_k, grad_v) in the input dtype. The forward saves
+// each row's max and 1/rowsum (not one log-sum-exp), the backward recomputes P from them and the scores of
+// its own dot-product loop, bit-identical to the forward's (the fused CPU op recomputes the whole softmax,
+// MKL's scores are not bit-reproducible; README.md "Fused CPU kernel"),
 // and uses delta = rowsum(P * dP) (not rowsum(dO * L)); see BwdOperands::prob and attn_bwd_delta_kernel.
 //
 // Deliberately broken variants, for the emu tests that prove the emulator catches them:

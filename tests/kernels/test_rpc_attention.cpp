@@ -27,6 +27,11 @@ constexpr double kFp32Tol = 1e-4;
 // |x| lies within float32 rounding of thresh, changing a single gradient element by O(1); 2e-3 admits
 // float32 rounding through the unrolled backward but not a wrong formula (those give >1e-1).
 constexpr double kFp32GradRelNorm = 2e-3;
+// Some draws are ill-conditioned for float32 itself: at B=2 H=3 N=7 D=16 n_iter=4 lambda=4, 1 draw in ~100
+// has LibTorch's own float32 key gradient ~9e-3 from float64 (measured 9.26e-3, no mask flip). There the
+// fused op must be as close to float64 as LibTorch's float32 is, up to this factor (rounding order
+// differs; the backward defect this guards against was 10-400x).
+constexpr double kVsFp32RefFactor = 4.0;
 
 struct Case {
   int64_t B, H, N, D, n_iter;
@@ -62,9 +67,15 @@ void check_case(const Case& c, torch::ScalarType dtype) {
     EXPECT_LE(scaled_err(k.grad(), kr.grad()), kFp64Tol);
     EXPECT_LE(scaled_err(v.grad(), vr.grad()), kFp64Tol);
   } else {
+    // LibTorch's float32 autograd on the same inputs: how far float32 itself gets from float64 here.
+    auto k32 = k0.clone().requires_grad_(true), v32 = v0.clone().requires_grad_(true);
+    (rpct::rpc_attention_reference(k32, v32, c.n_iter, c.lambda, C) * w.to(dtype)).sum().backward();
+    auto bound = [](const torch::Tensor& fp32_ref, const torch::Tensor& exact) {
+      return std::max(kFp32GradRelNorm, kVsFp32RefFactor * rel_norm_err(fp32_ref, exact));
+    };
     EXPECT_LE(scaled_err(out, ref), kFp32Tol);
-    EXPECT_LE(rel_norm_err(k.grad(), kr.grad()), kFp32GradRelNorm);
-    EXPECT_LE(rel_norm_err(v.grad(), vr.grad()), kFp32GradRelNorm);
+    EXPECT_LE(rel_norm_err(k.grad(), kr.grad()), bound(k32.grad(), kr.grad()));
+    EXPECT_LE(rel_norm_err(v.grad(), vr.grad()), bound(v32.grad(), vr.grad()));
   }
 }
 
@@ -98,20 +109,28 @@ TEST(RpcAttentionFused, EveryIterationCountAndLambda) {
     for (double lambda : {0.0, 0.5, 4.0}) check_case({2, 3, 7, 5, n_iter, lambda}, torch::kDouble);
 }
 
-// KNOWN DEFECT (found 2026-11-30): on ~9% of random draws (200 tried on the AMD EPYC), the fused op's float32
-// key gradient at the first case below is 10-400x LibTorch's own float32 error (e.g. 0.18 vs 4.5e-4 relative
-// norm; reproduce: RPCT_TEST_SEED=8910240995365243059 ./tests/test_rpc_attention). Until the CPU op's float32
-// backward is fixed, this test runs at a fixed seed (one where it passes) unless RPCT_TEST_SEED is set, so CI
-// is not red at random; the defect is reported, not hidden: set RPCT_TEST_SEED to explore.
-constexpr uint64_t kFp32DefaultSeed = 1;
+// Float32 over many draws. A defect that shows on a fraction of random inputs needs many draws per run:
+// the fused op's float32 key gradient once failed this bound on ~9% of draws at the first case (its
+// backward recomputed P from the forward's saved row max and 1/rowsum, but MKL's sgemm rounded the
+// recomputed scores 1-2 ulp differently, so saturated rows of P no longer summed to 1 and dS = P (dP -
+// rowsum(P dP)) lost its cancellation; README.md "Fused CPU kernel"). 50 draws miss a 9% defect with
+// probability 0.91^50 < 1%.
+// lambda > 0 in every RPC case (n_iter >= 1): at lambda = 0 (thresh = 0) K cancels out of the output (shrink(x, 0) = x), the
+// exact key gradient is 0, and a float32 pre-threshold value that rounds to exactly 0 takes the
+// reference's relu'(0) = 0 branch, leaving a spurious key gradient at that element (seen once in 50 draws
+// of {2, 1, 33, 64, 6, 0}; the float64 tests cover lambda = 0).
+constexpr int kFp32Draws = 50;
 
 TEST(RpcAttentionFused, Float32MatchesFloat64Reference) {
-  torch::manual_seed(std::getenv("RPCT_TEST_SEED") ? rpct::test::test_seed() : kFp32DefaultSeed);
-  check_case({2, 3, 7, 16, 4, 4.0}, torch::kFloat);
-  check_case({1, 2, 197, 16, 2, 0.5}, torch::kFloat);
-  check_case({1, 1, 61, 64, 0, 0.0}, torch::kFloat);
-  check_case({2, 1, 33, 64, 6, 0.0}, torch::kFloat);
-  check_case({1, 1, 1, 1, 3, 4.0}, torch::kFloat);
+  torch::manual_seed(rpct::test::test_seed());
+  for (int draw = 0; draw < kFp32Draws; ++draw) {
+    SCOPED_TRACE("draw " + std::to_string(draw));
+    check_case({2, 3, 7, 16, 4, 4.0}, torch::kFloat);
+    check_case({1, 2, 197, 16, 2, 0.5}, torch::kFloat);
+    check_case({1, 1, 61, 64, 0, 0.0}, torch::kFloat);
+    check_case({2, 1, 33, 64, 6, 0.5}, torch::kFloat);
+    check_case({1, 1, 1, 1, 3, 4.0}, torch::kFloat);
+  }
 }
 
 // The benchmark shapes' regime: at n_iter = 4, lambda = 4 the last iterations' softmax rows are so peaked
@@ -120,7 +139,6 @@ TEST(RpcAttentionFused, Float32MatchesFloat64Reference) {
 // key gradient nearly cancel (|dk| can be 1e-7 of |dv|), so float32 cannot get it to a fixed relative
 // accuracy: LibTorch's own float32 reference misses the float64 one by up to ~80% there. The fused op's
 // float32 result must be as close to float64 as that float32 reference is, up to kVsFp32RefFactor.
-constexpr double kVsFp32RefFactor = 4.0;  // rounding order differs; a wrong formula is off by orders more
 constexpr double kVsFp32RefFloor = 1e-5;  // ~100 float32 ulp: below this both are "exact"
 TEST(RpcAttentionFused, Float32PeakedSoftmaxAtModelShapes) {
   torch::manual_seed(rpct::test::test_seed());
