@@ -59,7 +59,11 @@ py="$(sed -n 's/^RPCT_PYTHON:FILEPATH=//p' "$build/CMakeCache.txt")"
 
 # 2. static checks (no device)
 say "2/6 static resource check of the CUDA kernels (registers, spills, shared memory; sm_80/sm_90)"
-(cd "$build" && run_logged ctest -R '^test_cuda_resources$' --output-on-failure) || fail "test_cuda_resources (see $log)"
+if [ "${RPCT_GPU_CHECK_SKIP_STATIC:-0}" = 1 ]; then  # set by test_gpu_check: its suite runs test_cuda_resources
+  say "   skipped (RPCT_GPU_CHECK_SKIP_STATIC=1: the ctest suite runs test_cuda_resources itself)"
+else
+  (cd "$build" && run_logged ctest -R '^test_cuda_resources$' --output-on-failure) || fail "test_cuda_resources (see $log)"
+fi
 
 # 3. devices
 n_gpus=0
