@@ -12,6 +12,7 @@ target_sources(rpct_core PRIVATE
 target_link_libraries(rpct_core PUBLIC turbojpeg png)
 
 # decode + train-augment throughput on a directory of images (bench/loader/run.sh)
-add_executable(loader_bench bench/loader/loader_bench.cpp)
+add_executable(loader_bench EXCLUDE_FROM_ALL bench/loader/loader_bench.cpp)
+add_dependencies(benchmarks loader_bench)
 target_link_libraries(loader_bench PRIVATE rpct_core)
 target_precompile_headers(loader_bench REUSE_FROM rpct_pch)

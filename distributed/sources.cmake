@@ -13,6 +13,7 @@ if(RPCT_WITH_CUDA)
   target_link_libraries(rpct_core PUBLIC ${RPCT_NCCL_LIBRARY} CUDA::cudart)
 endif()
 
-add_executable(bench_allreduce ${PROJECT_SOURCE_DIR}/bench/allreduce/bench_allreduce.cpp)
+add_executable(bench_allreduce EXCLUDE_FROM_ALL ${PROJECT_SOURCE_DIR}/bench/allreduce/bench_allreduce.cpp)
+add_dependencies(benchmarks bench_allreduce)
 target_link_libraries(bench_allreduce PRIVATE rpct_core)
 target_precompile_headers(bench_allreduce REUSE_FROM rpct_pch)

@@ -5,6 +5,7 @@ target_compile_options(rpct_cuda PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:--expt-relax
 # The tensor-facing entry (torch + CUDA runtime headers, g++).
 target_sources(rpct_core PRIVATE ${CMAKE_CURRENT_LIST_DIR}/rpc_attention/rpc_attention_cuda.cpp)
 # bench/run gpu-attention (times the kernels against SDPA and the unfused reference).
-add_executable(bench_gpu_attention ${PROJECT_SOURCE_DIR}/bench/gpu-attention/bench_gpu_attention.cpp)
+add_executable(bench_gpu_attention EXCLUDE_FROM_ALL ${PROJECT_SOURCE_DIR}/bench/gpu-attention/bench_gpu_attention.cpp)
+add_dependencies(benchmarks bench_gpu_attention)
 target_link_libraries(bench_gpu_attention PRIVATE rpct_core)
 target_precompile_headers(bench_gpu_attention REUSE_FROM rpct_pch)

@@ -7,6 +7,7 @@ target_sources(rpct_core PRIVATE
 )
 
 # bench/run attention: the fused op vs the LibTorch-ops reference (bench/attention/run.sh).
-add_executable(bench_attention bench/attention/bench_attention.cpp)
+add_executable(bench_attention EXCLUDE_FROM_ALL bench/attention/bench_attention.cpp)
+add_dependencies(benchmarks bench_attention)
 target_link_libraries(bench_attention PRIVATE rpct_core)
 target_precompile_headers(bench_attention REUSE_FROM rpct_pch)

@@ -41,6 +41,7 @@ set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/corruptions.cpp PROPERTIES
   COMPILE_DEFINITIONS "RPCT_FROST_DIR_DEFAULT=\"${RPCT_FROST_DIR}\"")
 
 # corruption generation images/s, C++ vs the Python package (bench/run corruptions)
-add_executable(corruption_bench ${PROJECT_SOURCE_DIR}/bench/corruptions/corruption_bench.cpp)
+add_executable(corruption_bench EXCLUDE_FROM_ALL ${PROJECT_SOURCE_DIR}/bench/corruptions/corruption_bench.cpp)
+add_dependencies(benchmarks corruption_bench)
 target_link_libraries(corruption_bench PRIVATE rpct_robust)
 target_precompile_headers(corruption_bench REUSE_FROM rpct_pch)

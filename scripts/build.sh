@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Configure (once) and build into build/ (override with RPCT_BUILD_DIR). Runs setup first.
-# Arguments: the targets to build (default: all, tests and benchmarks included), e.g.
+# Arguments: the targets to build (default: all = libraries, rpctrain, tests; the benchmark executables are the
+# target `benchmarks`, which bench/run adds), e.g.
 # `bash scripts/build.sh rpctrain` builds only the binary and the libraries it links; `--configure` alone
 # configures and builds nothing. RPCT_CMAKE_ARGS: extra CMake arguments of the first configure (e.g. the
 # sanitizer builds of scripts/test.sh --sanitize).

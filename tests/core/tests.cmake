@@ -1,3 +1,3 @@
 # core/: the ground floor (see tests/CMakeLists.txt for the functions and labels).
 rpct_add_test(test_ftz LABELS unit SOURCES test_ftz.cpp)
-rpct_add_test(test_svg_plot LABELS unit SOURCES test_svg_plot.cpp)
+rpct_add_test(test_svg_plot NO_PCH LABELS unit SOURCES test_svg_plot.cpp)

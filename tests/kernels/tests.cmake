@@ -4,7 +4,7 @@ rpct_add_test(test_rpc_attention LABELS unit SOURCES test_rpc_attention.cpp)
 rpct_add_test(test_rpc_attention_composed LABELS unit SOURCES test_rpc_attention_composed.cpp)
 # CUDA kernels run on the CPU through kernels/cuda_emu (label emu), and the same kernels on a GPU
 # (label gpu; skip with a reason without a device or without a CUDA build).
-rpct_add_test(test_emu_runtime LABELS emu SOURCES test_emu_runtime.cpp)
+rpct_add_test(test_emu_runtime NO_PCH LABELS emu SOURCES test_emu_runtime.cpp)
 rpct_add_test(test_emu_attention LABELS emu SOURCES test_emu_attention.cpp)
 rpct_add_test(test_emu_composed LABELS emu SOURCES test_emu_composed.cpp)
 rpct_add_test(test_emu_peaked LABELS emu SOURCES test_emu_peaked.cpp ARGS --gtest_filter=-*SegmenterShape)

@@ -17,8 +17,11 @@ _rpct_test_properties(test_corruptions_vs_package "unit" 300)
 
 # The suites of `rpctrain bench classify` / `bench segment`: OOD metrics against scikit-learn, mCE from hand-made tables, attacks,
 # the evaluation sources, and the command end to end (rpctrain).
-foreach(t test_ood_metrics test_corruption_metrics test_attacks test_suite)
+rpct_add_test(test_ood_metrics NO_PCH LABELS unit SOURCES test_ood_metrics.cpp)
+foreach(t test_corruption_metrics test_attacks test_suite)
   rpct_add_test(${t} LABELS unit SOURCES ${t}.cpp)
+endforeach()
+foreach(t test_ood_metrics test_corruption_metrics test_attacks test_suite)
   target_link_libraries(${t} PRIVATE rpct_robust)
 endforeach()
 rpct_add_script_test(test_bench_classify SCRIPT test_bench_classify.sh LABELS mpi slow TIMEOUT 600)

@@ -15,7 +15,7 @@ rpct_add_test(test_segmentation_task LABELS unit SOURCES test_segmentation_task.
 rpct_add_script_test(test_seg_eval SCRIPT test_seg_eval.sh LABELS mpi slow TIMEOUT 300)
 rpct_add_test(test_runtime LABELS unit SOURCES test_runtime.cpp)
 # Training curves from metrics.jsonl (`rpctrain report`) and the SVG panel grid.
-rpct_add_test(test_training_curves LABELS unit SOURCES test_training_curves.cpp)
+rpct_add_test(test_training_curves NO_PCH LABELS unit SOURCES test_training_curves.cpp)
 # The CUDA trainer path on a device (label gpu: skips without one): placement, bf16/TF32, pinned batches,
 # the CUDA generator in checkpoints.
 rpct_add_test(test_gpu_trainer LABELS gpu SOURCES test_gpu_trainer.cpp)
