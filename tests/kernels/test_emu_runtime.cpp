@@ -117,9 +117,6 @@ __global__ void shared_overflow_kernel(int* out) {
 
 TEST(EmuRuntime, ReportsBadKernels) {
   std::vector<int> out(32);
-  rpct::emu::Options o;
-  o.timeout_s = 5;
-  rpct::emu::ScopedOptions s(o);
   EXPECT_THROW(rpct::emu::launch(diverged_shuffle_kernel, dim3(1), dim3(32), out.data()), std::runtime_error);
   EXPECT_THROW(rpct::emu::launch(shared_overflow_kernel, dim3(1), dim3(32), out.data()), std::runtime_error);
 }

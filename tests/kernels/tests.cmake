@@ -15,6 +15,10 @@ _rpct_test_properties(test_emu_peaked_segmenter "emu;long" 3600)
 # these tests pass when the emulated run DETECTS the bug (a mismatch against the reference).
 rpct_add_test(test_emu_broken LABELS emu SOURCES test_emu_broken_sync.cpp test_emu_broken_bound.cpp
               test_emu_broken_pcp.cpp)
+# The emulator runs each CUDA thread as a Boost.Context fiber.
+foreach(_t test_emu_runtime test_emu_attention test_emu_composed test_emu_peaked test_emu_broken)
+  target_link_libraries(${_t} PRIVATE Boost::context)
+endforeach()
 rpct_add_test(test_gpu_attention LABELS gpu SOURCES test_gpu_attention.cpp)
 # Static resource usage of every kernel for each RPCT_CUDA_ARCHS entry (registers, spills, static shared
 # memory, occupancy) from the compiler's report; fails on any spill or a per-block limit. CUDA builds only.
