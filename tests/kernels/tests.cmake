@@ -8,7 +8,8 @@ rpct_add_test(test_emu_runtime LABELS emu SOURCES test_emu_runtime.cpp)
 rpct_add_test(test_emu_attention LABELS emu SOURCES test_emu_attention.cpp)
 rpct_add_test(test_emu_composed LABELS emu SOURCES test_emu_composed.cpp)
 rpct_add_test(test_emu_peaked LABELS emu SOURCES test_emu_peaked.cpp ARGS --gtest_filter=-*SegmenterShape)
-# The same check at the Segmenter shape (N 1025: ~27x the DeiT-Tiny case, minutes on the emulator): label long.
+# The same check at the Segmenter shape (N 1025: ~27x the DeiT-Tiny case; minutes with the thread-based
+# emulator, ~5 CPU s with the fiber one): label long.
 add_test(NAME test_emu_peaked_segmenter COMMAND test_emu_peaked --gtest_filter=*SegmenterShape)
 _rpct_test_properties(test_emu_peaked_segmenter "emu;long" 3600)
 # The deliberately broken kernel variants (each in its own translation unit and kernel namespace):
