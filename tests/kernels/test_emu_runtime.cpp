@@ -85,7 +85,7 @@ TEST(EmuRuntime, AtomicsAcrossThreadsAndBlocks) {
   int m = -1;
   unsigned c = 0;
   rpct::emu::Options o;
-  o.schedule = rpct::emu::Schedule::kFree;  // all threads at once: contended atomics
+  o.schedule = rpct::emu::Schedule::kFree;  // warps interleaved, several blocks: every add must land
   rpct::emu::ScopedOptions s(o);
   rpct::emu::launch(atomic_kernel, dim3(4), dim3(96), &f, &m, &c);
   EXPECT_EQ(f, 0.5f * 4 * 96);
