@@ -12,7 +12,7 @@ RPCT_VENV="$RPCT_CACHE/venv-torch-$RPCT_TORCH_VERSION"
 RPCT_DEB_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config
   openmpi-bin libopenmpi-dev
-  libboost-dev libboost-program-options-dev libboost-filesystem-dev
+  libboost-dev libboost-program-options-dev libboost-filesystem-dev libboost-context-dev
   libyaml-cpp-dev nlohmann-json3-dev
   libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev zlib1g-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev

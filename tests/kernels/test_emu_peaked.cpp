@@ -2,8 +2,7 @@
 // (N 197) and Segmenter (N 1025) shapes, D 64, against the float64 reference, bounded by LibTorch's
 // float32 error (expect_peaked_softmax_within_torch_float32, test_emu_backend.h): the port of the fused
 // CPU op's RpcAttentionFused.Float32PeakedSoftmaxAtModelShapes. One head, batch 1 (heads are independent
-// in the kernels). Label slow: the emulator runs every score of every iteration through std::thread
-// warps; the Segmenter case alone is ~27x the DeiT-Tiny one (N^2).
+// in the kernels). The Segmenter case is ~27x the DeiT-Tiny one (N^2): label long (see tests.cmake).
 #include <gtest/gtest.h>
 
 #include "tests/kernels/test_emu_backend.h"

@@ -2,6 +2,8 @@
 // poisoned), warp shuffles and votes, atomics, and the deterministic detection of a missing barrier.
 #include <gtest/gtest.h>
 
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "kernels/cuda_emu/cuda_emu.h"
@@ -83,7 +85,7 @@ TEST(EmuRuntime, AtomicsAcrossThreadsAndBlocks) {
   int m = -1;
   unsigned c = 0;
   rpct::emu::Options o;
-  o.schedule = rpct::emu::Schedule::kFree;  // all threads at once: contended atomics
+  o.schedule = rpct::emu::Schedule::kFree;  // warps interleaved, several blocks: every add must land
   rpct::emu::ScopedOptions s(o);
   rpct::emu::launch(atomic_kernel, dim3(4), dim3(96), &f, &m, &c);
   EXPECT_EQ(f, 0.5f * 4 * 96);
@@ -115,13 +117,104 @@ __global__ void shared_overflow_kernel(int* out) {
   out[0] = 0;
 }
 
+// The message of the std::runtime_error that f throws ("" if none).
+template <class F>
+std::string error_of(F f) {
+  try {
+    f();
+  } catch (const std::runtime_error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+__global__ void barrier_vs_shuffle_kernel(int* out) {
+  if (threadIdx.x >= 16) __syncthreads();  // half the warp parks at the barrier
+  else out[threadIdx.x] = __shfl_sync(0xffffffffu, 1, 0);
+}
+
+__global__ void throwing_kernel(int* out) {
+  if (threadIdx.x == 40) throw std::runtime_error("thread 40 gives up");
+  __syncthreads();  // the others wait here for a thread that never comes
+  out[threadIdx.x] = 1;
+}
+
+__global__ void partial_warp_shuffle_kernel(int* out) {  // 48 threads: warp 1 has lanes 0..15 only
+  out[threadIdx.x] = __shfl_sync(0xffffffffu, 1, 0);
+}
+
+// Each bad kernel is reported with a message that names the problem (a deadlock is detected exactly, at
+// once), and the next launch runs normally.
 TEST(EmuRuntime, ReportsBadKernels) {
-  std::vector<int> out(32);
-  rpct::emu::Options o;
-  o.timeout_s = 5;
-  rpct::emu::ScopedOptions s(o);
-  EXPECT_THROW(rpct::emu::launch(diverged_shuffle_kernel, dim3(1), dim3(32), out.data()), std::runtime_error);
-  EXPECT_THROW(rpct::emu::launch(shared_overflow_kernel, dim3(1), dim3(32), out.data()), std::runtime_error);
+  std::vector<int> out(64);
+  for (auto schedule : {rpct::emu::Schedule::kWarpOrdered, rpct::emu::Schedule::kFree}) {
+    rpct::emu::Options o;
+    o.schedule = schedule;
+    rpct::emu::ScopedOptions s(o);
+    EXPECT_EQ(error_of([&] { rpct::emu::launch(diverged_shuffle_kernel, dim3(1), dim3(32), out.data()); }),
+              "cuda_emu: __shfl_sync: lane 5 of warp 0 has exited while lane 0 waits for it");
+    EXPECT_EQ(error_of([&] { rpct::emu::launch(barrier_vs_shuffle_kernel, dim3(1), dim3(32), out.data()); }),
+              "cuda_emu: __shfl_sync: lane 16 of warp 0 waits at __syncthreads while lane 0 waits for it");
+    EXPECT_EQ(error_of([&] { rpct::emu::launch(partial_warp_shuffle_kernel, dim3(1), dim3(48), out.data()); }),
+              "cuda_emu: __shfl_sync: lane 16 of warp 1 does not exist (block of 48 threads) while lane 0 waits for it");
+    EXPECT_EQ(error_of([&] { rpct::emu::launch(shared_overflow_kernel, dim3(1), dim3(32), out.data()); }),
+              "cuda_emu: block uses more than 49152 bytes of static shared memory");
+    EXPECT_EQ(error_of([&] { rpct::emu::launch(throwing_kernel, dim3(2), dim3(64), out.data()); }), "thread 40 gives up");
+    std::vector<int> in(kN), rev(kN);
+    for (int i = 0; i < kN; ++i) in[i] = i;
+    rpct::emu::launch(reverse_kernel<true>, dim3(1), dim3(kN), in.data(), rev.data());
+    EXPECT_EQ(rev[0], kN - 1);
+  }
+  EXPECT_EQ(error_of([] { __syncthreads(); }), "cuda_emu: device function called outside emu::launch");
+}
+
+// Lanes 0..15 start a second collective while lanes 16..30 have not yet read the first one's result
+// (the warp-ordered schedule runs lane 31, which completes the first, then lanes 0..15 first): each lane
+// must still read its own collective's values.
+__global__ void overlapping_collectives_kernel(int* out) {
+  const int lane = threadIdx.x;
+  const int a = __shfl_sync(0xffffffffu, lane + 100, 31);
+  int b = -1;
+  if (lane < 16) b = __shfl_sync(0x0000ffffu, lane + 200, 15);
+  out[2 * lane] = a;
+  out[2 * lane + 1] = b;
+}
+
+TEST(EmuRuntime, EachLaneReadsItsOwnCollective) {
+  std::vector<int> out(64);
+  rpct::emu::launch(overlapping_collectives_kernel, dim3(1), dim3(32), out.data());
+  for (int lane = 0; lane < 32; ++lane) {
+    EXPECT_EQ(out[2 * lane], 131) << "lane " << lane;
+    EXPECT_EQ(out[2 * lane + 1], lane < 16 ? 215 : -1) << "lane " << lane;
+  }
+}
+
+// The schedules are deterministic, and differ: warp-ordered runs each warp up to the barrier, kFree
+// lets the warps take turns at every collective.
+__global__ void order_kernel(int* order, int* next) {
+  const int v = __shfl_sync(0xffffffffu, static_cast<int>(threadIdx.x), 0);
+  if (threadIdx.x % 32 == 0) order[(*next)++] = static_cast<int>(threadIdx.x) / 32 * 10;
+  __shfl_sync(0xffffffffu, v, 0);
+  if (threadIdx.x % 32 == 0) order[(*next)++] = static_cast<int>(threadIdx.x) / 32 * 10 + 1;
+}
+
+TEST(EmuRuntime, SchedulesAreDeterministicAndDiffer) {
+  auto run = [](rpct::emu::Options o) {
+    rpct::emu::ScopedOptions s(o);
+    std::vector<int> order(4, -1);
+    int next = 0;
+    rpct::emu::launch(order_kernel, dim3(1), dim3(64), order.data(), &next);
+    return order;
+  };
+  rpct::emu::Options descending;
+  descending.warp_order = rpct::emu::WarpOrder::kDescending;
+  rpct::emu::Options free;
+  free.schedule = rpct::emu::Schedule::kFree;
+  for (int rep = 0; rep < 3; ++rep) {
+    EXPECT_EQ(run({}), (std::vector<int>{0, 1, 10, 11}));
+    EXPECT_EQ(run(descending), (std::vector<int>{10, 11, 0, 1}));
+    EXPECT_EQ(run(free), (std::vector<int>{0, 10, 1, 11}));
+  }
 }
 
 TEST(EmuRuntime, Bfloat16RoundsToNearestEven) {

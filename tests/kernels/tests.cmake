@@ -8,13 +8,18 @@ rpct_add_test(test_emu_runtime NO_PCH LABELS emu SOURCES test_emu_runtime.cpp)
 rpct_add_test(test_emu_attention LABELS emu SOURCES test_emu_attention.cpp)
 rpct_add_test(test_emu_composed LABELS emu SOURCES test_emu_composed.cpp)
 rpct_add_test(test_emu_peaked LABELS emu SOURCES test_emu_peaked.cpp ARGS --gtest_filter=-*SegmenterShape)
-# The same check at the Segmenter shape (N 1025: ~27x the DeiT-Tiny case, minutes on the emulator): label long.
+# The same check at the Segmenter shape (N 1025: ~27x the DeiT-Tiny case; minutes with the thread-based
+# emulator, ~5 CPU s with the fiber one): label long.
 add_test(NAME test_emu_peaked_segmenter COMMAND test_emu_peaked --gtest_filter=*SegmenterShape)
 _rpct_test_properties(test_emu_peaked_segmenter "emu;long" 3600)
 # The deliberately broken kernel variants (each in its own translation unit and kernel namespace):
 # these tests pass when the emulated run DETECTS the bug (a mismatch against the reference).
 rpct_add_test(test_emu_broken LABELS emu SOURCES test_emu_broken_sync.cpp test_emu_broken_bound.cpp
               test_emu_broken_pcp.cpp)
+# The emulator runs each CUDA thread as a Boost.Context fiber.
+foreach(_t test_emu_runtime test_emu_attention test_emu_composed test_emu_peaked test_emu_broken)
+  target_link_libraries(${_t} PRIVATE Boost::context)
+endforeach()
 rpct_add_test(test_gpu_attention LABELS gpu SOURCES test_gpu_attention.cpp)
 # Static resource usage of every kernel for each RPCT_CUDA_ARCHS entry (registers, spills, static shared
 # memory, occupancy) from the compiler's report; fails on any spill or a per-block limit. CUDA builds only.
