@@ -7,11 +7,9 @@ rpct_add_test(test_rpc_attention_composed LABELS unit SOURCES test_rpc_attention
 rpct_add_test(test_emu_runtime NO_PCH LABELS emu SOURCES test_emu_runtime.cpp)
 rpct_add_test(test_emu_attention LABELS emu SOURCES test_emu_attention.cpp)
 rpct_add_test(test_emu_composed LABELS emu SOURCES test_emu_composed.cpp)
-rpct_add_test(test_emu_peaked LABELS emu SOURCES test_emu_peaked.cpp ARGS --gtest_filter=-*SegmenterShape)
-# The same check at the Segmenter shape (N 1025: ~27x the DeiT-Tiny case; minutes with the thread-based
-# emulator, ~5 CPU s with the fiber one): label long.
-add_test(NAME test_emu_peaked_segmenter COMMAND test_emu_peaked --gtest_filter=*SegmenterShape)
-_rpct_test_properties(test_emu_peaked_segmenter "emu;long" 3600)
+# Includes the Segmenter shape (N 1025: ~27x the DeiT-Tiny case; minutes with the old thread-based emulator,
+# ~5 CPU s with the fiber one, so no longer a `long` test).
+rpct_add_test(test_emu_peaked LABELS emu SOURCES test_emu_peaked.cpp)
 # The deliberately broken kernel variants (each in its own translation unit and kernel namespace):
 # these tests pass when the emulated run DETECTS the bug (a mismatch against the reference).
 rpct_add_test(test_emu_broken LABELS emu SOURCES test_emu_broken_sync.cpp test_emu_broken_bound.cpp
