@@ -9,6 +9,8 @@
 # executables the selected tests run (no benchmarks), and runs them with the options and suppressions of
 # scripts/sanitizers/env.sh. Without ctest arguments it selects what CI runs: every quick unit test
 # under ASan + UBSan (-L unit -LE 'slow|long'), the tests labelled `threads` under TSan.
+# RPCT_TEST_BUILD_ONLY=1 (sanitizer runs): build what the selected tests need, run nothing (CI builds the
+# sanitizer trees while the main suite runs).
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
@@ -53,6 +55,7 @@ if [ ${#targets[@]} -eq 0 ]; then
   echo "scripts/test.sh: no test matches: ${selection[*]}" >&2; exit 2
 fi
 bash "$here/scripts/build.sh" "${targets[@]}" >/dev/null
+[ "${RPCT_TEST_BUILD_ONLY:-0}" = 1 ] && exit 0
 # shellcheck source=sanitizers/env.sh
 source "$here/scripts/sanitizers/env.sh" "$kind"
 cd "$build"
