@@ -132,6 +132,10 @@ def train_and_bench(args, recipe, variant, seed):
         train = run_logged(mpirun(args) + ["train", "--config", args.config] + set_args +
                            ["--run-dir", run_dir, "--resume", "auto"], train_log)
         train["wall_s"] = time.time() - t0
+        # A training resumed from a checkpoint (an interrupted run) timed only its last part: the tables leave its
+        # time out of the per-run mean.
+        with open(train_log, errors="replace") as f:
+            train["resumed"] = any(line.find("] resumed from ") >= 0 for line in f)
         train["overrides"] = sets
         write_json(train_done, train)
         log(f"{name}: trained in {train['wall_s']:.0f} s: top-1 {train.get('top1')}")
@@ -351,6 +355,8 @@ def accuracy_panel(title, x_label, series):
 def write_plots(out, build, cls_results, order):
     """SVGs via `rpctrain plot` (core/svg_plot): one line per variant, error bars = std over seeds; the training
     curves of seed 0 via `rpctrain report`. Returns the files written."""
+    for d in ("plots", "logs"):  # --tables-only on a folder that holds only collected results/
+        os.makedirs(os.path.join(out, d), exist_ok=True)
     by_variant = {}
     for r in cls_results:
         by_variant.setdefault(r["variant"], []).append(r)
@@ -416,13 +422,17 @@ def tables(args, wall_s=None):
     summary = build_tables(args.out, args.variants)
     cls, _ = load_results(args.out)
     files = write_plots(args.out, args.build, cls, summary["variants"])
-    train_s = [r["train"].get("wall_s") for r in cls if r["train"].get("wall_s")]
-    bench_s = [r["bench"].get("wall_s") for r in cls if r["bench"].get("wall_s")]
+    # Per-run times only from runs timed from start to end: a resumed training (or a benchmark that kept items of
+    # an interrupted one) timed only its last part.
+    train_s = [r["train"]["wall_s"] for r in cls if r["train"].get("wall_s") and not r["train"].get("resumed")]
+    bench_s = [r["bench"]["wall_s"] for r in cls if r["bench"].get("wall_s")
+               and r["bench"].get("items_run", len(r["bench"]["items"])) == len(r["bench"]["items"])]
     header = [f"# Replication on Fashion-MNIST ({datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC)", "",
               f"- commit {commit()}, machine: {machine()}",
               f"- command: `{args.command_line}`",
               f"- {len(cls)} runs; measured per run: training {stats.mean(train_s):.0f} s, benchmark "
-              f"{stats.mean(bench_s):.0f} s (means over the runs that were timed)" if train_s and bench_s else
+              f"{stats.mean(bench_s):.0f} s (means over the {len(train_s)} trainings and {len(bench_s)} benchmarks timed "
+              f"from start to end, not resumed)" if train_s and bench_s else
               f"- {len(cls)} runs", ""]
     text = "\n".join(header) + "\n" + summary.pop("markdown") + "\nPlots: " + ", ".join(
         os.path.basename(f) for f in files) + "\n"

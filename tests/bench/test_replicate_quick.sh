@@ -65,6 +65,10 @@ PY
 for v in softmax sym kvpos rpc rpc_all; do for s in 0 1; do
   [ -s "$out/results/${v}_s$s.json" ] || fail "missing results/${v}_s$s.json"
 done; done
+# A training run from start to end is not marked as resumed (resumed ones are left out of the time means).
+"$py" -c 'import glob, json, sys; sys.exit(any(json.load(open(f))["train"].get("resumed") is not False
+                                              for f in glob.glob(sys.argv[1] + "/results/*.json")))' "$out" \
+  && ok "no training marked as resumed" || fail "a training from scratch marked as resumed (or unmarked)"
 
 # Rerun: every (variant, seed) is skipped; --tables-only rebuilds the same numbers.
 cp "$out/tables.json" "$tmp/tables1.json"
@@ -77,12 +81,22 @@ bash "$src/bench/replicate/run.sh" --quick --seeds 1 --epochs 3 --variants sym -
   && ok "another --epochs in the same --out: refused, naming the results file" || { fail "other recipe"; tail -n 3 "$tmp/o.err"; }
 rm -rf "$out/runs" "$out/logs"/*.train.json
 bash "$src/bench/replicate/run.sh" --tables-only "$out" > "$tmp/run3.out" 2> "$tmp/run3.err" || { fail "--tables-only"; tail "$tmp/run3.err"; }
-"$py" - "$tmp/tables1.json" "$out/tables.json" <<'PY' && ok "--tables-only (training runs deleted) rebuilds identical tables" || fail "tables-only differs"
+same_tables() {  # same_tables A.json B.json: the same means, stds and differences vs sym
+  "$py" - "$1" "$2" <<'PY'
 import json, sys
 a, b = (json.load(open(p)) for p in sys.argv[1:3])
 sys.exit(0 if (a["mean"], a["std"], a["vs_sym"]) == (b["mean"], b["std"], b["vs_sym"]) else 1)
 PY
+}
+same_tables "$tmp/tables1.json" "$out/tables.json" && ok "--tables-only (training runs deleted) rebuilds identical tables" \
+  || fail "tables-only differs"
 tail -n 1 "$tmp/run3.out" | grep -q '"ok": true' || fail "tables-only result line"
+# The README's sharding recipe: a new folder holding only the collected results/*.json.
+mkdir -p "$tmp/collected/results" && cp "$out"/results/*.json "$tmp/collected/results/"
+bash "$src/bench/replicate/run.sh" --tables-only "$tmp/collected" > "$tmp/run4.out" 2> "$tmp/run4.err" \
+  || { fail "--tables-only on collected results"; tail -n 5 "$tmp/run4.err"; }
+same_tables "$tmp/tables1.json" "$tmp/collected/tables.json" \
+  && ok "--tables-only on a folder of collected results/ only: identical tables" || fail "collected tables differ"
 
 # Bad input: an unknown variant is named.
 bash "$src/bench/replicate/run.sh" --variants sym,qkv --out "$tmp/x" > "$tmp/u.out" 2>&1
