@@ -100,6 +100,20 @@ def jobs(args):
     return [p for i, p in enumerate(pairs) if i % n == k]
 
 
+def train_log_path(args, name):
+    return os.path.join(args.out, "logs", name + ".train.log")
+
+
+def mark_resumed(train, train_log):
+    """Sets train["resumed"] from the training's log: a training resumed from a checkpoint (an interrupted run)
+    timed only its last part, and the tables leave its time out of the per-run mean. False without a log."""
+    if not os.path.exists(train_log):
+        return False
+    with open(train_log, errors="replace") as f:
+        train["resumed"] = any("] resumed from " in line for line in f)
+    return True
+
+
 def train_and_bench(args, recipe, variant, seed):
     """One (variant, seed): train (or resume / skip), bench (or resume / skip); writes its results file."""
     name = f"{variant}_s{seed}"
@@ -116,10 +130,12 @@ def train_and_bench(args, recipe, variant, seed):
                                f"use another --out (or delete {name}'s results and run dir)")
         if {k: done["bench"].get(k) for k in bench_settings} == bench_settings:
             log(f"{name}: done before ({result_path}), skipped")
+            if "resumed" not in done["train"] and mark_resumed(done["train"], train_log_path(args, name)):
+                write_json(result_path, done)  # results written before runs were marked
             return done
         log(f"{name}: benchmarked with other settings ({result_path}); benchmarking again")
     set_args = [a for s in sets for a in ("--set", s)]
-    train_log = os.path.join(args.out, "logs", name + ".train.log")
+    train_log = train_log_path(args, name)
     train_done = os.path.join(args.out, "logs", name + ".train.json")
     if os.path.exists(train_done) and os.path.exists(os.path.join(run_dir, "model.safetensors")):
         train = json.load(open(train_done))
@@ -127,15 +143,14 @@ def train_and_bench(args, recipe, variant, seed):
             raise RuntimeError(f"{run_dir}: trained with {train.get('overrides')}, this command asks for {sets}: "
                                f"use another --out")
         log(f"{name}: trained before, skipped")
+        if "resumed" not in train:
+            mark_resumed(train, train_log)
     else:
         t0 = time.time()
         train = run_logged(mpirun(args) + ["train", "--config", args.config] + set_args +
                            ["--run-dir", run_dir, "--resume", "auto"], train_log)
         train["wall_s"] = time.time() - t0
-        # A training resumed from a checkpoint (an interrupted run) timed only its last part: the tables leave its
-        # time out of the per-run mean.
-        with open(train_log, errors="replace") as f:
-            train["resumed"] = any(line.find("] resumed from ") >= 0 for line in f)
+        mark_resumed(train, train_log)
         train["overrides"] = sets
         write_json(train_done, train)
         log(f"{name}: trained in {train['wall_s']:.0f} s: top-1 {train.get('top1')}")
