@@ -393,8 +393,10 @@ class BlockRunner {
       if (active_[token_] > 0) return -1;
       const int pos = static_cast<int>(std::find(order_.begin(), order_.end(), token_) - order_.begin());
       int next = -1;
-      for (int i = 1; i < nwarps_ && next < 0; ++i)
-        if (active_[order_[(pos + i) % nwarps_]] > 0) next = order_[(pos + i) % nwarps_];
+      for (int i = 1; i < nwarps_ && next < 0; ++i) {
+        const int w = order_[(pos + i) % nwarps_];
+        if (active_[w] > 0) next = w;
+      }
       if (next < 0) return -1;
       token_ = next;
     }

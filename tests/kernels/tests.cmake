@@ -14,13 +14,6 @@ rpct_add_test(test_emu_peaked LABELS emu SOURCES test_emu_peaked.cpp)
 # these tests pass when the emulated run DETECTS the bug (a mismatch against the reference).
 rpct_add_test(test_emu_broken LABELS emu SOURCES test_emu_broken_sync.cpp test_emu_broken_bound.cpp
               test_emu_broken_pcp.cpp)
-# The emulator runs each CUDA thread as a Boost.Context fiber. One OpenMP thread for LibTorch's reference
-# computations: the emulated kernel runs on one thread anyway, and ctest runs two tests at once on 2 cores,
-# where LibTorch's spinning OpenMP workers made test_emu_composed's CPU time vary 1.8-7.3 s (1 s with one).
-foreach(_t test_emu_runtime test_emu_attention test_emu_composed test_emu_peaked test_emu_broken)
-  target_link_libraries(${_t} PRIVATE Boost::context)
-  set_property(TEST ${_t} APPEND PROPERTY ENVIRONMENT OMP_NUM_THREADS=1)
-endforeach()
 rpct_add_test(test_gpu_attention LABELS gpu SOURCES test_gpu_attention.cpp)
 # Static resource usage of every kernel for each RPCT_CUDA_ARCHS entry (registers, spills, static shared
 # memory, occupancy) from the compiler's report; fails on any spill or a per-block limit. CUDA builds only.
