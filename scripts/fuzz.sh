@@ -8,8 +8,8 @@
 # Inputs: the committed seeds fuzz/corpus/TARGET/ and regressions fuzz/regressions/TARGET/ (read only) plus a
 # working corpus build-fuzz/corpus/TARGET/ that keeps what the fuzzer finds interesting between runs. One
 # process per target (libFuzzer's -jobs are not used; RPCT_FUZZ_JOBS=2 runs two targets side by side, as CI
-# does on its 2 cores); limits per input: 10 s, 2048 MB RSS, 2048 MB in one malloc. A crash, hang, leak or huge allocation is written to fuzz/findings/TARGET/ (git-ignored), printed,
-# and makes the script exit 1; turn each into a fix plus a committed input in fuzz/regressions/TARGET/
+# does on its 2 cores); limits per input: 10 s, 2048 MB RSS, 2048 MB in one malloc. A crash, hang, leak or
+# huge allocation is written to fuzz/findings/TARGET/ (git-ignored), printed, and makes the script exit 1; turn each into a fix plus a committed input in fuzz/regressions/TARGET/
 # (tests/fuzz/ replays those in the normal build). Last line: a JSON summary per target.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
@@ -17,8 +17,11 @@ kTargets=(config idx decode safetensors checkpoint_meta)
 usage() { echo "usage: bash scripts/fuzz.sh TARGET|all SECONDS|--build-only (targets: ${kTargets[*]})" >&2; exit 2; }
 [ $# -eq 2 ] || usage
 target="$1" seconds="$2" build_only=0
-[ "$seconds" = --build-only ] && build_only=1 seconds=1
-[[ "$seconds" =~ ^[0-9]+$ ]] && [ "$seconds" -gt 0 ] || usage
+if [ "$seconds" = --build-only ]; then
+  build_only=1
+else
+  [[ "$seconds" =~ ^[0-9]+$ ]] && [ "$seconds" -gt 0 ] || usage
+fi
 jobs="${RPCT_FUZZ_JOBS:-1}"
 [[ "$jobs" =~ ^[1-9][0-9]*$ ]] || { echo "fuzz.sh: RPCT_FUZZ_JOBS must be a positive integer, got '$jobs'" >&2; exit 2; }
 if [ "$target" = all ]; then
