@@ -199,8 +199,12 @@ def seg_train_and_bench(args, recipe, variant, seed):
     if args.quick:
         sets += ["train.epochs=1"]
     set_args = [a for s in sets for a in ("--set", s)]
+    t0 = time.time()
+    train_log = train_log_path(args, name)
     train = run_logged(mpirun(args) + ["train", "--config", os.path.join(REPO, "configs", "fmnist_seg.yaml")] + set_args
-                       + ["--run-dir", run_dir, "--resume", "auto"], os.path.join(args.out, "logs", name + ".train.log"))
+                       + ["--run-dir", run_dir, "--resume", "auto"], train_log)
+    train["wall_s"] = time.time() - t0
+    mark_resumed(train, train_log)
     bench_out = os.path.join(run_dir, "bench")
     run_logged(mpirun(args) + ["bench", "segment", "--config", os.path.join(run_dir, "config.yaml"),
                                "--set", "train.seed=0", "--checkpoint", os.path.join(run_dir, "model.safetensors"),
@@ -294,17 +298,21 @@ def build_tables(out, variants_order=None):
         md += ["Difference to sym in points (mean - mean), Welch's two-sided t-test p-value (unequal variances; "
                "p 1 / 0 where both groups have zero spread and equal / different means):", "", *diff_table, ""]
     if seg:
-        md += seg_table(seg)
+        seg_md, summary["seg"] = seg_table(seg)
+        md += seg_md
     md += claims(summary)
     summary["markdown"] = "\n".join(md) + "\n"
     return summary
 
 
 def seg_table(seg):
-    """Segmentation rows: every numeric summary field the bench segment results share, mean ± std."""
+    """Segmentation: every numeric summary field the bench segment results share (clean first, then the mean over
+    the corruptions, the families, each corruption), mean ± std per variant, and each variant - sym with Welch's
+    p-value. Returns (markdown lines, summary dict)."""
     by_variant = {}
-    for r in seg:
+    for r in sorted(seg, key=lambda r: r["seed"]):
         by_variant.setdefault(r["variant"], []).append(r)
+    order = [v for v in SEG_VARIANTS if v in by_variant] + sorted(set(by_variant) - set(SEG_VARIANTS))
     def flat(d, prefix=""):
         out = {}
         for k, v in (d or {}).items():
@@ -313,20 +321,41 @@ def seg_table(seg):
             elif isinstance(v, (int, float)) and not isinstance(v, bool):
                 out[prefix + k] = v
         return out
-    rows = {v: [flat(r["bench"]["summary"]) for r in rs] for v, rs in by_variant.items()}
-    keys = sorted(set.intersection(*[set(f) for fs in rows.values() for f in fs]))
-    md = ["Segmentation (configs/fmnist_seg.yaml; bench segment summary fields), mean ± std over seeds:", "",
+    rows = {v: [flat(r["bench"]["summary"]) for r in by_variant[v]] for v in order}
+    shared = set.intersection(*[set(f) for fs in rows.values() for f in fs])
+    rank = lambda k: (0 if k.startswith("clean.") else 1 if k == "c.mean" else 2 if ".family_" in k else 3,
+                      ["clean.miou", "clean.macc", "clean.aacc"].index(k) if k.startswith("clean.") else 0, k)
+    keys = sorted(shared, key=rank)
+    values = {v: {k: [f[k] for f in rows[v]] for k in keys} for v in order}
+    md = ["Segmentation (configs/fmnist_seg.yaml; `rpctrain bench segment` summary fields: clean mIoU / mAcc / "
+          "aAcc, c.mean = mIoU averaged over the corruptions and severities, then per family and per corruption), "
+          "percent, mean ± std over seeds:", "",
           "| variant | seeds | " + " | ".join(keys) + " |", "| --- | ---: |" + " ---: |" * len(keys)]
-    for v, fs in rows.items():
-        md.append(f"| {v} | {len(fs)} | " + " | ".join(fmt_pm([f[k] for f in fs]) for k in keys) + " |")
-    return md + [""]
+    for v in order:
+        md.append(f"| {v} | {len(rows[v])} | " + " | ".join(fmt_pm(values[v][k]) for k in keys) + " |")
+    diffs = {}
+    if len(rows.get(BASELINE, [])) >= 2:
+        diff_md = ["| variant - sym | " + " | ".join(keys) + " |", "| --- |" + " ---: |" * len(keys)]
+        for v in order:
+            if v == BASELINE or len(rows[v]) < 2:
+                continue
+            diffs[v] = {k: stats.welch_t_test(values[v][k], values[BASELINE][k]) for k in keys}
+            diff_md.append(f"| {v} | " + " | ".join(f"{100 * diffs[v][k]['diff']:+.2f} (p {fmt_p(diffs[v][k]['p'])})"
+                                                    for k in keys) + " |")
+        if len(diff_md) > 2:
+            md += ["", "Segmentation, difference to sym in points, Welch's two-sided t-test p-value:", "", *diff_md]
+    summary = {"variants": order, "columns": keys, "seeds": {v: len(rows[v]) for v in order},
+               "mean": {v: {k: stats.mean(values[v][k]) for k in keys} for v in order},
+               "std": {v: {k: stats.std(values[v][k]) for k in keys} for v in order},
+               "values": values, "vs_sym": diffs}
+    return md + [""], summary
 
 
 def claims(summary):
     """The papers' claims, each stated with what this data says (direction, size, p-value): mechanical, so the
     text cannot disagree with the tables."""
-    m, d = summary["mean"], summary["vs_sym"]
-    def verdict(v, col, higher_better=True):
+    def verdict(v, col, higher_better=True, table=summary):
+        m, d = table["mean"], table["vs_sym"]
         if v not in m or BASELINE not in m:
             return f"{v} or {BASELINE} not run"
         diff = 100 * (m[v][col] - m[BASELINE][col])
@@ -348,6 +377,11 @@ def claims(summary):
     out.append(f"- Symmetric KV attention is competitive with QKV (Borji 2023): "
                f"{verdict('softmax', 'clean top-1')} (negative = sym ahead).")
     out.append(f"- KV+Pos helps: {verdict('kvpos', 'clean top-1')}.")
+    seg = summary.get("seg")
+    if seg:
+        out.append(f"- RPC improves segmentation, clean and under corruptions (Teo & Nguyen 2024, ADE20K): clean mIoU: "
+                   f"{verdict('rpc', 'clean.miou', table=seg)}; mIoU under corruptions: "
+                   f"{verdict('rpc', 'c.mean', table=seg)}.")
     return out + [""]
 
 

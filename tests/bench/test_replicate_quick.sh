@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# `bench/run replicate --quick` end to end (labels mpi, slow): all 5 attention variants x 2 seeds trained with
-# mpirun -np 2 on a tiny subset (2 epochs) and benchmarked (clean, 15 corruptions x 5 severities, FGSM / PGD at 2
-# eps in both input spaces, 32 images); then every table cell must be present and finite, the Welch p-values in
+# `bench/run replicate --quick --seg` end to end (labels mpi, slow): all 5 attention variants x 2 seeds trained
+# with mpirun -np 2 on a tiny subset (2 epochs) and benchmarked (clean, 15 corruptions x 5 severities, FGSM / PGD
+# at 2 eps in both input spaces, 32 images), and the segmentation part (sym and rpc x 2 seeds, 1 epoch on 256
+# scenes, bench segment); then every table cell must be present and finite, the Welch p-values in
 # [0, 1], the SVGs well-formed with one line per variant; a rerun skips every finished (variant, seed) and
 # `--tables-only` rebuilds the same tables from the results files alone.
 set -u
@@ -13,9 +14,9 @@ export RPCT_BUILD="$(dirname "$bin")" RPCT_PYTHON="$py"
 out="$tmp/rep"
 
 t0=$(date +%s)
-bash "$src/bench/replicate/run.sh" --quick --seeds 2 --out "$out" > "$tmp/run1.out" 2> "$tmp/run1.err" \
-  || { fail "replicate --quick"; tail -n 30 "$tmp/run1.err"; }
-echo "replicate --quick: $(( $(date +%s) - t0 )) s"
+bash "$src/bench/replicate/run.sh" --quick --seeds 2 --seg --out "$out" > "$tmp/run1.out" 2> "$tmp/run1.err" \
+  || { fail "replicate --quick --seg"; tail -n 30 "$tmp/run1.err"; }
+echo "replicate --quick --seg: $(( $(date +%s) - t0 )) s"
 "$py" - "$out" <<'PY' && ok "every cell of the 5 x 2 table present and finite; p-values in [0, 1]" || fail "table cells"
 import json, math, sys
 t = json.load(open(sys.argv[1] + "/tables.json"))
@@ -36,6 +37,18 @@ for v in variants:
         for c in cols:
             p = t["vs_sym"].get(v, {}).get(c, {}).get("p")
             if not isinstance(p, (int, float)) or not 0 <= p <= 1: bad.append(f"p[{v}][{c}] = {p}")
+# The segmentation part: sym and rpc x 2 seeds, clean and corrupted mIoU, rpc - sym with p-values.
+seg = t.get("seg") or {}
+if seg.get("variants") != ["sym", "rpc"] or seg.get("seeds") != {"sym": 2, "rpc": 2}: bad.append(f"seg {seg.get('seeds')}")
+for c in ("clean.miou", "clean.macc", "clean.aacc", "c.mean"):
+    if c not in seg.get("columns", []): bad.append(f"seg: missing column {c}")
+for c in seg.get("columns", []):
+    for v in seg.get("variants", []):
+        for what in ("mean", "std"):
+            x = seg[what][v].get(c)
+            if not isinstance(x, (int, float)) or not math.isfinite(x): bad.append(f"seg {what}[{v}][{c}] = {x}")
+    p = seg.get("vs_sym", {}).get("rpc", {}).get(c, {}).get("p")
+    if not isinstance(p, (int, float)) or not 0 <= p <= 1: bad.append(f"seg p[rpc][{c}] = {p}")
 # mCE is relative to sym: sym's own mean mCE is 100% up to its seed spread (summed errors / their seed mean).
 if abs(t["mean"]["sym"]["mCE vs sym"] - 1) > 0.05: bad.append(f"sym mCE {t['mean']['sym']['mCE vs sym']}")
 for b in bad[:10]: print("  ", b)
@@ -43,8 +56,9 @@ sys.exit(1 if bad else 0)
 PY
 md="$out/RESULTS.md"
 if [ -s "$md" ] && ! grep -qi "nan\|n/a\| inf" "$md" && grep -q "^| rpc_all | 2 | " "$md" && grep -q "^| rpc | .*(p " "$md" \
-   && grep -q "^- RPC-SymViT beats SymViT on clean accuracy" "$md"; then
-  ok "RESULTS.md: table rows, differences with p-values, the claims, no nan"
+   && grep -q "^- RPC-SymViT beats SymViT on clean accuracy" "$md" && grep -q "^- RPC improves segmentation.*points, p " "$md" \
+   && [ "$(grep -c "^| rpc | .*(p " "$md")" = 2 ]; then
+  ok "RESULTS.md: table rows, differences with p-values (classification and segmentation), the claims, no nan"
 else
   fail "RESULTS.md content"; head -n 30 "$md"
 fi
@@ -81,11 +95,12 @@ bash "$src/bench/replicate/run.sh" --quick --seeds 1 --epochs 3 --variants sym -
   && ok "another --epochs in the same --out: refused, naming the results file" || { fail "other recipe"; tail -n 3 "$tmp/o.err"; }
 rm -rf "$out/runs" "$out/logs"/*.train.json
 bash "$src/bench/replicate/run.sh" --tables-only "$out" > "$tmp/run3.out" 2> "$tmp/run3.err" || { fail "--tables-only"; tail "$tmp/run3.err"; }
-same_tables() {  # same_tables A.json B.json: the same means, stds and differences vs sym
+same_tables() {  # same_tables A.json B.json: the same means, stds and differences vs sym (both tasks)
   "$py" - "$1" "$2" <<'PY'
 import json, sys
 a, b = (json.load(open(p)) for p in sys.argv[1:3])
-sys.exit(0 if (a["mean"], a["std"], a["vs_sym"]) == (b["mean"], b["std"], b["vs_sym"]) else 1)
+key = lambda t: (t["mean"], t["std"], t["vs_sym"], t.get("seg"))
+sys.exit(0 if key(a) == key(b) else 1)
 PY
 }
 same_tables "$tmp/tables1.json" "$out/tables.json" && ok "--tables-only (training runs deleted) rebuilds identical tables" \
