@@ -25,7 +25,7 @@ bad = []
 if t["variants"] != variants: bad.append(f"variants {t['variants']}")
 if any(t["seeds"][v] != 2 for v in variants): bad.append(f"seeds {t['seeds']}")
 cols = t["columns"]
-need = ["clean top-1", "C mean top-1", "mCE vs sym", "C noise", "C blur", "C weather", "C digital"] + \
+need = ["test-set top-1", "clean top-1", "C mean top-1", "mCE vs sym", "C noise", "C blur", "C weather", "C digital"] + \
        [f"{a}-{s} {e}" for a in ("FGSM", "PGD") for s in ("norm", "px") for e in ("2", "8")]
 bad += [f"missing column {c}" for c in need if c not in cols]
 for v in variants:
