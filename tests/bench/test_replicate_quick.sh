@@ -113,6 +113,15 @@ bash "$src/bench/replicate/run.sh" --tables-only "$tmp/collected" > "$tmp/run4.o
 same_tables "$tmp/tables1.json" "$tmp/collected/tables.json" \
   && ok "--tables-only on a folder of collected results/ only: identical tables" || fail "collected tables differ"
 
+# The published replication (bench/replicate/fmnist, issue 13): its tables are the ones its committed results give.
+pub="$src/bench/replicate/fmnist"
+mkdir -p "$tmp/pub" && cp -r "$pub/results" "$pub/runs" "$tmp/pub/"
+bash "$src/bench/replicate/run.sh" --tables-only "$tmp/pub" > "$tmp/run5.out" 2> "$tmp/run5.err" \
+  || { fail "--tables-only on bench/replicate/fmnist"; tail -n 5 "$tmp/run5.err"; }
+same_tables "$pub/tables.json" "$tmp/pub/tables.json" && [ -s "$tmp/pub/curves.svg" ] \
+  && ok "bench/replicate/fmnist: its committed tables.json is what its committed results give" \
+  || fail "bench/replicate/fmnist/tables.json differs from its results (rebuild: bench/run replicate --tables-only bench/replicate/fmnist)"
+
 # Bad input: an unknown variant is named.
 bash "$src/bench/replicate/run.sh" --variants sym,qkv --out "$tmp/x" > "$tmp/u.out" 2>&1
 [ $? = 2 ] && grep -q "unknown qkv" "$tmp/u.out" && ok "--variants qkv: exit 2 naming it" || fail "usage error"
