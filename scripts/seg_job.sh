@@ -21,8 +21,8 @@ scene_args=(--size 56 --min-items 2 --max-items 3 --min-scale 1 --max-scale 1.5 
 # Step 4's aug test (mmseg's multi-scale test with Segmenter's sliding windows): each scene rescaled by 1.1 and
 # 1.2 (62 and 67 px), 56-px windows every 2 px, the softmax probabilities averaged. The shifted windows put the
 # 7-px patch grid at many offsets, so item borders are resolved finer than one patch. Chosen on a tuning set of
-# 300 other scenes (prepare-data --seed 7 --val 300), never on the validation scenes: configs/fmnist_seg.yaml's
-# header has the settings tried and what they gave.
+# 300 other scenes (prepare-data --seed 7 --val 300); configs/fmnist_seg.yaml's header has the settings tried and
+# what they gave, including the ones first looked at on the validation scenes.
 aug_test=(--set "seg.eval_scales=[1.1,1.2]" --set seg.stride=2)
 # only what it runs (no tests, benchmarks); RPCT_BUILD_DIR: another build directory
 build="$(bash "$here/scripts/build.sh" rpctrain | tail -n 1)"
