@@ -9,8 +9,9 @@
 # working corpus build-fuzz/corpus/TARGET/ that keeps what the fuzzer finds interesting between runs. One
 # process per target (libFuzzer's -jobs are not used; RPCT_FUZZ_JOBS=2 runs two targets side by side, as CI
 # does on its 2 cores); limits per input: 10 s, 2048 MB RSS, 2048 MB in one malloc. A crash, hang, leak or
-# huge allocation is written to fuzz/findings/TARGET/ (git-ignored), printed, and makes the script exit 1; turn each into a fix plus a committed input in fuzz/regressions/TARGET/
-# (tests/fuzz/ replays those in the normal build). Last line: a JSON summary per target.
+# huge allocation is written to fuzz/findings/TARGET/ (git-ignored), printed, and makes the script exit 1; turn
+# each into a fix plus a committed input in fuzz/regressions/TARGET/ (tests/fuzz/ replays those in the normal
+# build). Last line: a JSON summary per target.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 kTargets=(config idx decode safetensors checkpoint_meta)

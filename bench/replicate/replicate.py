@@ -252,6 +252,30 @@ def fmt_p(p):
     return "n/a" if p is None else (f"{p:.3f}" if p >= 0.001 else f"{p:.1e}")
 
 
+def mean_std_tables(order, columns, cells):
+    """From cells (variant -> column -> [value per seed]): the Markdown table of mean ± std per variant and, when
+    the baseline has >= 2 seeds, the variant - sym table (difference of the means in points, Welch's p-value) over
+    the variants with >= 2 seeds. Returns (table lines, diff table lines or [], summary dict)."""
+    seeds = {v: len(cells[v][columns[0]]) for v in order}
+    table = ["| variant | seeds | " + " | ".join(columns) + " |", "| --- | ---: |" + " ---: |" * len(columns)]
+    for v in order:
+        table.append(f"| {v} | {seeds[v]} | " + " | ".join(fmt_pm(cells[v][c]) for c in columns) + " |")
+    diffs, diff_table = {}, []
+    if seeds.get(BASELINE, 0) >= 2:
+        diff_table = ["| variant - sym | " + " | ".join(columns) + " |", "| --- |" + " ---: |" * len(columns)]
+        for v in order:
+            if v == BASELINE or seeds[v] < 2:
+                continue
+            diffs[v] = {c: stats.welch_t_test(cells[v][c], cells[BASELINE][c]) for c in columns}
+            diff_table.append(f"| {v} | " + " | ".join(f"{100 * diffs[v][c]['diff']:+.2f} (p {fmt_p(diffs[v][c]['p'])})"
+                                                      for c in columns) + " |")
+    summary = {"variants": order, "columns": columns, "seeds": seeds,
+               "mean": {v: {c: stats.mean(cells[v][c]) for c in columns} for v in order},
+               "std": {v: {c: stats.std(cells[v][c]) for c in columns} for v in order},
+               "values": cells, "vs_sym": diffs}
+    return table, diff_table, summary
+
+
 def build_tables(out, variants_order=None):
     """Tables and plots from <out>/results/*.json; returns the summary dict (written to <out>/tables.json)."""
     cls, seg = load_results(out)
@@ -271,27 +295,7 @@ def build_tables(out, variants_order=None):
             for col, val in cell_values(r, baseline_errors).items():
                 cells[v].setdefault(col, []).append(val)
     columns = list(cells[order[0]])
-    table = ["| variant | seeds | " + " | ".join(columns) + " |", "| --- | ---: |" + " ---: |" * len(columns)]
-    for v in order:
-        table.append(f"| {v} | {len(by_variant[v])} | " + " | ".join(fmt_pm(cells[v][c]) for c in columns) + " |")
-    # RPC - sym: difference of the means (points) and Welch's p-value, per column.
-    diffs, diff_table = {}, []
-    compared = [v for v in order if v != BASELINE]
-    if len(by_variant[BASELINE]) >= 2:
-        diff_table = ["| variant - sym | " + " | ".join(columns) + " |", "| --- |" + " ---: |" * len(columns)]
-        for v in compared:
-            if len(by_variant[v]) < 2:
-                continue
-            row = []
-            for c in columns:
-                w = stats.welch_t_test(cells[v][c], cells[BASELINE][c])
-                diffs.setdefault(v, {})[c] = w
-                row.append(f"{100 * w['diff']:+.2f} (p {fmt_p(w['p'])})")
-            diff_table.append(f"| {v} | " + " | ".join(row) + " |")
-    summary = {"variants": order, "columns": columns, "seeds": {v: len(by_variant[v]) for v in order},
-               "mean": {v: {c: stats.mean(cells[v][c]) for c in columns} for v in order},
-               "std": {v: {c: stats.std(cells[v][c]) for c in columns} for v in order},
-               "values": cells, "vs_sym": diffs}
+    table, diff_table, summary = mean_std_tables(order, columns, cells)
     md = ["Percent, mean ± std over seeds (sample std). test-set top-1: the training's final evaluation on the "
           "whole test set; clean top-1: the benchmark's images (the ones it corrupts and attacks). mCE vs sym: per corruption the summed error over the 5 "
           "severities divided by the sym baseline's (mean over its seeds), averaged over the 15 corruptions "
@@ -327,31 +331,17 @@ def seg_table(seg):
         return out
     rows = {v: [flat(r["bench"]["summary"]) for r in by_variant[v]] for v in order}
     shared = set.intersection(*[set(f) for fs in rows.values() for f in fs])
+    clean_first = {"clean.miou": 0, "clean.macc": 1, "clean.aacc": 2}  # then any other clean.* field
     rank = lambda k: (0 if k.startswith("clean.") else 1 if k == "c.mean" else 2 if ".family_" in k else 3,
-                      ["clean.miou", "clean.macc", "clean.aacc"].index(k) if k.startswith("clean.") else 0, k)
+                      clean_first.get(k, len(clean_first)), k)
     keys = sorted(shared, key=rank)
     values = {v: {k: [f[k] for f in rows[v]] for k in keys} for v in order}
+    table, diff_table, summary = mean_std_tables(order, keys, values)
     md = ["Segmentation (configs/fmnist_seg.yaml; `rpctrain bench segment` summary fields: clean mIoU / mAcc / "
           "aAcc, c.mean = mIoU averaged over the corruptions and severities, then per family and per corruption), "
-          "percent, mean ± std over seeds:", "",
-          "| variant | seeds | " + " | ".join(keys) + " |", "| --- | ---: |" + " ---: |" * len(keys)]
-    for v in order:
-        md.append(f"| {v} | {len(rows[v])} | " + " | ".join(fmt_pm(values[v][k]) for k in keys) + " |")
-    diffs = {}
-    if len(rows.get(BASELINE, [])) >= 2:
-        diff_md = ["| variant - sym | " + " | ".join(keys) + " |", "| --- |" + " ---: |" * len(keys)]
-        for v in order:
-            if v == BASELINE or len(rows[v]) < 2:
-                continue
-            diffs[v] = {k: stats.welch_t_test(values[v][k], values[BASELINE][k]) for k in keys}
-            diff_md.append(f"| {v} | " + " | ".join(f"{100 * diffs[v][k]['diff']:+.2f} (p {fmt_p(diffs[v][k]['p'])})"
-                                                    for k in keys) + " |")
-        if len(diff_md) > 2:
-            md += ["", "Segmentation, difference to sym in points, Welch's two-sided t-test p-value:", "", *diff_md]
-    summary = {"variants": order, "columns": keys, "seeds": {v: len(rows[v]) for v in order},
-               "mean": {v: {k: stats.mean(values[v][k]) for k in keys} for v in order},
-               "std": {v: {k: stats.std(values[v][k]) for k in keys} for v in order},
-               "values": values, "vs_sym": diffs}
+          "percent, mean ± std over seeds:", "", *table]
+    if len(diff_table) > 2:
+        md += ["", "Segmentation, difference to sym in points, Welch's two-sided t-test p-value:", "", *diff_table]
     return md + [""], summary
 
 
