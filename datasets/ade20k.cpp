@@ -12,11 +12,6 @@ namespace fs = boost::filesystem;
 namespace rpct {
 namespace {
 
-std::string stem_of(const std::string& name) {
-  const size_t dot = name.rfind('.');
-  return dot == std::string::npos ? name : name.substr(0, dot);
-}
-
 // ADEChallengeData2016 itself, given it or its parent.
 std::string dataset_root(const std::string& root) {
   if (!fs::is_directory(root + "/images") && fs::is_directory(root + "/ADEChallengeData2016"))

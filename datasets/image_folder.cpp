@@ -18,11 +18,6 @@ std::string lower(std::string s) {
   return s;
 }
 
-std::string stem_of(const std::string& name) {
-  const size_t dot = name.rfind('.');
-  return dot == std::string::npos ? name : name.substr(0, dot);
-}
-
 std::string first_existing(const std::vector<std::string>& candidates) {
   for (const auto& c : candidates)
     if (fs::is_regular_file(c)) return c;
@@ -51,6 +46,11 @@ std::map<std::string, std::string> read_synset_words(const std::string& path) {
 }
 
 }  // namespace
+
+std::string stem_of(const std::string& name) {
+  const size_t dot = name.rfind('.');
+  return dot == std::string::npos ? name : name.substr(0, dot);
+}
 
 bool has_image_extension(const std::string& name) {
   const size_t dot = name.rfind('.');

@@ -47,6 +47,8 @@ class ImageFolderDataset {
 
 // Lower-cased extension check against .jpg .jpeg .png.
 bool has_image_extension(const std::string& name);
+// A file name without its last extension ("a.b.png" -> "a.b"; a name without a dot stays as it is).
+std::string stem_of(const std::string& name);
 // Sorted (byte order) names of the regular files in `dir` with an image extension.
 std::vector<std::string> list_image_files(const std::string& dir);
 // Sorted names of the subdirectories of `dir`.

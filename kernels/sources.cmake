@@ -4,6 +4,7 @@ target_sources(rpct_core PRIVATE
   kernels/rpc_attention/rpc_attention_cpu.cpp
   kernels/rpc_attention/rpc_attention_op.cpp
   kernels/rpc_attention/rpc_attention_composed.cpp
+  kernels/seg_loss/upsample_cross_entropy.cpp
 )
 
 # bench/run attention: the fused op vs the LibTorch-ops reference (bench/attention/run.sh).

@@ -85,15 +85,18 @@ SegmenterImpl::SegmenterImpl(const SegmenterOptions& opt) : opt_(opt) {
   }
 }
 
-torch::Tensor SegmenterImpl::forward(const torch::Tensor& x) {
+torch::Tensor SegmenterImpl::forward_patch_logits(const torch::Tensor& x) {
   const int64_t p = encoder_->patch();
   TORCH_CHECK(x.dim() == 4 && x.size(2) % p == 0 && x.size(3) % p == 0, "segmenter: input ", x.sizes(),
               " is not (B, C, H, W) with H and W multiples of the patch ", p);
-  const int64_t H = x.size(2), W = x.size(3), grid_h = H / p, grid_w = W / p;
+  const int64_t grid_h = x.size(2) / p, grid_w = x.size(3) / p;
   auto patches = encoder_->forward_features(x).slice(1, 1);  // (B, gh*gw, C): the cls token dropped
-  auto logits = linear_ ? linear_->forward(patches, grid_h, grid_w)
-                        : mask_->forward(patches, grid_h, grid_w);  // (B, n_cls, gh, gw)
-  return bilinear_resize(logits, H, W);  // (B, n_cls, H, W)
+  return linear_ ? linear_->forward(patches, grid_h, grid_w)
+                 : mask_->forward(patches, grid_h, grid_w);  // (B, n_cls, gh, gw)
+}
+
+torch::Tensor SegmenterImpl::forward(const torch::Tensor& x) {
+  return bilinear_resize(forward_patch_logits(x), x.size(2), x.size(3));  // (B, n_cls, H, W)
 }
 
 }  // namespace rpct

@@ -68,8 +68,12 @@ TORCH_MODULE(MaskTransformer);
 class SegmenterImpl : public torch::nn::Module {
  public:
   explicit SegmenterImpl(const SegmenterOptions& opt);
-  // images (B, Cin, H, W), H and W multiples of the patch -> logits (B, n_cls, H, W)
+  // images (B, Cin, H, W), H and W multiples of the patch -> logits (B, n_cls, H, W): forward_patch_logits
+  // upsampled bilinearly to the input size
   torch::Tensor forward(const torch::Tensor& x);
+  // the decoder's logits at patch resolution, (B, n_cls, H / patch, W / patch) (the training loss upsamples
+  // them inside kernels/seg_loss instead of materializing forward's full-size map)
+  torch::Tensor forward_patch_logits(const torch::Tensor& x);
   ViT encoder() const { return encoder_; }
   MaskTransformer mask_decoder() const { return mask_; }      // null with the linear decoder
   DecoderLinear linear_decoder() const { return linear_; }    // null with the mask decoder

@@ -4,6 +4,7 @@
 
 #include "core/log.h"
 #include "datasets/ade20k.h"
+#include "kernels/seg_loss/upsample_cross_entropy.h"
 #include "trainer/backbone.h"
 #include "trainer/classification.h"
 #include "trainer/segmentation_eval.h"
@@ -69,10 +70,11 @@ bool SegmentationTask::no_weight_decay(const std::string& name, const torch::Ten
   return Task::no_weight_decay(name, param) || name.find("cls_emb") != std::string::npos;
 }
 
+// Pixel cross-entropy of the logits upsampled to the crop (Segmenter's loss), fused: the (B, K, H, W) logits
+// are never built (kernels/seg_loss; CPU float32/64, else the composed LibTorch ops).
 torch::Tensor SegmentationTask::train_loss(const Batch& batch) {
-  auto logits = segmenter_->forward(batch.x.to(device_, /*non_blocking=*/true));  // (B, K, H, W)
-  namespace F = torch::nn::functional;
-  return F::cross_entropy(logits, batch.y.to(device_, /*non_blocking=*/true), F::CrossEntropyFuncOptions().ignore_index(kIgnoreLabel));
+  auto logits = segmenter_->forward_patch_logits(batch.x.to(device_, /*non_blocking=*/true));  // (B, K, gh, gw)
+  return upsample_cross_entropy(logits, batch.y.to(device_, /*non_blocking=*/true), kIgnoreLabel);
 }
 
 torch::Tensor SegmentationTask::eval_sums(const Batch& batch) {

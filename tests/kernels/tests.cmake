@@ -2,6 +2,8 @@
 rpct_add_test(test_rpc_attention LABELS unit SOURCES test_rpc_attention.cpp)
 # The composed op (SDPA + PCP steps) against the reference, at the model shapes.
 rpct_add_test(test_rpc_attention_composed LABELS unit SOURCES test_rpc_attention_composed.cpp)
+# The fused segmentation loss (bilinear upsampling + pixel cross-entropy) against the composed LibTorch ops.
+rpct_add_test(test_upsample_cross_entropy LABELS unit SOURCES test_upsample_cross_entropy.cpp)
 # CUDA kernels run on the CPU through kernels/cuda_emu (label emu), and the same kernels on a GPU
 # (label gpu; skip with a reason without a device or without a CUDA build).
 rpct_add_test(test_emu_runtime NO_PCH LABELS emu SOURCES test_emu_runtime.cpp)
