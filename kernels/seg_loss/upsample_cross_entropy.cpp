@@ -65,38 +65,25 @@ struct UpsampleCeRow {
       const T* a = R + x0[x] * K;
       const T* b = R + x1[x] * K;
       const T wa = u[x], wb = v[x];
-      T m = -std::numeric_limits<T>::infinity();
-#pragma omp simd reduction(max : m)
-      for (int64_t k = 0; k < K; ++k) {
-        const T zk = wa * a[k] + wb * b[k];
-        z[k] = zk;
-        m = zk > m ? zk : m;
-      }
+      Blend2::run(z, a, b, wa, wb, K);
       const T zt = z[t];
-      T s = 0;
-#pragma omp simd reduction(+ : s)
-      for (int64_t k = 0; k < K; ++k) {
-        const T e = exp_clamped(z[k] - m);
-        z[k] = e;
-        s += e;
-      }
-      loss += static_cast<double>(m) + std::log(static_cast<double>(s)) - static_cast<double>(zt);
+      T m, inv;  // max_k z_k and 1 / sum_k exp(z_k - m); z becomes the softmax
+      SoftmaxRows::run(z, 1, K, &m, &inv);
+      loss += static_cast<double>(m) - std::log(static_cast<double>(inv)) - static_cast<double>(zt);
       ++n;
       if (G == nullptr) continue;
-      const T inv = T(1) / s;
-      z[t] -= s;  // (e_t - s) / s = p_t - 1
+      z[t] -= T(1);  // softmax - one-hot
       T* ga = G + x0[x] * K;
       T* gb = G + x1[x] * K;
       if (ga == gb) {  // the last column: both taps on one source column
         const T w = wa + wb;
 #pragma omp simd
-        for (int64_t k = 0; k < K; ++k) ga[k] += w * (z[k] * inv);
+        for (int64_t k = 0; k < K; ++k) ga[k] += w * z[k];
       } else {
 #pragma omp simd
         for (int64_t k = 0; k < K; ++k) {
-          const T g = z[k] * inv;
-          ga[k] += wa * g;
-          gb[k] += wb * g;
+          ga[k] += wa * z[k];
+          gb[k] += wb * z[k];
         }
       }
     }
