@@ -173,13 +173,13 @@ FusedResult fused_forward(const torch::Tensor& L, const torch::Tensor& labels, i
       cpu_simd::dispatch<cpu_simd::Axpy>(Gb + y1 * wK, static_cast<const T*>(G), ay.w1[y], wK);
     }
   };
-  const int64_t tasks_per_parity = B * ((h + 1) / 2);
+  const int64_t per_image = (h + 1) / 2;  // tasks of one parity in one image
   for (int64_t parity = 0; parity < 2; ++parity) {
-    at::parallel_for(0, tasks_per_parity, 1, [&](int64_t begin, int64_t end) {
+    at::parallel_for(0, B * per_image, 1, [&](int64_t begin, int64_t end) {
       ScopedFlushDenormal ftz;  // core/ftz.h: tiny probabilities times tiny weights
       std::vector<T> scratch(2 * wK + K);
       for (int64_t i = begin; i < end; ++i) {
-        const int64_t b = i / ((h + 1) / 2), j = 2 * (i % ((h + 1) / 2)) + parity;
+        const int64_t b = i / per_image, j = 2 * (i % per_image) + parity;
         if (j < h) task(b, j, scratch.data(), want_grad ? scratch.data() + wK : nullptr, scratch.data() + 2 * wK);
       }
     });
@@ -253,7 +253,9 @@ torch::Tensor upsample_cross_entropy(const torch::Tensor& logits, const torch::T
   }
   if (labels.numel() == 0 || logits.size(2) == 0 || logits.size(3) == 0)
     return upsample_cross_entropy_reference(logits, labels, ignore_index);
-  return UpsampleCrossEntropy::apply(logits, labels, ignore_index, logits.requires_grad());
+  // The gradient is made in the forward pass: only when autograd will ask for it.
+  const bool want_grad = logits.requires_grad() && torch::GradMode::is_enabled();
+  return UpsampleCrossEntropy::apply(logits, labels, ignore_index, want_grad);
 }
 
 }  // namespace rpct
