@@ -87,7 +87,8 @@ torch::Tensor BlockImpl::forward(const torch::Tensor& x) {
   return h + drop_path(m, drop_path_, is_training());
 }
 
-ViTImpl::ViTImpl(const ViTOptions& m) : dim_(m.dim), has_kvpos_(m.attention.kind == AttentionKind::kKvPos) {
+ViTImpl::ViTImpl(const ViTOptions& m)
+    : dim_(m.dim), avg_pool_(m.avg_pool), has_kvpos_(m.attention.kind == AttentionKind::kKvPos) {
   patch_embed_ = register_module("patch_embed", PatchEmbed(m.img_size, m.patch, m.in_chans, m.dim));
   const int64_t grid = patch_embed_->grid();
   num_tokens_ = 1 + grid * grid;
@@ -129,7 +130,9 @@ torch::Tensor ViTImpl::forward_features(const torch::Tensor& x) {
 }
 
 torch::Tensor ViTImpl::forward(const torch::Tensor& x) {
-  auto cls = forward_features(x).select(1, 0);  // (B, C): classify from the cls token
+  const auto features = forward_features(x);
+  // (B, C): the cls token, or the mean of the patch tokens
+  const auto cls = avg_pool_ ? features.slice(1, 1).mean(1) : features.select(1, 0);
   return head_ ? head_->forward(cls) : cls;
 }
 

@@ -69,6 +69,10 @@ struct ViTOptions {
   double mlp_ratio = 2.0;
   double drop_path = 0.0;  // at the last block; grows linearly from 0 at the first (DeiT/timm)
   double dropout = 0.0;    // after the position embedding, in the MLP and after the attention projection
+  // What the head classifies: the cls token (DeiT) or the mean of the patch tokens after the final norm (as
+  // Swin; timm's global_pool='avg' normalises after pooling instead). With avg every patch token is trained
+  // to carry the class, a better start for a segmentation encoder (configs/fmnist_seg.yaml).
+  bool avg_pool = false;
   AttentionPlan attention;
 };
 
@@ -86,6 +90,7 @@ class ViTImpl : public torch::nn::Module {
 
  private:
   int64_t num_tokens_, dim_;
+  bool avg_pool_;
   bool has_kvpos_;  // some block uses kvpos attention (fixed grid)
   PatchEmbed patch_embed_{nullptr};
   torch::Tensor cls_token_, pos_embed_;

@@ -3,8 +3,9 @@
 # ranks on this CPU machine, in four steps, the first two skipped when their output exists:
 #   1. prepare-data fashion-mnist-segmentation -> runs/data/fmnist_seg ($RPCT_SEG_SCENES training scenes of the
 #      scene arguments below, items of the training split; 200 validation scenes of test-split items);
-#   2. pretrain the encoder: the main job's classifier (configs/fmnist_vit.yaml, patch 7, width 128) for
-#      $RPCT_SEG_BACKBONE_EPOCHS epochs on Fashion-MNIST -> runs/fmnist_seg_backbone;
+#   2. pretrain the encoder: the main job's classifier (configs/fmnist_vit.yaml, patch 7, width 128) with
+#      model.global_pool avg (every patch token trained to carry the class) for $RPCT_SEG_BACKBONE_EPOCHS (6)
+#      epochs on Fashion-MNIST -> runs/fmnist_seg_backbone (kept when its backbone_args file records these);
 #   3. train configs/fmnist_seg.yaml with seg.backbone=runs/fmnist_seg_backbone (its per-epoch evaluation is
 #      single-scale, one window per 56 x 56 scene);
 #   4. evaluate the final weights with the aug test below (`rpctrain eval`, per-class table in the run dir).
@@ -48,7 +49,8 @@ cd "$here"
 if [ "$(id -u)" = 0 ]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi
 mpi=(mpirun -np "${RPCT_RANKS:-2}" --oversubscribe --bind-to none "$build/rpctrain")
 data=runs/data/fmnist_seg backbone=runs/fmnist_seg_backbone
-scenes="${RPCT_SEG_SCENES:-20000}" backbone_epochs="${RPCT_SEG_BACKBONE_EPOCHS:-3}"
+scenes="${RPCT_SEG_SCENES:-20000}" backbone_epochs="${RPCT_SEG_BACKBONE_EPOCHS:-6}"
+backbone_args=(--set train.epochs="$backbone_epochs" --set model.global_pool=avg)
 elapsed() { echo $(( $(date +%s) - $1 )); }
 mkdir -p runs
 
@@ -56,8 +58,12 @@ t=$(date +%s)
 prepare "$data" "$scenes" 200
 data_s=$(elapsed "$t")
 t=$(date +%s)
-if [ ! -f "$backbone/model.safetensors" ]; then  # written when its training ends
-  "${mpi[@]}" train --config configs/fmnist_vit.yaml --set train.epochs="$backbone_epochs" --run-dir "$backbone" --resume auto \
+# model.safetensors is written when its training ends; another recipe's backbone is trained again
+if [ ! -f "$backbone/model.safetensors" ] || [ "$(cat "$backbone/backbone_args" 2>/dev/null)" != "${backbone_args[*]}" ]; then
+  if [ "$(cat "$backbone/backbone_args" 2>/dev/null)" != "${backbone_args[*]}" ]; then rm -rf "$backbone"; fi
+  mkdir -p "$backbone"
+  echo "${backbone_args[*]}" > "$backbone/backbone_args"
+  "${mpi[@]}" train --config configs/fmnist_vit.yaml "${backbone_args[@]}" --run-dir "$backbone" --resume auto \
     > "$backbone.log"
   tail -n 1 "$backbone.log"
 fi

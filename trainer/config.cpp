@@ -139,6 +139,7 @@ Registry make_registry(Config& c) {
   r.number("model.heads", &m.heads, 1, 1024);
   r.number("model.mlp_ratio", &m.mlp_ratio, 0.0625, 64);
   r.number("model.drop_path", &m.drop_path, 0, 0.99);
+  r.choice("model.global_pool", &m.global_pool, {"token", "avg"});
   r.number("model.dropout", &m.dropout, 0, 0.99);
 
   auto& a = c.attention;

@@ -26,6 +26,7 @@ struct ModelConfig {
   double mlp_ratio = 2.0;
   double drop_path = 0.0;
   double dropout = 0.0;
+  std::string global_pool = "token";  // token (cls token) | avg (mean of the patch tokens): models/vit.h
 };
 
 struct AttentionConfig {

@@ -81,6 +81,30 @@ TEST(ViT, ShapesForCustomModel) {
   EXPECT_EQ(m->forward_features(x).sizes(), (std::vector<int64_t>{3, 17, 32}));
 }
 
+// model.global_pool avg: the head sees the mean of the normalised patch tokens, not the cls token; the same
+// parameters (a token-pool checkpoint loads into it).
+TEST(ViT, AvgPoolClassifiesTheMeanOfThePatchTokens) {
+  auto cfg = small_config("softmax");
+  cfg.model.global_pool = "avg";
+  torch::manual_seed(0);
+  auto avg = make_vit(cfg);
+  torch::manual_seed(0);
+  auto token = make_vit(small_config("softmax"));
+  EXPECT_EQ(count_params(avg), count_params(token));
+  avg->eval();
+  token->eval();
+  auto x = torch::randn({3, 1, 28, 28});
+  const auto features = avg->forward_features(x);  // (B, 1 + 16, C)
+  auto head = avg->named_parameters();
+  const auto expected = torch::nn::functional::linear(features.slice(1, 1).mean(1), head["head.weight"], head["head.bias"]);
+  // The same ops on the same values, in another order inside the linear: float32 rounding only.
+  constexpr double kFloat32Rounding = 1e-5;
+  EXPECT_TRUE(torch::allclose(avg->forward(x), expected, kFloat32Rounding, kFloat32Rounding));
+  // the same weights with the cls token classify something else
+  EXPECT_TRUE(torch::allclose(token->forward_features(x), features));
+  EXPECT_FALSE(torch::allclose(token->forward(x), avg->forward(x), 1e-3, 1e-3));
+}
+
 TEST(ViT, SymmetricAttentionHasNoQueryProjection) {
   auto qkv = make_vit(small_config("softmax")), kv = make_vit(small_config("sym"));
   // Each block loses the C x C query weight and its C bias.

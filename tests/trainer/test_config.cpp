@@ -47,6 +47,7 @@ TEST(Config, OutOfRangeAndChoices) {
   expect_error("train: {epochs: 0}\n", {"train.epochs", "out of range"});
   expect_error("attention: {kind: linear}\n", {"attention.kind", "linear", "softmax"});
   expect_error("model: {dim: 100, heads: 3}\n", {"model.heads", "divisible"});
+  expect_error("model: {global_pool: mean}\n", {"model.global_pool", "mean"});
   expect_error("model: {depth: 2}\nattention: {rpc: {layers: [5]}}\n", {"attention.rpc.layers", "5"});
   expect_error("train: {on_nonfinite: ignore}\n", {"train.on_nonfinite", "ignore", "abort", "skip"});
 }
