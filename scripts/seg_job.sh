@@ -58,9 +58,9 @@ t=$(date +%s)
 prepare "$data" "$scenes" 200
 data_s=$(elapsed "$t")
 t=$(date +%s)
-# model.safetensors is written when its training ends; another recipe's backbone is trained again
-if [ ! -f "$backbone/model.safetensors" ] || [ "$(cat "$backbone/backbone_args" 2>/dev/null)" != "${backbone_args[*]}" ]; then
-  if [ "$(cat "$backbone/backbone_args" 2>/dev/null)" != "${backbone_args[*]}" ]; then rm -rf "$backbone"; fi
+# another recipe's backbone is trained again; model.safetensors is written when its training ends
+if [ "$(cat "$backbone/backbone_args" 2>/dev/null)" != "${backbone_args[*]}" ]; then rm -rf "$backbone"; fi
+if [ ! -f "$backbone/model.safetensors" ]; then
   mkdir -p "$backbone"
   echo "${backbone_args[*]}" > "$backbone/backbone_args"
   "${mpi[@]}" train --config configs/fmnist_vit.yaml "${backbone_args[@]}" --run-dir "$backbone" --resume auto \
