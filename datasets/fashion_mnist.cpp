@@ -119,8 +119,12 @@ void augment_shift_flip(const uint8_t* src, uint8_t* dst, int64_t h, int64_t w, 
 }
 
 std::pair<torch::Tensor, torch::Tensor> make_batch(const ImageSet& set, const std::vector<int64_t>& indices,
-                                                   bool augment, uint64_t seed, int64_t epoch) {
+                                                   bool augment, uint64_t seed, int64_t epoch,
+                                                   const FashionMnistCanvas& canvas) {
   const int64_t B = static_cast<int64_t>(indices.size()), h = set.images.size(1), w = set.images.size(2);
+  const int64_t side = canvas.size > 0 ? canvas.size : 0;
+  TORCH_CHECK(side == 0 || (side >= h && side >= w), "fashion-mnist: canvas ", side, " is smaller than the ", h, "x",
+              w, " images");
   auto raw = torch::empty({B, 1, h, w}, torch::kUInt8);
   auto labels = torch::empty({B}, torch::kInt64);
   const uint8_t* src = set.images.data_ptr<uint8_t>();
@@ -137,17 +141,48 @@ std::pair<torch::Tensor, torch::Tensor> make_batch(const ImageSet& set, const st
       std::memcpy(dst + i * h * w, src + idx * h * w, h * w);
     out_lab[i] = lab[idx];
   }
+  if (side > 0) {
+    TORCH_CHECK(canvas.min_scale > 0 && canvas.max_scale >= canvas.min_scale &&
+                    std::lround(static_cast<double>(std::max(h, w)) * canvas.max_scale) <= side,
+                "fashion-mnist: canvas scales [", canvas.min_scale, ", ", canvas.max_scale, "] do not fit ", h, "x", w,
+                " images into ", side, "x", side);
+    auto placed = torch::zeros({B, 1, side, side}, torch::kUInt8);
+    constexpr uint64_t kCanvasStream = 0x63616e766173ULL;  // "canvas": draws independent of the shift/flip ones
+    const uint8_t* item = raw.data_ptr<uint8_t>();
+    uint8_t* out = placed.data_ptr<uint8_t>();
+    for (int64_t i = 0; i < B; ++i, item += h * w, out += side * side) {
+      double scale = 1.0;
+      int64_t ih = h, iw = w, oy = (side - h) / 2, ox = (side - w) / 2;
+      if (canvas.random) {
+        const uint64_t r = mix64(mix64(mix64(seed ^ kCanvasStream) ^ static_cast<uint64_t>(epoch)) ^
+                                 static_cast<uint64_t>(indices[i]));
+        const double u = static_cast<double>(mix64(r) >> 11) * 0x1.0p-53;  // [0, 1)
+        scale = canvas.min_scale + u * (canvas.max_scale - canvas.min_scale);
+        ih = std::lround(static_cast<double>(h) * scale);
+        iw = std::lround(static_cast<double>(w) * scale);
+        oy = static_cast<int64_t>(r % static_cast<uint64_t>(side - ih + 1));
+        ox = static_cast<int64_t>((r >> 32) % static_cast<uint64_t>(side - iw + 1));
+      }
+      for (int64_t y = 0; y < ih; ++y)
+        for (int64_t x = 0; x < iw; ++x) {
+          const int64_t sy = std::min<int64_t>(h - 1, static_cast<int64_t>(static_cast<double>(y) / scale));
+          const int64_t sx = std::min<int64_t>(w - 1, static_cast<int64_t>(static_cast<double>(x) / scale));
+          out[(oy + y) * side + ox + x] = item[sy * w + sx];
+        }
+    }
+    raw = placed;
+  }
   auto x = raw.to(torch::kFloat32).div_(255.0).sub_(kFashionMnistMean).div_(kFashionMnistStd);
   return {x, labels};
 }
 
-FashionMnistSource::FashionMnistSource(ImageSet set, bool augment, uint64_t seed)
-    : set_(std::move(set)), augment_(augment), seed_(seed) {}
+FashionMnistSource::FashionMnistSource(ImageSet set, bool augment, uint64_t seed, FashionMnistCanvas canvas)
+    : set_(std::move(set)), augment_(augment), seed_(seed), canvas_(canvas) {}
 
 Batch FashionMnistSource::make_batch(int64_t epoch, const std::vector<int64_t>& indices) {
   Batch b;
   b.epoch = epoch;
-  std::tie(b.x, b.y) = rpct::make_batch(set_, indices, augment_, seed_, epoch);
+  std::tie(b.x, b.y) = rpct::make_batch(set_, indices, augment_, seed_, epoch, canvas_);
   b.indices = indices;
   return b;
 }

@@ -32,18 +32,32 @@ ImageSet load_fashion_mnist(const std::string& root, const std::string& split, i
 void augment_shift_flip(const uint8_t* src, uint8_t* dst, int64_t h, int64_t w, int max_shift, uint64_t seed,
                         int64_t epoch, int64_t index);
 
-// Collates samples `indices` of `set` into a normalized float batch (B, 1, H, W) and labels (B,).
-// An index >= set.size() is a repeated-augmentation code (see DistributedSampler): sample code % n.
+// The items on a larger zero background (data.canvas): a size x size image holding the (augmented) H x W item,
+// when `random` scaled by a uniform factor in [min_scale, max_scale] (nearest neighbour, side lround(H x
+// factor), as prepare-data's scenes) at a uniformly random offset per sample (deterministic from seed, epoch and
+// index, a stream of its own), else unscaled and centered ((size - H) / 2, floor). size 0 = the images as they
+// are.
+struct FashionMnistCanvas {
+  int64_t size = 0;
+  bool random = false;
+  double min_scale = 1.0, max_scale = 1.0;
+};
+
+// Collates samples `indices` of `set` into a normalized float batch (B, 1, H, W) and labels (B,); H = W =
+// canvas.size when it is set. An index >= set.size() is a repeated-augmentation code (see DistributedSampler):
+// sample code % n.
 std::pair<torch::Tensor, torch::Tensor> make_batch(const ImageSet& set, const std::vector<int64_t>& indices,
-                                                   bool augment, uint64_t seed, int64_t epoch);
+                                                   bool augment, uint64_t seed, int64_t epoch,
+                                                   const FashionMnistCanvas& canvas = {});
 
 // splitmix64: a stateless, well-mixed hash used to derive per-sample random numbers.
 uint64_t mix64(uint64_t x);
 
-// Fashion-MNIST as a BatchSource: 1-channel 28x28 batches, shift/flip augmentation when `augment`.
+// Fashion-MNIST as a BatchSource: 1-channel 28x28 batches (or on `canvas`), shift/flip augmentation when
+// `augment`.
 class FashionMnistSource : public BatchSource {
  public:
-  FashionMnistSource(ImageSet set, bool augment, uint64_t seed);
+  FashionMnistSource(ImageSet set, bool augment, uint64_t seed, FashionMnistCanvas canvas = {});
   int64_t size() const override { return set_.size(); }
   Batch make_batch(int64_t epoch, const std::vector<int64_t>& indices) override;
 
@@ -51,6 +65,7 @@ class FashionMnistSource : public BatchSource {
   ImageSet set_;
   bool augment_;
   uint64_t seed_;
+  FashionMnistCanvas canvas_;
 };
 
 }  // namespace rpct

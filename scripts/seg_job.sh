@@ -4,8 +4,10 @@
 #   1. prepare-data fashion-mnist-segmentation -> runs/data/fmnist_seg ($RPCT_SEG_SCENES training scenes of the
 #      scene arguments below, items of the training split; 200 validation scenes of test-split items);
 #   2. pretrain the encoder: the main job's classifier (configs/fmnist_vit.yaml, patch 7, width 128) with
-#      model.global_pool avg (every patch token trained to carry the class) for $RPCT_SEG_BACKBONE_EPOCHS (6)
-#      epochs on Fashion-MNIST -> runs/fmnist_seg_backbone (kept when its backbone_args file records these);
+#      model.global_pool avg (every patch token trained to carry the class) on 35 x 35 canvases, each item at a
+#      random position (data.canvas: every offset to the 7-px patch grid, as items lie in the scenes), for
+#      $RPCT_SEG_BACKBONE_EPOCHS (6) epochs on Fashion-MNIST -> runs/fmnist_seg_backbone (kept when its
+#      backbone_args file records these);
 #   3. train configs/fmnist_seg.yaml with seg.backbone=runs/fmnist_seg_backbone (its per-epoch evaluation is
 #      single-scale, one window per 56 x 56 scene);
 #   4. evaluate the final weights with the aug test below (`rpctrain eval`, per-class table in the run dir).
@@ -50,7 +52,8 @@ if [ "$(id -u)" = 0 ]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_RO
 mpi=(mpirun -np "${RPCT_RANKS:-2}" --oversubscribe --bind-to none "$build/rpctrain")
 data=runs/data/fmnist_seg backbone=runs/fmnist_seg_backbone
 scenes="${RPCT_SEG_SCENES:-20000}" backbone_epochs="${RPCT_SEG_BACKBONE_EPOCHS:-6}"
-backbone_args=(--set train.epochs="$backbone_epochs" --set model.global_pool=avg)
+backbone_args=(--set train.epochs="$backbone_epochs" --set model.global_pool=avg --set data.canvas=35
+  --set model.img_size=35)
 elapsed() { echo $(( $(date +%s) - $1 )); }
 mkdir -p runs
 

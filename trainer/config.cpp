@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <functional>
 #include <limits>
@@ -171,6 +172,9 @@ Registry make_registry(Config& c) {
   r.text("data.root", &d.root);
   r.boolean("data.augment", &d.augment);
   r.number("data.repeated_aug", &d.repeated_aug, 1, 16);
+  r.number("data.canvas", &d.canvas, 0, 4096);
+  r.number("data.canvas_min_scale", &d.canvas_min_scale, 0.1, 100);
+  r.number("data.canvas_max_scale", &d.canvas_max_scale, 0.1, 100);
   r.number("data.limit_train", &d.limit_train, 0, kMaxInt);
   r.number("data.limit_test", &d.limit_test, 0, kMaxInt);
   r.number("data.workers", &d.workers, 0, 256);
@@ -308,6 +312,19 @@ void validate(Config& c, const std::set<std::string>& seen, const std::string& w
   if (c.data.kind == "fashion_mnist" && (c.data.mean != defaults.mean || c.data.std != defaults.std))
     fail(where, c.data.mean != defaults.mean ? "data.mean" : "data.std",
          "applies to imagenet and ade20k; fashion_mnist is normalized with its own mean and std");
+  if (c.data.canvas > 0 && c.data.kind != "fashion_mnist")
+    fail(where, "data.canvas", "applies to fashion_mnist only");
+  if (c.data.canvas > 0 && c.data.canvas < 28)
+    fail(where, "data.canvas", std::to_string(c.data.canvas) + " is smaller than the 28x28 Fashion-MNIST images");
+  if (c.data.canvas_max_scale < c.data.canvas_min_scale)
+    fail(where, "data.canvas_max_scale", "smaller than data.canvas_min_scale");
+  if (c.data.canvas > 0 && std::lround(28 * c.data.canvas_max_scale) > c.data.canvas)
+    fail(where, "data.canvas_max_scale", "a 28x28 item scaled by it (" +
+                                             std::to_string(std::lround(28 * c.data.canvas_max_scale)) +
+                                             " px) does not fit data.canvas " + std::to_string(c.data.canvas));
+  if (c.data.canvas > 0 && c.model.img_size != c.data.canvas)
+    fail(where, "model.img_size", std::to_string(m.img_size) + " differs from data.canvas " +
+                                      std::to_string(c.data.canvas) + " (the images the model gets)");
   if (!c.seg.backbone.empty() && c.data.kind != "ade20k")
     fail(where, "seg.backbone", "only the segmentation task (data.kind ade20k) has an encoder to initialise");
 }

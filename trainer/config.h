@@ -44,6 +44,13 @@ struct DataConfig {
   std::string root = "/usr/share/datasets/fashion-mnist";
   bool augment = true;
   int repeated_aug = 1;  // DeiT's repeated augmentation: each sampled image k times per epoch (3 in DeiT)
+  // fashion_mnist: the 28x28 items on a canvas x canvas zero background, at a random position per sample in
+  // training (every offset equally likely; deterministic per seed, epoch, sample), centered in evaluation, so
+  // a ViT learns items anywhere on its patch grid (model.img_size must be the canvas). 0 = 28x28 as they are.
+  // In training each item is also scaled by a uniform factor in [canvas_min_scale, canvas_max_scale].
+  int canvas = 0;
+  double canvas_min_scale = 1.0;
+  double canvas_max_scale = 1.0;
   int limit_train = 0;  // 0 = all samples; >0 = the first k (for quick runs and tests)
   int limit_test = 0;
   // imagenet / ade20k input pipelines (datasets/loader.h)

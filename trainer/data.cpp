@@ -74,7 +74,7 @@ std::shared_ptr<BatchSource> make_batch_source(const Config& cfg, bool train) {
   if (d.kind == "fashion_mnist")
     return std::make_shared<FashionMnistSource>(
         load_fashion_mnist(d.root, train ? "train" : "test", train ? d.limit_train : d.limit_test),
-        train && d.augment, static_cast<uint64_t>(cfg.train.seed));
+        train && d.augment, static_cast<uint64_t>(cfg.train.seed), FashionMnistCanvas{d.canvas, /*random=*/train, d.canvas_min_scale, d.canvas_max_scale});
   if (d.kind == "imagenet") {
     ImageFolderOptions o;
     o.root = d.root;

@@ -109,6 +109,60 @@ TEST(FashionMnist, AugmentationIsDeterministicPerSample) {
   EXPECT_EQ(ya[0].item<int64_t>(), set.labels[3].item<int64_t>());
 }
 
+// data.canvas: the item, unchanged, on a zero background: centered in evaluation; in training at a random offset
+// (and scale) per sample, covering every offset, keyed on (seed, epoch, sample) like the augmentation.
+TEST(FashionMnist, CanvasPlacesTheItemCenteredOrAnywhere) {
+  auto set = rpct::load_fashion_mnist(kRoot, "test", 256);
+  // a 0 pixel normalized as make_batch does it (float32, in its order), so background compares exactly
+  const float zero = torch::zeros({1}).div_(255.0).sub_(rpct::kFashionMnistMean).div_(rpct::kFashionMnistStd).item<float>();
+  auto [item, yi] = rpct::make_batch(set, {5}, false, 0, 0);                  // (1, 1, 28, 28)
+  auto [centered, yc] = rpct::make_batch(set, {5}, false, 0, 0, {35, /*random=*/false});
+  ASSERT_EQ(centered.sizes(), (std::vector<int64_t>{1, 1, 35, 35}));
+  EXPECT_TRUE(centered[0][0].narrow(0, 3, 28).narrow(1, 3, 28).equal(item[0][0])) << "offset (35 - 28) / 2 = 3";
+  auto outside = centered.clone();
+  outside[0][0].narrow(0, 3, 28).narrow(1, 3, 28).fill_(zero);
+  EXPECT_TRUE(outside.eq(zero).all().item<bool>()) << "the rest of the canvas is background";
+  EXPECT_EQ(yc[0].item<int64_t>(), set.labels[5].item<int64_t>());
+
+  // Random placement at scale 1: each sample is the item at some offset (found by search), and over 256
+  // samples every one of the 8 x 8 offsets of a 35-px canvas occurs (each has probability 1/64, so a missing
+  // one has chance 64 (63/64)^256 ~ 1.1% (union bound); a fixed or few-valued offset fails at once).
+  std::vector<int64_t> all(set.size());
+  std::iota(all.begin(), all.end(), 0);
+  auto [plain, yp] = rpct::make_batch(set, all, false, 0, 0);
+  auto [placed, yr] = rpct::make_batch(set, all, false, 42, 3, {35, /*random=*/true});
+  std::set<std::pair<int, int>> offsets;
+  for (int64_t i = 0; i < set.size(); ++i)
+    for (int oy = 0; oy <= 7; ++oy)
+      for (int ox = 0; ox <= 7; ++ox)
+        if (placed[i][0].narrow(0, oy, 28).narrow(1, ox, 28).equal(plain[i][0])) offsets.insert({oy, ox});
+  constexpr size_t kAllOffsets = 8 * 8;
+  EXPECT_EQ(offsets.size(), kAllOffsets);
+  auto [again, ya] = rpct::make_batch(set, {7, 2}, false, 42, 3, {35, /*random=*/true});
+  EXPECT_TRUE(again[0].equal(placed[7]) && again[1].equal(placed[2])) << "the draw is keyed on the sample";
+  auto [next, yn] = rpct::make_batch(set, all, false, 42, 4, {35, /*random=*/true});
+  EXPECT_FALSE(next.equal(placed)) << "another epoch draws other offsets";
+
+  // Scales: a 42-px canvas with items scaled by [1, 1.5] holds foreground boxes of 28..42 px, the largest
+  // near 42 and the smallest near 28 (256 uniform draws: the extremes within 2 px with overwhelming odds).
+  auto [scaled, ys] = rpct::make_batch(set, all, false, 1, 0, {42, /*random=*/true, 1.0, 1.5});
+  int64_t lo = 1000, hi = 0;
+  for (int64_t i = 0; i < set.size(); ++i) {
+    const auto fg = scaled[i][0].ne(zero);
+    const auto rows = fg.any(1).nonzero();
+    const auto item_fg = plain[i][0].ne(zero);
+    const int64_t item_extent = item_fg.any(1).nonzero().size(0), extent = rows.size(0);
+    ASSERT_GT(item_extent, 0);
+    const double ratio = static_cast<double>(extent) / static_cast<double>(item_extent);
+    lo = std::min<int64_t>(lo, std::lround(28 * ratio));
+    hi = std::max<int64_t>(hi, std::lround(28 * ratio));
+  }
+  constexpr int64_t kExtremeSlackPx = 2;  // nearest-neighbour rounding and an item's rows that are not all drawn
+  EXPECT_LE(lo, 28 + kExtremeSlackPx);
+  EXPECT_GE(hi, 42 - kExtremeSlackPx);
+  EXPECT_THROW(rpct::make_batch(set, {0}, false, 0, 0, {42, true, 1.0, 1.6}), c10::Error) << "1.6 x 28 > 42";
+}
+
 TEST(Sampler, ShardsAreDisjointAndMatchOneRankWithDoubleBatch) {
   const int64_t n = 1003, b = 10;
   rpct::DistributedSampler one(n, 2 * b, 1, 0, 7);

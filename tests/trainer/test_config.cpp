@@ -48,6 +48,11 @@ TEST(Config, OutOfRangeAndChoices) {
   expect_error("attention: {kind: linear}\n", {"attention.kind", "linear", "softmax"});
   expect_error("model: {dim: 100, heads: 3}\n", {"model.heads", "divisible"});
   expect_error("model: {global_pool: mean}\n", {"model.global_pool", "mean"});
+  expect_error("model: {img_size: 35, patch: 7}\ndata: {canvas: 42}\n", {"model.img_size", "35", "data.canvas 42"});
+  expect_error("model: {img_size: 42, patch: 7}\ndata: {canvas: 42, canvas_max_scale: 1.6}\n",
+               {"data.canvas_max_scale", "45 px", "data.canvas 42"});
+  expect_error("data: {canvas: 20}\n", {"data.canvas", "smaller than the 28x28"});
+  expect_error("data: {kind: ade20k, canvas: 56}\nmodel: {img_size: 56, patch: 7}\n", {"data.canvas", "fashion_mnist only"});
   expect_error("model: {depth: 2}\nattention: {rpc: {layers: [5]}}\n", {"attention.rpc.layers", "5"});
   expect_error("train: {on_nonfinite: ignore}\n", {"train.on_nonfinite", "ignore", "abort", "skip"});
 }
