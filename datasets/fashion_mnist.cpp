@@ -84,6 +84,10 @@ uint64_t mix64(uint64_t x) {
   return x ^ (x >> 31);
 }
 
+uint64_t per_sample_hash(uint64_t seed, int64_t epoch, int64_t index) {
+  return mix64(mix64(mix64(seed) ^ static_cast<uint64_t>(epoch)) ^ static_cast<uint64_t>(index));
+}
+
 torch::Tensor read_idx_images(const std::string& path) { return read_idx(path, 0x00000803, 3, "image"); }
 
 torch::Tensor read_idx_labels(const std::string& path) { return read_idx(path, 0x00000801, 1, "label").to(torch::kInt64); }
@@ -105,7 +109,7 @@ ImageSet load_fashion_mnist(const std::string& root, const std::string& split, i
 
 void augment_shift_flip(const uint8_t* src, uint8_t* dst, int64_t h, int64_t w, int max_shift, uint64_t seed,
                         int64_t epoch, int64_t index) {
-  const uint64_t r = mix64(mix64(mix64(seed) ^ static_cast<uint64_t>(epoch)) ^ static_cast<uint64_t>(index));
+  const uint64_t r = per_sample_hash(seed, epoch, index);
   const int span = 2 * max_shift + 1;
   const int dy = static_cast<int>(r % span) - max_shift;
   const int dx = static_cast<int>((r >> 16) % span) - max_shift;
@@ -155,8 +159,7 @@ std::pair<torch::Tensor, torch::Tensor> make_batch(const ImageSet& set, const st
       double scale = 1.0;
       int64_t ih = h, iw = w, oy = (side - h) / 2, ox = (side - w) / 2;
       if (canvas.random) {
-        const uint64_t r = mix64(mix64(mix64(seed ^ kCanvasStream) ^ static_cast<uint64_t>(epoch)) ^
-                                 static_cast<uint64_t>(indices[i]));
+        const uint64_t r = per_sample_hash(seed ^ kCanvasStream, epoch, indices[i]);
         const double u = static_cast<double>(mix64(r) >> 11) * 0x1.0p-53;  // [0, 1)
         scale = canvas.min_scale + u * (canvas.max_scale - canvas.min_scale);
         ih = std::lround(static_cast<double>(h) * scale);
@@ -164,12 +167,9 @@ std::pair<torch::Tensor, torch::Tensor> make_batch(const ImageSet& set, const st
         oy = static_cast<int64_t>(r % static_cast<uint64_t>(side - ih + 1));
         ox = static_cast<int64_t>((r >> 32) % static_cast<uint64_t>(side - iw + 1));
       }
-      for (int64_t y = 0; y < ih; ++y)
-        for (int64_t x = 0; x < iw; ++x) {
-          const int64_t sy = std::min<int64_t>(h - 1, static_cast<int64_t>(static_cast<double>(y) / scale));
-          const int64_t sx = std::min<int64_t>(w - 1, static_cast<int64_t>(static_cast<double>(x) / scale));
-          out[(oy + y) * side + ox + x] = item[sy * w + sx];
-        }
+      for_each_scaled_pixel(h, w, scale, [&](int64_t y, int64_t x, int64_t from) {
+        out[(oy + y) * side + ox + x] = item[from];
+      });
     }
     raw = placed;
   }

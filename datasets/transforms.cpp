@@ -5,7 +5,7 @@
 #include <cstring>
 
 #include "datasets/ade20k.h"
-#include "datasets/fashion_mnist.h"  // mix64
+#include "datasets/fashion_mnist.h"  // mix64, per_sample_hash
 
 namespace rpct {
 namespace {
@@ -413,7 +413,7 @@ Image decode_labels(const std::vector<uint8_t>& bytes, const std::string& path, 
 
 // ---------------------------------------------------------------------------------------------------
 SampleRng::SampleRng(uint64_t seed, int64_t epoch, int64_t index, uint64_t stream)
-    : state_(mix64(mix64(mix64(mix64(seed) ^ static_cast<uint64_t>(epoch)) ^ static_cast<uint64_t>(index)) ^ stream)) {}
+    : state_(mix64(per_sample_hash(seed, epoch, index) ^ stream)) {}
 
 uint64_t SampleRng::next_u64() {
   state_ += 0x9E3779B97F4A7C15ull;

@@ -214,16 +214,13 @@ PrepareResult prepare_fashion_mnist_segmentation(const FmnistSegmentationOptions
         if (!placed) continue;
         boxes.push_back({y0, x0, side});
         const uint8_t* px = src + item * H0 * W0;
-        for (int y = 0; y < side; ++y)
-          for (int x = 0; x < side; ++x) {  // nearest-neighbour scaling of the 28 x 28 item
-            const int64_t sy = std::min<int64_t>(H0 - 1, static_cast<int64_t>(y / scale));
-            const int64_t sx = std::min<int64_t>(W0 - 1, static_cast<int64_t>(x / scale));
-            const uint8_t v = px[sy * W0 + sx];
-            if (v < opt.foreground) continue;
-            const size_t p = static_cast<size_t>(y0 + y) * S + (x0 + x);
-            img.pixels[p] = v;
-            lab.pixels[p] = static_cast<uint8_t>(cls[item] + 2);
-          }
+        for_each_scaled_pixel(H0, W0, scale, [&](int64_t y, int64_t x, int64_t from) {  // side x side
+          const uint8_t v = px[from];
+          if (v < opt.foreground) return;
+          const size_t p = static_cast<size_t>(y0 + y) * S + (x0 + x);
+          img.pixels[p] = v;
+          lab.pixels[p] = static_cast<uint8_t>(cls[item] + 2);
+        });
       }
       char name[64];
       std::snprintf(name, sizeof(name), "ADE_%s_%08lld", prefix.c_str(), static_cast<long long>(i + 1));
