@@ -25,7 +25,8 @@ parity() { "$py" "$src/tests/trainer/segmenter_parity.py" "$@"; }
 base=(--config "$src/configs/fmnist_seg.yaml" --set data.root="$tmp/data" --set model.img_size=32
       --set model.patch=8 --set model.dim=64 --set model.depth=2 --set model.heads=2 --set model.num_classes=5
       --set data.seg_crop=32 --set data.seg_scale_short=32 --set train.epochs=1 --set train.batch_size=8
-      --set train.eval_batch_size=4 --set train.warmup_epochs=0 --set train.threads=1)
+      --set train.eval_batch_size=4 --set train.warmup_epochs=0 --set train.threads=1
+      --set seg.decoder_depth=2)  # 2 decoder blocks: RPC in decoder block 0 and not in block 1 is checked
 
 # name | rpctrain overrides | parity input height x width | the attention of each block
 cases=(
