@@ -195,7 +195,7 @@ def seg_train_and_bench(args, recipe, variant, seed):
     sets = SEG_VARIANTS[variant] + [f"train.seed={seed}", f"seg.backbone={backbone}", f"data.root={data}",
                                     "train.threads=1"]
     # The recipe fmnist/RESULTS.md was measured with (configs/fmnist_seg.yaml until 2026-12-01: a 2-block mask
-    # decoder, 6 epochs; the job now trains 1 block for 7), kept so that a rerun replicates those numbers.
+    # decoder, 6 epochs; the job now trains 1 block), kept so that a rerun replicates those numbers.
     sets += ["seg.decoder_depth=2", "train.epochs=6"]
     # The encoder's shape must be the backbone's (--quick trains a smaller one).
     sets += [o for o in recipe["train_sets"] if o.startswith("model.")]
