@@ -18,6 +18,7 @@ RPCT_DEB_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libopencv-imgproc-dev
   clang libclang-rt-dev
+  libgoogle-perftools-dev
   dataset-fashion-mnist
 )
 
