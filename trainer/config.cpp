@@ -214,6 +214,7 @@ Registry make_registry(Config& c) {
   r.number("train.threads", &t.threads, 0, 1024);
   r.number("train.log_every", &t.log_every, 1, kMaxInt);
   r.number("train.eval_batch_size", &t.eval_batch_size, 1, 1 << 20);
+  r.number("train.eval_every", &t.eval_every, 0, kMaxInt);
   r.number("train.ema", &t.ema, 0, 0.9999999);
   r.choice("train.optimizer", &t.optimizer, {"adamw", "sgd"});
   r.number("train.momentum", &t.momentum, 0, 0.999999);

@@ -94,6 +94,9 @@ struct TrainConfig {
   int threads = 0;               // intra-op threads per rank; 0 = cores / local ranks
   int log_every = 50;            // steps between plain progress lines (non-TTY)
   int eval_batch_size = 500;
+  // Evaluate on the test set after every k-th epoch, and always after the run's last (mmseg's evaluation
+  // interval); 0 = only after the last.
+  int eval_every = 1;
   double ema = 0.0;              // EMA decay of the weights (e.g. 0.99996); 0 = off
   // Optimizer (both with the same parameter groups: weight decay except Task::no_weight_decay's tensors).
   std::string optimizer = "adamw";  // adamw | sgd

@@ -310,11 +310,13 @@ class RunReport {
     images_ += images;
   }
 
-  // After the evaluation at the end of st's epoch (or of the run, with train.iters); `lr` that of the next step.
+  // At the end of st's epoch (or of the run, with train.iters), after its evaluation if it had one (`ev` empty:
+  // none, train.eval_every; the result keeps the last one); `lr` that of the next step.
   void epoch_evaluated(const TrainState& st, double train_loss, const EvalResult& ev, const LoaderStats& ls,
                        double skipped, double lr) {
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
-    result_.eval = ev;
+    const bool evaluated = !ev.metrics.empty();
+    if (evaluated) result_.eval = ev;
     result_.train_loss = train_loss;
     result_.epochs = static_cast<int>(st.epoch + 1);
     result_.steps = st.step;
@@ -325,7 +327,7 @@ class RunReport {
     log_info("epoch %lld/%lld: train loss %.4f | %s | %.0f img/s | loader %.0f img/s per worker, waited %.1f s, %.0f "
              "bad samples skipped | %lld steps skipped (non-finite loss) | %s",
              static_cast<long long>(st.epoch + 1), static_cast<long long>(epochs_), train_loss,
-             format_metrics(ev).c_str(),
+             evaluated ? format_metrics(ev).c_str() : "not evaluated (train.eval_every)",
              result_.images_per_s, ls.images_per_worker_second(), ls.wait_seconds, skipped,
              static_cast<long long>(st.skipped_steps), format_duration(elapsed).c_str());
     nlohmann::json rec = {{"kind", "epoch"}, {"epoch", st.epoch + 1}, {"step", st.step}, {"train_loss", train_loss}};
@@ -336,7 +338,7 @@ class RunReport {
                 {"skipped_steps", st.skipped_steps},
                 {"elapsed_s", elapsed}});
     metrics_.write(rec);
-    write_eval_files(ev, result_.run_dir);  // the latest evaluation's per-class table, if the task has one
+    if (evaluated) write_eval_files(ev, result_.run_dir);  // the latest evaluation's per-class table, if any
   }
 
   // The final parameters' hash; rank 0 writes <run_dir>/model.safetensors (parameters + buffers).
@@ -462,17 +464,24 @@ void end_epoch(const Config& cfg, DistContext& dist, Trainer& trainer, const Epo
                  std::max<int64_t>(1, st.epoch_steps - st.epoch_skipped);  // mean over the steps that updated
     skipped_all = sums[1];
   }
-  const auto ev = trainer.evaluate(test_set);
-  if (ev.primary_value() > st.best_metric) {
-    st.best_metric = ev.primary_value();
-    st.best_step = st.step;
+  TrainState next = st;  // where the run goes on
+  if (plan.steps_left(st.epoch_pos) == 0) {  // else the run stopped mid-epoch (train.iters)
+    next.epoch += 1;
+    next.epoch_pos = next.epoch_steps = next.epoch_skipped = 0;
+    next.epoch_loss_sum = 0;
+  }
+  // train.eval_every: every k-th epoch and always the run's last (mmseg's evaluation interval).
+  const int every = cfg.train.eval_every;
+  EvalResult ev;  // empty: not evaluated this time
+  if (plan.finished(next) || (every > 0 && (st.epoch + 1) % every == 0)) {
+    ev = trainer.evaluate(test_set);
+    if (ev.primary_value() > st.best_metric) {
+      next.best_metric = st.best_metric = ev.primary_value();
+      next.best_step = st.best_step = st.step;
+    }
   }
   const TrainState ended = st;
-  if (plan.steps_left(st.epoch_pos) == 0) {  // else the run stopped mid-epoch (train.iters)
-    st.epoch += 1;
-    st.epoch_pos = st.epoch_steps = st.epoch_skipped = 0;
-    st.epoch_loss_sum = 0;
-  }
+  st = next;
   report.epoch_evaluated(ended, train_loss, ev, loader_stats, skipped_all, plan.lr(cfg.train, st));
   if (cfg.ckpt.epoch_end) save_checkpoint(ckpt, trainer, st, dist.is_root());
 }

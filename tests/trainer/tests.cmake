@@ -28,4 +28,5 @@ rpct_add_script_test(test_segmenter_parity SCRIPT test_segmenter_parity.sh LABEL
                      ARGS $<TARGET_FILE:segmenter_logits>)
 rpct_add_test(test_backbone LABELS unit SOURCES test_backbone.cpp)
 rpct_add_script_test(test_seg_train SCRIPT test_seg_train.sh LABELS unit slow)
+rpct_add_script_test(test_eval_every SCRIPT test_eval_every.sh LABELS unit slow)
 rpct_add_script_test(test_train_threads SCRIPT test_train_threads.sh LABELS mpi threads slow TIMEOUT 300)
