@@ -148,7 +148,7 @@ std::pair<torch::Tensor, torch::Tensor> make_batch(const ImageSet& set, const st
   }
   if (side > 0) {
     TORCH_CHECK(canvas.min_scale > 0 && canvas.max_scale >= canvas.min_scale &&
-                    std::lround(static_cast<double>(std::max(h, w)) * canvas.max_scale) <= side,
+                    scaled_extent(std::max(h, w), canvas.max_scale) <= side,
                 "fashion-mnist: canvas scales [", canvas.min_scale, ", ", canvas.max_scale, "] do not fit ", h, "x", w,
                 " images into ", side, "x", side);
     auto placed = torch::zeros({B, 1, side, side}, torch::kUInt8);
@@ -162,8 +162,8 @@ std::pair<torch::Tensor, torch::Tensor> make_batch(const ImageSet& set, const st
         const uint64_t r = per_sample_hash(seed ^ kCanvasStream, epoch, indices[i]);
         const double u = static_cast<double>(mix64(r) >> 11) * 0x1.0p-53;  // [0, 1)
         scale = canvas.min_scale + u * (canvas.max_scale - canvas.min_scale);
-        ih = std::lround(static_cast<double>(h) * scale);
-        iw = std::lround(static_cast<double>(w) * scale);
+        ih = scaled_extent(h, scale);
+        iw = scaled_extent(w, scale);
         oy = static_cast<int64_t>(r % static_cast<uint64_t>(side - ih + 1));
         ox = static_cast<int64_t>((r >> 32) % static_cast<uint64_t>(side - iw + 1));
       }

@@ -59,12 +59,15 @@ uint64_t mix64(uint64_t x);
 // (another stream of draws for the same sample) goes into the seed or is mixed in after.
 uint64_t per_sample_hash(uint64_t seed, int64_t epoch, int64_t index);
 
+// The side of n pixels scaled by `scale` (nearest neighbour, rounded): an item's extent on the canvas / scene.
+inline int64_t scaled_extent(int64_t n, double scale) { return std::lround(static_cast<double>(n) * scale); }
+
 // Nearest-neighbour scaling of an h x w item by `scale` (output lround(h x scale) x lround(w x scale)): calls
 // f(y, x, source offset sy * w + sx) for every output pixel. make_batch's canvas and prepare-data's scenes both
 // scale items with it, so the backbone's scaled items are the scenes' items.
 template <class F>
 void for_each_scaled_pixel(int64_t h, int64_t w, double scale, F&& f) {
-  const int64_t oh = std::lround(static_cast<double>(h) * scale), ow = std::lround(static_cast<double>(w) * scale);
+  const int64_t oh = scaled_extent(h, scale), ow = scaled_extent(w, scale);
   for (int64_t y = 0; y < oh; ++y) {
     const int64_t sy = std::min<int64_t>(h - 1, static_cast<int64_t>(static_cast<double>(y) / scale));
     for (int64_t x = 0; x < ow; ++x)

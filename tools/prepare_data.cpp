@@ -206,7 +206,7 @@ PrepareResult prepare_fashion_mnist_segmentation(const FmnistSegmentationOptions
         bool placed = false;
         for (int attempt = 0; attempt < kPlacementTries && !placed; ++attempt) {
           scale = rng.uniform(opt.min_scale, opt.max_scale);
-          side = static_cast<int>(std::lround(28 * scale));
+          side = static_cast<int>(scaled_extent(std::max(H0, W0), scale));  // the item's box, as drawn below
           y0 = static_cast<int>(rng.randint(0, S - side));
           x0 = static_cast<int>(rng.randint(0, S - side));
           placed = opt.overlap || is_free(y0, x0, side);
