@@ -19,6 +19,9 @@ ranks=2; batch=2; crop=512
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export MASTER_ADDR=127.0.0.1 MASTER_PORT="${RPCT_BENCH_PORT:-29643}"
 [ -x "$RPCT_BUILD/rpctrain" ] || cmake --build "$RPCT_BUILD" --target rpctrain >&2
+# PyTorch runs on the malloc rpctrain links (tcmalloc, CMake RPCT_TCMALLOC; none: glibc's on both sides), preloaded
+# as PyTorch's CPU performance guide advises: the ratio compares the training code, not the allocators.
+malloc="$(ldd "$RPCT_BUILD/rpctrain" | awk '/libtcmalloc/ {print $3}')"
 work="$(mktemp -d /tmp/rpct-segmenter.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
 # Each rank under GNU time: its max RSS (KiB) into PREFIX.<rank>.
@@ -45,7 +48,7 @@ grep -h "\] model:\|\] epoch $E/$E" "$work/cpp.log" | sed 's/^/  /' >&2 || true
   >"$work/export.log" 2>&1 \
   || { tail -n 5 "$work/export.log" >&2; exit 1; }
 echo "[segmenter] PyTorch eager DDP: $S + $(((E - 1) * S)) steps (load: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
-"${mpi[@]}" "$work/py.rss" "$RPCT_PYTHON" "$here/bench_segmenter.py" --config "$work/run/config.yaml" \
+LD_PRELOAD="$malloc" "${mpi[@]}" "$work/py.rss" "$RPCT_PYTHON" "$here/bench_segmenter.py" --config "$work/run/config.yaml" \
   --weights "$work/segmenter.safetensors" --warmup-steps "$S" --steps $(((E - 1) * S)) >"$work/py.log" 2>&1 \
   || { tail -n 30 "$work/py.log" >&2; exit 1; }
 "$RPCT_PYTHON" "$here/summarize.py" "$work/run/metrics.jsonl" "$(tail -n 1 "$work/py.log")" "$ranks" "$batch" \

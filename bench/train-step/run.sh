@@ -21,6 +21,9 @@ rounds="${1:-1}"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export MASTER_ADDR=127.0.0.1 MASTER_PORT="${RPCT_BENCH_PORT:-29641}"
 [ -x "$RPCT_BUILD/rpctrain" ] || cmake --build "$RPCT_BUILD" --target rpctrain >&2
+# PyTorch runs on the malloc rpctrain links (tcmalloc, CMake RPCT_TCMALLOC; none: glibc's on both sides), preloaded
+# as PyTorch's CPU performance guide advises: the ratio compares the training code, not the allocators.
+malloc="$(ldd "$RPCT_BUILD/rpctrain" | awk '/libtcmalloc/ {print $3}')"
 work="$(mktemp -d /tmp/rpct-train-step.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
 mpi=(mpirun -np 2 --oversubscribe --bind-to none)
@@ -48,7 +51,7 @@ for ((r = 1; r <= rounds; ++r)); do
       --run-dir "$run") >"$run.cpp.log" 2>&1 || { tail -n 30 "$run.cpp.log" >&2; exit 1; }
     grep -h "\] model:\|\] epoch $E/$E" "$run.cpp.log" | sed 's/^/  /' >&2 || true
     echo "[train-step] round $r/$rounds $name: PyTorch DDP, $S + $(((E - 1) * S)) steps (load: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
-    "${mpi[@]}" -x MASTER_ADDR -x MASTER_PORT "$RPCT_PYTHON" "$here/train_step_ref.py" --config "$run/config.yaml" \
+    LD_PRELOAD="$malloc" "${mpi[@]}" -x MASTER_ADDR -x MASTER_PORT "$RPCT_PYTHON" "$here/train_step_ref.py" --config "$run/config.yaml" \
       --warmup-steps "$S" --steps $(((E - 1) * S)) --check-against "$run/model.safetensors" >"$run.py.log" 2>&1 \
       || { tail -n 30 "$run.py.log" >&2; exit 1; }
     echo "$name $run/metrics.jsonl $(tail -n 1 "$run.py.log")" >>"$work/runs.txt"
