@@ -464,24 +464,22 @@ void end_epoch(const Config& cfg, DistContext& dist, Trainer& trainer, const Epo
                  std::max<int64_t>(1, st.epoch_steps - st.epoch_skipped);  // mean over the steps that updated
     skipped_all = sums[1];
   }
-  TrainState next = st;  // where the run goes on
+  const TrainState ended = st;
   if (plan.steps_left(st.epoch_pos) == 0) {  // else the run stopped mid-epoch (train.iters)
-    next.epoch += 1;
-    next.epoch_pos = next.epoch_steps = next.epoch_skipped = 0;
-    next.epoch_loss_sum = 0;
+    st.epoch += 1;
+    st.epoch_pos = st.epoch_steps = st.epoch_skipped = 0;
+    st.epoch_loss_sum = 0;
   }
   // train.eval_every: every k-th epoch and always the run's last (mmseg's evaluation interval).
   const int every = cfg.train.eval_every;
   EvalResult ev;  // empty: not evaluated this time
-  if (plan.finished(next) || (every > 0 && (st.epoch + 1) % every == 0)) {
+  if (plan.finished(st) || (every > 0 && (ended.epoch + 1) % every == 0)) {
     ev = trainer.evaluate(test_set);
     if (ev.primary_value() > st.best_metric) {
-      next.best_metric = st.best_metric = ev.primary_value();
-      next.best_step = st.best_step = st.step;
+      st.best_metric = ev.primary_value();
+      st.best_step = st.step;
     }
   }
-  const TrainState ended = st;
-  st = next;
   report.epoch_evaluated(ended, train_loss, ev, loader_stats, skipped_all, plan.lr(cfg.train, st));
   if (cfg.ckpt.epoch_end) save_checkpoint(ckpt, trainer, st, dist.is_root());
 }
