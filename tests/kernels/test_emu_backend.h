@@ -9,6 +9,7 @@
 #include "kernels/rpc_attention/rpc_attention_cuda_entry.h"
 #include "kernels/rpc_attention/rpc_attention.h"
 #include "tests/kernels/attention_errors.h"
+#include "tests/kernels/float32_check.h"
 #include "tests/kernels/test_emu_reference.h"
 
 namespace {
@@ -40,46 +41,16 @@ inline rpct::test::Errors emu_errors(const rpct::test::Case& c, uint64_t seed = 
       seed);
 }
 
-// The float32 kernels in the saturated-softmax regime of the model shapes (n_iter 4, lambda 4: from the
-// second iteration on the scores reach ~150 and the key gradient nearly cancels, |dK| down to 1e-7 of
-// |dV|), against the float64 reference. No fixed relative tolerance holds there for float32 (LibTorch's
-// own float32 reference misses float64 by up to ~80% in dK), so, as the fused CPU op's test
-// RpcAttentionFused.Float32PeakedSoftmaxAtModelShapes: the kernels' error must be within kVsFp32RefFactor
-// of that float32 reference's error (floor kVsFp32RefFloor). With one float32 log-sum-exp and
-// delta = rowsum(dO * L) (the kernels before the row max / 1/rowsum change) dK was ~100x off instead.
-constexpr double kVsFp32RefFactor = 4.0;  // rounding order differs; a wrong formula is off by orders more
-constexpr double kVsFp32RefFloor = 1e-5;  // ~100 float32 ulp: below this both are "exact"
-inline void expect_peaked_softmax_within_torch_float32(const rpct::test::Case& c, uint64_t seed) {
-  using rpct::test::rel_norm_err;
-  using rpct::test::scaled_err;
-  torch::manual_seed(seed);
-  const int64_t C = c.H * c.D;
-  auto k0 = torch::randn({c.B, c.H, c.N, c.D}, torch::kDouble), v0 = torch::randn_like(k0), w = torch::randn_like(k0);
-  struct Res {
-    torch::Tensor out, dk, dv;
-  };
-  auto reference = [&](torch::ScalarType dtype) {
-    auto k = k0.to(dtype).clone().requires_grad_(true), v = v0.to(dtype).clone().requires_grad_(true);
-    auto out = rpct::rpc_attention_reference(k, v, c.n_iter, c.lambda, C);
-    (out * w.to(dtype)).sum().backward();
-    return Res{out.detach(), k.grad(), v.grad()};
-  };
-  const Res exact = reference(torch::kDouble), ref32 = reference(torch::kFloat);
-  auto k = k0.to(torch::kFloat), v = v0.to(torch::kFloat);
-  auto fwd = rpct::cuda_entry::forward(k, v, c.n_iter, c.lambda, C, EmuBackend{});
-  auto g = rpct::cuda_entry::backward(w.to(torch::kFloat), k, v, {fwd.begin() + 1, fwd.end()}, c.n_iter, c.lambda, C,
-                                      EmuBackend{});
-  auto bound = [](double ref_err) { return std::max(kVsFp32RefFloor, kVsFp32RefFactor * ref_err); };
-  const double e_out = scaled_err(fwd[0], exact.out), e_dk = rel_norm_err(g[0], exact.dk),
-               e_dv = rel_norm_err(g[1], exact.dv);
-  const double r_out = scaled_err(ref32.out, exact.out), r_dk = rel_norm_err(ref32.dk, exact.dk),
-               r_dv = rel_norm_err(ref32.dv, exact.dv);
-  std::cout << "[emu peaked] " << c.str() << " seed " << seed << ": kernels out " << e_out << " dk " << e_dk << " dv "
-            << e_dv << "; torch float32 out " << r_out << " dk " << r_dk << " dv " << r_dv << "\n";
-  EXPECT_LE(e_out, bound(r_out));
-  EXPECT_LE(e_dk, bound(r_dk));
-  EXPECT_LE(e_dv, bound(r_dv));
-  EXPECT_TRUE(torch::isfinite(g[0]).all().item<bool>());
+// The emulated kernels as a float32 implementation for expect_peaked_within_float32_reference
+// (float32_check.h): their shrink branches are the saved S_t != 0, the mask their backward uses.
+inline rpct::test::Float32Run emu_float32_run(const torch::Tensor& k, const torch::Tensor& v, const torch::Tensor& w,
+                                              int64_t n_iter, double lambda, int64_t model_dim) {
+  auto fwd = rpct::cuda_entry::forward(k, v, n_iter, lambda, model_dim, EmuBackend{});
+  auto g = rpct::cuda_entry::backward(w, k, v, {fwd.begin() + 1, fwd.end()}, n_iter, lambda, model_dim, EmuBackend{});
+  rpct::test::Float32Run run{fwd[0], g[0], g[1], {}};
+  const torch::Tensor& saved_s = fwd[3];  // fwd: {out, row stats, K2_t, S_t, thresh, sum|K|}; S_t (T, B, H, N, D)
+  for (int64_t t = 0; t < n_iter; ++t) run.masks.push_back(saved_s[t] != 0);
+  return run;
 }
 
 // The deliberately broken variants (RPCT_EMU_BREAK_*) are "detected" when the regular test
