@@ -171,6 +171,27 @@ TEST(RpcAttentionFused, Float32PeakedSoftmaxAtModelShapes) {
         });
 }
 
+// float32_check.h's reference with explicit shrink branches, on its own branches, is the reference: the same
+// output and gradients in float64 (the float32 checks compare against it on other branches), for every n_iter.
+TEST(RpcAttentionReference, OnOwnBranchesEqualsTheReference) {
+  torch::manual_seed(rpct::test::test_seed());
+  const int64_t B = 2, H = 3, N = 9, D = 4, C = H * D;
+  for (int64_t n_iter : {0, 1, 4})
+    for (double lambda : {0.5, 4.0}) {
+      SCOPED_TRACE("n_iter=" + std::to_string(n_iter) + " lambda=" + std::to_string(lambda));
+      auto k0 = torch::randn({B, H, N, D}, torch::kDouble), v0 = torch::randn_like(k0), w = torch::randn_like(k0);
+      auto run = [&](bool on_branches) {
+        auto k = k0.clone().requires_grad_(true), v = v0.clone().requires_grad_(true);
+        auto out = on_branches ? rpct::test::rpc_reference_on_branches(k, v, n_iter, lambda, C, nullptr)
+                               : rpct::rpc_attention_reference(k, v, n_iter, lambda, C);
+        (out * w).sum().backward();
+        return std::vector<torch::Tensor>{out.detach(), k.grad(), v.grad()};
+      };
+      const auto a = run(true), b = run(false);
+      for (size_t i = 0; i < a.size(); ++i) EXPECT_LE(scaled_err(a[i], b[i]), kFp64Tol) << "tensor " << i;
+    }
+}
+
 // The reference (scaled dual Yt = Y / mu) equals a literal transcription of the spec's loop.
 TEST(RpcAttentionReference, EqualsLiteralSpec) {
   torch::manual_seed(rpct::test::test_seed());
