@@ -9,8 +9,8 @@
 # ade20k-synthetic, 512x512, Segmenter augmentation); its metrics.jsonl gives the warm rate of epochs 2..E
 # (bench/train-step/summarize.py). PyTorch starts from rpctrain's exported weights, runs S warm-up steps,
 # then times (E-1) x S steps. Optimizer: the trainer's (train.optimizer where the config has one, else
-# AdamW), on both sides. Env (set by bench/run): RPCT_BUILD, RPCT_PYTHON; RPCT_BENCH_SET: extra rpctrain
-# overrides for both sides (e.g. "train.optimizer=sgd").
+# AdamW), on both sides. Env (set by bench/run): RPCT_BUILD, RPCT_PYTHON, RPCT_MALLOC (preloaded for PyTorch);
+# RPCT_BENCH_SET: extra rpctrain overrides for both sides (e.g. "train.optimizer=sgd").
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
@@ -19,9 +19,6 @@ ranks=2; batch=2; crop=512
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export MASTER_ADDR=127.0.0.1 MASTER_PORT="${RPCT_BENCH_PORT:-29643}"
 [ -x "$RPCT_BUILD/rpctrain" ] || cmake --build "$RPCT_BUILD" --target rpctrain >&2
-# PyTorch runs on the malloc rpctrain links (tcmalloc, CMake RPCT_TCMALLOC; none: glibc's on both sides), preloaded
-# as PyTorch's CPU performance guide advises: the ratio compares the training code, not the allocators.
-malloc="$(ldd "$RPCT_BUILD/rpctrain" | awk '/libtcmalloc/ {print $3}')"
 work="$(mktemp -d /tmp/rpct-segmenter.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
 # Each rank under GNU time: its max RSS (KiB) into PREFIX.<rank>.
@@ -48,7 +45,7 @@ grep -h "\] model:\|\] epoch $E/$E" "$work/cpp.log" | sed 's/^/  /' >&2 || true
   >"$work/export.log" 2>&1 \
   || { tail -n 5 "$work/export.log" >&2; exit 1; }
 echo "[segmenter] PyTorch eager DDP: $S + $(((E - 1) * S)) steps (load: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
-LD_PRELOAD="$malloc" "${mpi[@]}" "$work/py.rss" "$RPCT_PYTHON" "$here/bench_segmenter.py" --config "$work/run/config.yaml" \
+LD_PRELOAD="$RPCT_MALLOC" "${mpi[@]}" "$work/py.rss" "$RPCT_PYTHON" "$here/bench_segmenter.py" --config "$work/run/config.yaml" \
   --weights "$work/segmenter.safetensors" --warmup-steps "$S" --steps $(((E - 1) * S)) >"$work/py.log" 2>&1 \
   || { tail -n 30 "$work/py.log" >&2; exit 1; }
 "$RPCT_PYTHON" "$here/summarize.py" "$work/run/metrics.jsonl" "$(tail -n 1 "$work/py.log")" "$ranks" "$batch" \

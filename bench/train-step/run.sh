@@ -13,7 +13,8 @@
 # 2..E (epoch 1 = warm-up, S steps). PyTorch runs S warm-up steps, then times (E-1) x S steps.
 # Both print images/s of all ranks together; ratio = rpctrain / PyTorch. `rounds` (default 1) repeats
 # the pair, alternating sides, and the medians are reported (the machine may be shared).
-# Env (set by bench/run): RPCT_BUILD = build dir, RPCT_PYTHON = python with torch.
+# Env (set by bench/run): RPCT_BUILD = build dir, RPCT_PYTHON = python with torch, RPCT_MALLOC =
+# the malloc rpctrain links (preloaded for PyTorch).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
@@ -21,9 +22,6 @@ rounds="${1:-1}"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export MASTER_ADDR=127.0.0.1 MASTER_PORT="${RPCT_BENCH_PORT:-29641}"
 [ -x "$RPCT_BUILD/rpctrain" ] || cmake --build "$RPCT_BUILD" --target rpctrain >&2
-# PyTorch runs on the malloc rpctrain links (tcmalloc, CMake RPCT_TCMALLOC; none: glibc's on both sides), preloaded
-# as PyTorch's CPU performance guide advises: the ratio compares the training code, not the allocators.
-malloc="$(ldd "$RPCT_BUILD/rpctrain" | awk '/libtcmalloc/ {print $3}')"
 work="$(mktemp -d /tmp/rpct-train-step.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
 mpi=(mpirun -np 2 --oversubscribe --bind-to none)
@@ -51,7 +49,7 @@ for ((r = 1; r <= rounds; ++r)); do
       --run-dir "$run") >"$run.cpp.log" 2>&1 || { tail -n 30 "$run.cpp.log" >&2; exit 1; }
     grep -h "\] model:\|\] epoch $E/$E" "$run.cpp.log" | sed 's/^/  /' >&2 || true
     echo "[train-step] round $r/$rounds $name: PyTorch DDP, $S + $(((E - 1) * S)) steps (load: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
-    LD_PRELOAD="$malloc" "${mpi[@]}" -x MASTER_ADDR -x MASTER_PORT "$RPCT_PYTHON" "$here/train_step_ref.py" --config "$run/config.yaml" \
+    LD_PRELOAD="$RPCT_MALLOC" "${mpi[@]}" -x MASTER_ADDR -x MASTER_PORT "$RPCT_PYTHON" "$here/train_step_ref.py" --config "$run/config.yaml" \
       --warmup-steps "$S" --steps $(((E - 1) * S)) --check-against "$run/model.safetensors" >"$run.py.log" 2>&1 \
       || { tail -n 30 "$run.py.log" >&2; exit 1; }
     echo "$name $run/metrics.jsonl $(tail -n 1 "$run.py.log")" >>"$work/runs.txt"
