@@ -4,5 +4,6 @@ target_sources(rpct_core PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/check.cpp
   ${CMAKE_CURRENT_LIST_DIR}/ftz.cpp
   ${CMAKE_CURRENT_LIST_DIR}/json_result.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/stop_signal.cpp
   ${CMAKE_CURRENT_LIST_DIR}/svg_plot.cpp
 )

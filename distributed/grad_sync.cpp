@@ -1,8 +1,10 @@
 #include "distributed/grad_sync.h"
 
+#include <c10/core/impl/VirtualGuardImpl.h>
 #include <torch/csrc/autograd/function_hook.h>
 #include <torch/csrc/autograd/variable.h>
 
+#include <cmath>
 #include <functional>
 #include <sstream>
 
@@ -74,7 +76,8 @@ GradSync::GradSync(std::vector<std::pair<std::string, torch::Tensor>> params, co
   }
   for (auto& b : buckets_) {
     const auto& p0 = params_[b.slots.front().param].second;
-    const int64_t n = b.slots.back().offset + b.slots.back().numel;
+    const bool vote_slot = opt_.carry_votes && &b == &buckets_.back();  // the bucket launched last
+    const int64_t n = b.slots.back().offset + b.slots.back().numel + (vote_slot ? 1 : 0);
     b.buffer = torch::zeros({n}, p0.options().requires_grad(false));
   }
   ready_.assign(params_.size(), false);
@@ -177,6 +180,8 @@ void GradSync::on_grad_ready(int64_t param) {
 void GradSync::launch_ready_in_order() {
   while (next_launch_ < num_buckets() && buckets_[next_launch_].pending == 0) {
     auto& b = buckets_[next_launch_];
+    if (opt_.carry_votes && next_launch_ == num_buckets() - 1)  // the vote as late as possible: at the last launch
+      b.buffer.narrow(0, b.buffer.numel() - 1, 1).fill_(vote_source_ && vote_source_() ? 1 : 0);
     b.seq = watchdog_->arrive("bucket " + std::to_string(next_launch_) + " of step " + std::to_string(step_));
     b.work = backend_->allreduce_sum_async(b.buffer);
     ++next_launch_;
@@ -208,7 +213,34 @@ void GradSync::finish() {
       b.work->wait();
     }
   }
+  if (opt_.carry_votes && !buckets_.empty()) read_votes(buckets_.back().buffer);
   reset_round();
+}
+
+// The vote sum of the round just finished (the last element of `last_bucket`): read at once on the CPU; on a
+// device, copied to pinned memory behind the all-reduce, and the previous round's copy is read instead.
+void GradSync::read_votes(const torch::Tensor& last_bucket) {
+  const torch::Tensor sum = last_bucket.narrow(0, last_bucket.numel() - 1, 1);  // (1,)
+  if (sum.is_cpu()) {
+    votes_ = std::llround(sum.item<double>());
+    return;
+  }
+  const c10::Device device = sum.device();
+  votes_ = 0;
+  if (votes_copied_) {
+    votes_copied_->synchronize();  // a step old: done unless the host runs a whole step ahead of the device
+    votes_ = std::llround(votes_host_.item<double>());
+  } else {
+    votes_host_ = torch::empty({1}, torch::TensorOptions().dtype(sum.scalar_type()).pinned_memory(true));
+    votes_copied_.emplace(device.type());
+  }
+  votes_host_.copy_(sum, /*non_blocking=*/true);
+  votes_copied_->record(c10::impl::VirtualGuardImpl(device.type()).getStream(device));
+}
+
+int64_t GradSync::votes() {
+  if (!backend_) return vote_source_ && vote_source_() ? 1 : 0;
+  return votes_;
 }
 
 void GradSync::publish_progress_to(const std::string& dir) {

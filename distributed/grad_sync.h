@@ -8,14 +8,20 @@
 // Zeroing: call zero_grad() (zeroes the buckets in place). If a caller sets .grad to undefined instead
 // (optimizer.zero_grad() with set_to_none), gradients land outside the buckets and GradSync copies
 // each one in when it is ready: correct, one extra copy of every gradient.
+// Votes: with `carry_votes`, one more element at the end of the last bucket (the one launched last) carries
+// each rank's vote (the vote source's answer at that launch, 1 or 0) through the step's all-reduce, so
+// ranks agree on a yes/no question every step without a collective of their own (a graceful stop on a
+// signal, trainer/graceful_stop.h).
 // Averaging: by default each gradient is scaled by 1/world when it is ready (in cache, right after its
 // accumulation). With `prescaled_loss` the caller multiplies its loss by loss_scale() (= 1/world)
 // instead, the gradients arrive averaged, and the buckets are all-reduced as they are (no extra pass).
 #pragma once
+#include <c10/core/Event.h>
 #include <torch/torch.h>
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +41,7 @@ struct GradSyncOptions {
   // in finish(). On a CPU whose cores are all taken by compute threads, an all-reduce launched early
   // only busy-polls (MPI's progress loop) on a core that backward needs until the peers catch up.
   bool overlap = true;
+  bool carry_votes = false;  // see Votes above
 };
 
 class GradSync {
@@ -72,6 +79,13 @@ class GradSync {
   void set_sync(bool enabled) { sync_ = enabled; }
   // After backward of a synced micro-batch: launch what is left, wait; .grad holds the mean.
   void finish();
+  // The vote this rank adds to each synced round (carry_votes), asked when the last bucket is launched.
+  void set_vote_source(std::function<bool()> source) { vote_source_ = std::move(source); }
+  // How many ranks voted yes in the newest round whose sum has reached the host; the same on every rank.
+  // On the CPU that is the round the last finish() completed; on a GPU the one before it (the sum is
+  // copied to pinned memory behind the all-reduce and read one step later, so no step waits for the
+  // device). Without a backend: this rank's vote, asked now.
+  int64_t votes();
   // Zeroes every gradient in place (the buckets); makes each .grad its bucket view again if a caller
   // replaced it. Without a backend (world size 1): sets every .grad to undefined, like set_to_none.
   void zero_grad();
@@ -105,6 +119,7 @@ class GradSync {
   // Brings param's gradient into its slot (copy if .grad is elsewhere, zeros if undefined), averaged.
   void gather_into_slot(int64_t param);
   void launch_ready_in_order();
+  void read_votes(const torch::Tensor& last_bucket);
   void reset_round();
 
   const DistContext& dist_;
@@ -118,6 +133,10 @@ class GradSync {
   int64_t step_ = 0;
   bool sync_ = true;
   torch::Tensor inv_world_;  // 1 / world size (0-dim)
+  std::function<bool()> vote_source_;
+  int64_t votes_ = 0;               // the newest round's vote sum on the host
+  torch::Tensor votes_host_;        // (1,) pinned: a device round's vote sum on its way to the host
+  std::optional<c10::Event> votes_copied_;  // recorded after that copy
   std::unique_ptr<ProgressBoard> board_;  // declared before the watchdog, which reads it: destroyed after it
   std::unique_ptr<Watchdog> watchdog_;
 };

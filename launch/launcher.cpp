@@ -1,15 +1,21 @@
 #include "launch/launcher.h"
 
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <boost/program_options.hpp>
+#include <cerrno>
+#include <csignal>
 #include <cstdio>
+#include <iterator>
 #include <cstring>
 #include <stdexcept>
 
 #include "core/json_result.h"
+#include "core/stop_signal.h"
 #include "launch/cli.h"
 
 extern char** environ;
@@ -76,6 +82,25 @@ std::vector<std::string> environment_names() {
   return names;
 }
 
+// Stop signals while the job runs. mpirun ends its ranks on SIGTERM / SIGINT within about two seconds
+// (SIGTERM to them after odls_base_sigkill_timeout = 1 s, SIGKILL a second later: too soon for a
+// checkpoint), but forwards SIGUSR1 to every rank on every node at once. So the launcher keeps mpirun
+// out of the terminal's process group (Ctrl-C reaches only the launcher) and turns TERM, INT and USR1
+// into one SIGUSR1 for mpirun: each rank stops gracefully (core/stop_signal.h). A second SIGINT sends
+// mpirun SIGTERM: the ranks end at once, without a checkpoint.
+volatile sig_atomic_t g_job_pid = 0;     // the running mpirun, 0 between launches
+volatile sig_atomic_t g_stop_signal = 0; // the first stop signal the launcher got
+volatile sig_atomic_t g_interrupts = 0;  // SIGINTs so far
+
+void forward_stop(int sig) {
+  const int saved_errno = errno;
+  if (g_stop_signal == 0) g_stop_signal = sig;
+  if (sig == SIGINT) ++g_interrupts;
+  const pid_t job = g_job_pid;
+  if (job > 0) kill(job, sig == SIGINT && g_interrupts > 1 ? SIGTERM : SIGUSR1);
+  errno = saved_errno;
+}
+
 int run_and_wait(const std::vector<std::string>& argv) {
   std::vector<char*> cargv;
   for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
@@ -83,16 +108,44 @@ int run_and_wait(const std::vector<std::string>& argv) {
   const pid_t pid = fork();
   if (pid < 0) throw std::runtime_error("launch: fork failed");
   if (pid == 0) {
+    // Its own process group: the terminal's Ctrl-C goes to the launcher only. Then no terminal input
+    // either (a background process group reading the terminal would be stopped): the ranks read none.
+    setpgid(0, 0);
+    const int null_fd = open("/dev/null", O_RDONLY);
+    if (null_fd >= 0) dup2(null_fd, STDIN_FILENO);
     execvp(cargv[0], cargv.data());
     std::fprintf(stderr, "launch: cannot execute %s: %s\n", cargv[0], std::strerror(errno));
     _exit(127);
   }
+  g_job_pid = pid;
+  if (g_stop_signal != 0) kill(pid, SIGUSR1);  // a signal that came while the job was being started
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
+  g_job_pid = 0;
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 }
+
+// Installs forward_stop for SIGTERM, SIGINT and SIGUSR1 while in scope.
+class ForwardStopSignals {
+ public:
+  ForwardStopSignals() {
+    struct sigaction sa;
+    std::memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = forward_stop;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    for (size_t i = 0; i < std::size(kSignals); ++i) sigaction(kSignals[i], &sa, &previous_[i]);
+  }
+  ~ForwardStopSignals() {
+    for (size_t i = 0; i < std::size(kSignals); ++i) sigaction(kSignals[i], &previous_[i], nullptr);
+  }
+
+ private:
+  static constexpr int kSignals[] = {SIGTERM, SIGINT, SIGUSR1};
+  struct sigaction previous_[std::size(kSignals)];
+};
 
 }  // namespace
 
@@ -133,8 +186,12 @@ int launch_main(int argc, char** argv, const std::string& self_exe) {
     print_result({{"cmd", "launch"}, {"ok", true}, {"dry_run", true}, {"command", cmd}});
     return cli::kExitOk;
   }
+  ForwardStopSignals forward;
   int rc = run_and_wait(cmd), restarts = 0;
-  while (rc != 0 && restarts < o.max_restarts) {
+  // A job stopped by a signal (exit 3: checkpoint written) or that the launcher was asked to stop is not a
+  // failure to restart: it ends here, resumable with --resume auto.
+  const auto stopped = [&rc] { return rc == kExitStopped || g_stop_signal != 0; };
+  while (rc != 0 && !stopped() && restarts < o.max_restarts) {
     ++restarts;
     std::fprintf(stderr, "[launch] job exited with %d; restart %d/%d with --resume auto\n", rc, restarts, o.max_restarts);
     auto again = o;
@@ -145,6 +202,14 @@ int launch_main(int argc, char** argv, const std::string& self_exe) {
     std::printf("[launch] %s\n", shell_join(cmd2).c_str());
     std::fflush(stdout);
     rc = run_and_wait(cmd2);
+  }
+  if (rc != 0 && stopped()) {
+    const std::string by = g_stop_signal != 0 ? signal_name(g_stop_signal) : "a signal to the ranks";
+    std::fprintf(stderr, "[launch] job stopped (%s) with exit code %d; not restarted%s\n", by.c_str(), rc,
+                 rc == kExitStopped ? ": resume with --resume auto" : "");
+    print_result({{"cmd", "launch"}, {"ok", rc == kExitStopped}, {"stopped", true}, {"stop_signal", by},
+                  {"exit_code", rc}, {"restarts", restarts}});
+    return rc == kExitStopped ? kExitStopped : cli::kExitRuntime;
   }
   print_result({{"cmd", "launch"}, {"ok", rc == 0}, {"exit_code", rc}, {"restarts", restarts}});
   return rc == 0 ? cli::kExitOk : cli::kExitRuntime;

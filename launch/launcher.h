@@ -1,6 +1,6 @@
 // `rpctrain launch`: turns nodes / hostfile / procs-per-node and a command into the mpirun command
 // line (binding, environment passthrough), runs it, and (with --max-restarts) relaunches a failed
-// job with `--resume auto`.
+// job with `--resume auto`; a job stopped by a signal is not restarted.
 #pragma once
 #include <string>
 #include <vector>
@@ -26,7 +26,9 @@ std::vector<std::string> build_mpirun_command(const LaunchOptions& opt, const st
 std::string shell_join(const std::vector<std::string>& argv);
 
 // Entry point for `rpctrain launch ...` (argv without the leading "rpctrain"): returns the exit code
-// (0, or 1 when the job failed after its restarts); a bad command line throws cli::UsageError.
+// (0; 3 when the job was stopped by a signal, checkpoint written: not restarted; 1 when it failed after its
+// restarts); a bad command line throws cli::UsageError. SIGTERM, SIGINT and SIGUSR1 reach every rank as a
+// graceful stop (SIGUSR1 to mpirun, which forwards it); a second SIGINT ends the job at once.
 int launch_main(int argc, char** argv, const std::string& self_exe);
 
 }  // namespace rpct

@@ -2,7 +2,7 @@
 // plot. Every
 // command prints, as its last line on stdout, one JSON object with its result (or
 // {"ok":false,"error":...}); exit code 0 on success, 2 on a usage or config error, 1 on a runtime
-// failure (launch/cli.h).
+// failure (launch/cli.h), 3 when a stop signal ended `train` with a checkpoint (core/stop_signal.h).
 #include <boost/program_options.hpp>
 #include <unistd.h>
 
@@ -11,11 +11,13 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <type_traits>
 #include <sstream>
 
 #include "core/json_result.h"
 #include "core/log.h"
+#include "core/stop_signal.h"
 #include "core/svg_plot.h"
 #include "distributed/dist_context.h"
 #include "launch/cli.h"
@@ -98,8 +100,9 @@ int cmd_train(int argc, char** argv, rpct::DistContext& dist) {
   if (!vm) return 0;
   auto cfg = load(*vm);
   const auto resume = (*vm)["resume"].as<std::string>();
-  if (resume == "auto" && !vm->count("run-dir") && cfg.run.name.empty())
-    throw UsageError("--resume auto needs a stable run directory: set run.name or --run-dir");
+  if (resume == "auto" && !vm->count("run-dir") && cfg.run.name.empty() && rpct::slurm_run_name(cfg).empty())
+    throw UsageError("--resume auto needs a stable run directory: set run.name or --run-dir (or run under Slurm, "
+                     "where the job id names it)");
   std::string run_dir;
   if (dist.is_root()) {
     run_dir = vm->count("run-dir") ? (*vm)["run-dir"].as<std::string>()
@@ -112,6 +115,19 @@ int cmd_train(int argc, char** argv, rpct::DistContext& dist) {
   }
   run_dir = dist.broadcast_string(run_dir);
   auto r = rpct::train(cfg, dist, run_dir, resume);
+  if (r.stopped) {
+    if (dist.is_root())
+      print_result({{"cmd", "train"},
+                    {"ok", true},
+                    {"stopped", true},
+                    {"stop_signal", r.stop_signal},
+                    {"step", r.steps},
+                    {"checkpoint", r.checkpoint},
+                    {"world_size", dist.world_size()},
+                    {"params_sha256", r.params_sha256},
+                    {"run_dir", r.run_dir}});
+    return rpct::kExitStopped;
+  }
   if (dist.is_root())
     print_result(with_metrics({{"cmd", "train"},
                                {"ok", true},
@@ -498,6 +514,11 @@ int main(int argc, char** argv) {
   if (cmd == "plot") return cli::run_command(cmd, [&] { return cmd_plot(argc, argv); });
   if (cmd == "launch")  // the launcher runs mpirun itself: it must not be an MPI process
     return cli::run_command(cmd, [&] { return rpct::launch_main(argc - 1, argv + 1, self_executable(argv[0])); });
+  // `train` stops gracefully on SIGTERM / SIGINT / SIGUSR1 (trainer/graceful_stop.h). The handlers are in
+  // place from here to the process's end: a signal during start-up stops the run at its first step, one
+  // after the last step lets it finish normally.
+  std::optional<rpct::StopSignals> stop_signals;
+  if (cmd == "train") stop_signals.emplace();
   rpct::DistContext* dist = nullptr;
   const int code = cli::run_command(
       cmd,

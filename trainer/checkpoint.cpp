@@ -9,6 +9,7 @@
 #include "trainer/optimizer.h"
 #include "trainer/run_dir.h"
 #include "trainer/safetensors.h"
+#include "trainer/test_hooks.h"
 
 namespace fs = boost::filesystem;
 
@@ -144,6 +145,7 @@ std::string Checkpointer::save(const NamedTensors& params, const NamedTensors& b
   write_safetensors(dir + "/" + rank_file(dist_.rank()), rng_states(),
                     {{"rank", std::to_string(dist_.rank())}, {"step", std::to_string(state.step)},
                      {"epoch_loss_sum", local_sum}});
+  maybe_inject_fault(dist_.rank(), state.step, "ckpt");  // tests: a signal or a hang mid-write
   if (dist_.is_root()) {
     NamedTensors model = params;
     for (const auto& [n, t] : buffers) model.emplace_back("buffer/" + n, t);

@@ -256,6 +256,8 @@ Registry make_registry(Config& c) {
 
   r.text("run.out_dir", &c.run.out_dir);
   r.text("run.name", &c.run.name);
+  r.choice("run.stop_signal", &c.run.stop_signal, {"USR1", "USR2", "TERM", "INT", "HUP", "XCPU"});
+  r.number("run.stop_grace_s", &c.run.stop_grace_s, 0.1, 1e6);
   return r;
 }
 

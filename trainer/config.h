@@ -159,7 +159,11 @@ struct SegConfig {
 
 struct RunConfig {
   std::string out_dir = "runs";
-  std::string name = "";  // empty: <config stem>-<timestamp>
+  std::string name = "";  // empty: <config stem>-<timestamp>, or <config stem>-slurm-<job id> under Slurm
+  // A graceful stop (trainer/graceful_stop.h): SIGTERM, SIGINT, SIGUSR1 and this signal (Slurm's --signal)
+  // stop every rank at one step with a checkpoint; stop_grace_s bounds the time from the signal to it.
+  std::string stop_signal = "USR1";
+  double stop_grace_s = 20;  // below Slurm's default KillWait (30 s)
 };
 
 struct Config {

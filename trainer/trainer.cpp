@@ -13,6 +13,7 @@
 #include "trainer/checkpoint.h"
 #include "trainer/classification.h"
 #include "trainer/data.h"
+#include "trainer/graceful_stop.h"
 #include "trainer/lr_schedule.h"
 #include "trainer/metrics.h"
 #include "trainer/optimizer.h"
@@ -123,9 +124,11 @@ Trainer::Trainer(const Config& cfg, DistContext& dist, std::unique_ptr<Task> tas
   GradSync::check_fingerprint(dist, to_yaml(cfg), params_);
   GradSyncOptions opt{cfg.dist.first_bucket_mb, cfg.dist.bucket_mb, cfg.dist.timeout_s, /*prescaled_loss=*/true};
   opt.overlap = overlap_all_reduce(cfg.dist.overlap, device, dist);
+  opt.carry_votes = true;  // the ranks' stop votes ride on each step's all-reduce (trainer/graceful_stop.h)
   GradSync::BackendFactory backend;  // none: GradSync keeps its API and does nothing
   if (synced) backend = [&dist, device] { return make_backend(dist, device); };
   sync_ = std::make_unique<GradSync>(params_, dist, backend, opt);
+  sync_->set_vote_source(&GracefulStop::requested);
   std::vector<torch::Tensor> state;
   for (const auto& p : params_) state.push_back(p.second);
   for (const auto& b : buffers_) state.push_back(b.second);
@@ -341,6 +344,28 @@ class RunReport {
     if (evaluated) write_eval_files(ev, result_.run_dir);  // the latest evaluation's per-class table, if any
   }
 
+  // A graceful stop after st's step: one line, a metrics record; the result (no model.safetensors: the run
+  // is not finished, its checkpoint is what a resume takes).
+  TrainResult stopped(const Trainer& trainer, const TrainState& st, const EpochPlan& plan, const std::string& by,
+                      const std::string& checkpoint) {
+    result_.stopped = true;
+    result_.stop_signal = by;
+    result_.checkpoint = checkpoint;
+    result_.steps = st.step;
+    result_.epochs = static_cast<int>(st.epoch);  // the epochs completed
+    result_.skipped_steps = st.skipped_steps;
+    result_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+    result_.params_sha256 = params_sha256(trainer.params());
+    if (root_) {
+      const double done = 100.0 * static_cast<double>(st.epoch_pos) / static_cast<double>(plan.n_train);
+      log_info("stopped by %s at step %lld (epoch %lld, %.0f%%); checkpoint %s; resume with --resume auto", by.c_str(),
+               static_cast<long long>(st.step), static_cast<long long>(st.epoch + 1), done, checkpoint.c_str());
+      metrics_.write({{"kind", "stop"}, {"step", st.step}, {"epoch", st.epoch + 1}, {"signal", by},
+                      {"checkpoint", checkpoint}, {"elapsed_s", result_.seconds}});
+    }
+    return result_;
+  }
+
   // The final parameters' hash; rank 0 writes <run_dir>/model.safetensors (parameters + buffers).
   TrainResult finish(const Trainer& trainer) {
     result_.params_sha256 = params_sha256(trainer.params());
@@ -381,26 +406,34 @@ TrainState resume_state(Checkpointer& ckpt, Trainer& trainer, const std::string&
   return st;
 }
 
-void save_checkpoint(Checkpointer& ckpt, Trainer& trainer, const TrainState& st, bool root) {
+std::string save_checkpoint(Checkpointer& ckpt, Trainer& trainer, const TrainState& st, bool root) {
   // Its barriers wait for every rank (and for rank 0's writes, seconds even for large models).
   Watchdog::Scope guard(trainer.grad_sync().watchdog(), "checkpoint at step " + std::to_string(st.step),
                         "checkpoint at step " + std::to_string(st.step));
   const auto dir = ckpt.save(trainer.params(), trainer.buffers(), trainer.ema_tensors(), trainer.optimizer(), st);
   if (root) log_info("checkpoint %s", dir.c_str());
+  return dir;
 }
 
+struct EpochOutcome {
+  int64_t skipped = 0;  // bad samples this rank skipped
+  std::string stopped_by;  // non-empty: the ranks agreed to stop (GracefulStop::agree), checkpoint written
+  std::string checkpoint;
+};
+
 // Trains from st's position to the end of its epoch, or of the run with train.iters (checkpoints every
-// ckpt.every_steps on the way). Returns the bad samples this rank skipped.
-int64_t run_epoch(const Config& cfg, DistContext& dist, Trainer& trainer, DataLoader& loader, EpochPlan& plan,
-                  Checkpointer& ckpt, TrainState& st, RunReport& report) {
+// ckpt.every_steps on the way), or to the step after which the ranks agreed to stop (their votes ride on
+// the step's all-reduce): then with a checkpoint of that step.
+EpochOutcome run_epoch(const Config& cfg, DistContext& dist, Trainer& trainer, DataLoader& loader, EpochPlan& plan,
+                       Checkpointer& ckpt, TrainState& st, RunReport& report, GracefulStop& stop) {
   const auto& t = cfg.train;
   const int64_t epoch = st.epoch, steps = plan.steps_to_take(st);
   loader.start_epoch(epoch, plan.micro_batches(epoch, st.epoch_pos, steps));
-  int64_t skipped = 0;
+  EpochOutcome out;
   auto next_micro_batch = [&] {
     Batch b = loader.next();
     trace_samples(dist.rank(), epoch, st.step, b.indices);
-    skipped += b.skipped;
+    out.skipped += b.skipped;
     return b;
   };
   Progress progress("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(plan.epochs), steps, dist.is_root());
@@ -411,12 +444,14 @@ int64_t run_epoch(const Config& cfg, DistContext& dist, Trainer& trainer, DataLo
   double shown_loss = std::numeric_limits<double>::quiet_NaN();  // the last loss read back
   int64_t checked_step = st.step;  // the loss sum is known finite up to here
   const auto t0 = std::chrono::steady_clock::now();
+  stop.set_step(st.step);
   for (int64_t s = 0; s < steps; ++s) {
     maybe_inject_fault(dist.rank(), st.step);
     const double lr = plan.lr(t, st);
     trainer.grad_sync().set_step(st.step);  // named by the watchdog
     const torch::Tensor loss = trainer.step_device_loss(plan.accum, next_micro_batch, lr);  // ()
     ++st.step;
+    stop.set_step(st.step);
     ++st.epoch_steps;
     st.epoch_pos += plan.per_step;
     if (trainer.last_step_skipped()) {
@@ -426,7 +461,8 @@ int64_t run_epoch(const Config& cfg, DistContext& dist, Trainer& trainer, DataLo
       epoch_loss_sum.add_(loss);
     }
     const bool last = s + 1 == steps;  // of the epoch or the run: end_epoch checkpoints it
-    const bool checkpoint_now = cfg.ckpt.every_steps > 0 && st.step % cfg.ckpt.every_steps == 0 && !last;
+    const bool stop_now = trainer.grad_sync().votes() > 0;  // the same on every rank
+    const bool checkpoint_now = (cfg.ckpt.every_steps > 0 && st.step % cfg.ckpt.every_steps == 0 && !last) || stop_now;
     if (s == 0 || st.step % t.log_every == 0 || (s + 1) % t.log_every == 0 || last || checkpoint_now) {
       // The host waits here for every step queued since the last read, all-reduces included.
       Watchdog::Scope guard(trainer.grad_sync().watchdog(),
@@ -439,21 +475,31 @@ int64_t run_epoch(const Config& cfg, DistContext& dist, Trainer& trainer, DataLo
     }
     progress.update(s + 1, (s + 1) * plan.per_step, shown_loss, lr, t.log_every);
     report.step_done(st, shown_loss, lr);
-    if (checkpoint_now) save_checkpoint(ckpt, trainer, st, dist.is_root());
+    if (stop_now) {
+      out.stopped_by = stop.agree();
+      maybe_inject_fault(dist.rank(), st.step, "stop");  // tests: a stop whose checkpoint hangs
+    }
+    if (checkpoint_now) out.checkpoint = save_checkpoint(ckpt, trainer, st, dist.is_root());
+    if (stop_now) {
+      stop.finish();
+      progress.finish();
+      return out;
+    }
   }
   st.epoch_loss_sum = epoch_loss_sum.item<double>();
   progress.finish();
   report.epoch_trained(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
                        steps * plan.per_step);
-  return skipped;
+  return out;
 }
 
 // After an epoch's steps, or the run's last step with train.iters (possibly mid-epoch): the epoch's mean
 // loss over ranks, evaluation, best metric, report; then st moves to the start of the next epoch (unless
 // the run stopped mid-epoch), which the epoch-end checkpoint (ckpt.epoch_end) records.
-void end_epoch(const Config& cfg, DistContext& dist, Trainer& trainer, const EpochPlan& plan, BatchSource& test_set,
-               const LoaderStats& loader_stats, int64_t skipped, Checkpointer& ckpt, TrainState& st,
-               RunReport& report) {
+// Returns the epoch-end checkpoint's directory ("" when ckpt.epoch_end is off).
+std::string end_epoch(const Config& cfg, DistContext& dist, Trainer& trainer, const EpochPlan& plan,
+                      BatchSource& test_set, const LoaderStats& loader_stats, int64_t skipped, Checkpointer& ckpt,
+                      TrainState& st, RunReport& report) {
   double train_loss = 0, skipped_all = 0;
   {
     // One watched reduction for both sums: an unwatched collective here would hang on a stopped peer.
@@ -474,6 +520,7 @@ void end_epoch(const Config& cfg, DistContext& dist, Trainer& trainer, const Epo
   const int every = cfg.train.eval_every;
   EvalResult ev;  // empty: not evaluated this time
   if (plan.finished(st) || (every > 0 && (ended.epoch + 1) % every == 0)) {
+    maybe_inject_fault(dist.rank(), st.step, "eval");  // tests: a signal as the evaluation starts
     ev = trainer.evaluate(test_set);
     if (ev.primary_value() > st.best_metric) {
       st.best_metric = ev.primary_value();
@@ -481,12 +528,21 @@ void end_epoch(const Config& cfg, DistContext& dist, Trainer& trainer, const Epo
     }
   }
   report.epoch_evaluated(ended, train_loss, ev, loader_stats, skipped_all, plan.lr(cfg.train, st));
-  if (cfg.ckpt.epoch_end) save_checkpoint(ckpt, trainer, st, dist.is_root());
+  return cfg.ckpt.epoch_end ? save_checkpoint(ckpt, trainer, st, dist.is_root()) : "";
+}
+
+// Between epochs (after the evaluation and the epoch-end checkpoint, which a signal lets finish): whether
+// any rank was asked to stop. Collective: one watched reduction per epoch.
+bool stop_between_epochs(DistContext& dist, Trainer& trainer, const TrainState& st) {
+  Watchdog::Scope guard(trainer.grad_sync().watchdog(), "stop check after epoch " + std::to_string(st.epoch),
+                        "stop check after epoch " + std::to_string(st.epoch));
+  return dist.allreduce_sum(GracefulStop::requested() ? 1.0 : 0.0) > 0;
 }
 
 }  // namespace
 
 TrainResult train(const Config& cfg, DistContext& dist, const std::string& run_dir, const std::string& resume) {
+  GracefulStop stop(cfg, dist, run_dir);  // from here on a stop signal stops the run at a step boundary
   configure_runtime(cfg, dist);
   Checkpointer ckpt(run_dir, cfg, dist);
   if (cfg.ckpt.epoch_end || cfg.ckpt.every_steps > 0) ckpt.check_writable();  // before any data or training
@@ -501,9 +557,18 @@ TrainResult train(const Config& cfg, DistContext& dist, const std::string& run_d
   RunReport report(cfg, dist, run_dir);
   report.start(trainer, plan, test_set->size(), dist);
   while (!plan.finished(st)) {
-    const int64_t skipped = run_epoch(cfg, dist, trainer, loader, plan, ckpt, st, report);
-    end_epoch(cfg, dist, trainer, plan, *test_set, loader.stats(), skipped, ckpt, st, report);
+    const EpochOutcome epoch = run_epoch(cfg, dist, trainer, loader, plan, ckpt, st, report, stop);
+    if (!epoch.stopped_by.empty()) return report.stopped(trainer, st, plan, epoch.stopped_by, epoch.checkpoint);
+    std::string checkpoint = end_epoch(cfg, dist, trainer, plan, *test_set, loader.stats(), epoch.skipped, ckpt, st,
+                                       report);
+    if (!plan.finished(st) && stop_between_epochs(dist, trainer, st)) {
+      const std::string by = stop.agree();
+      if (checkpoint.empty()) checkpoint = save_checkpoint(ckpt, trainer, st, dist.is_root());
+      stop.finish();
+      return report.stopped(trainer, st, plan, by, checkpoint);
+    }
   }
+  stop.finish();
   return report.finish(trainer);
 }
 

@@ -31,9 +31,15 @@ struct TrainResult {
   std::string run_dir;
   std::string params_sha256;  // of the final parameters (names + bytes, registration order)
   int64_t skipped_steps = 0;  // steps dropped for a non-finite loss (train.on_nonfinite = skip), whole run
+  // A graceful stop (trainer/graceful_stop.h): what stopped the run ("SIGTERM") and its checkpoint.
+  bool stopped = false;
+  std::string stop_signal;
+  std::string checkpoint;
 };
 
-// Trains per `cfg`; rank 0 writes <run_dir>/{metrics.jsonl, model.safetensors, ckpt/step_*/}.
+// Trains per `cfg`; rank 0 writes <run_dir>/{metrics.jsonl, model.safetensors, ckpt/step_*/}. A stop signal
+// (trainer/graceful_stop.h) ends it early at a step all ranks agree on, with a checkpoint there and no
+// model.safetensors: the result says stopped (the command then exits with kExitStopped).
 // `resume`: "" (fresh), "auto" (newest valid checkpoint of run_dir, if any) or a checkpoint dir.
 TrainResult train(const Config& cfg, DistContext& dist, const std::string& run_dir, const std::string& resume = "");
 

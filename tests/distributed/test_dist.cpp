@@ -1,6 +1,8 @@
 // Run under `mpirun -np 2` (label mpi). Checks the MPI backend, GradSync and start-up checks.
 #include <gtest/gtest.h>
 
+#include <numeric>
+
 #include "datasets/fashion_mnist.h"
 #include "datasets/sampler.h"
 #include "distributed/backend.h"
@@ -116,6 +118,39 @@ TEST(GradSync, WithoutOverlapLaunchesOnlyInFinish) {
     EXPECT_EQ(sync.num_launched(), overlap ? sync.num_buckets() : 0);
     sync.finish();
     for (const auto& p : m->parameters()) grads[overlap].push_back(p.grad().clone());
+  }
+  for (size_t i = 0; i < grads[0].size(); ++i) EXPECT_TRUE(grads[0][i].equal(grads[1][i])) << "param " << i;
+}
+
+// carry_votes: one element more in the last bucket carries each rank's vote through the step's all-reduce; every
+// rank reads the same count (the rank that voted, or both), the gradients are the same as without votes, and
+// a vote is asked at each round's last launch (a later round with no vote counts 0).
+TEST(GradSync, VotesRideOnTheAllReduce) {
+  REQUIRE_TWO_RANKS();
+  auto x = torch::randn({4, 1, 28, 28}).add_(dist().rank()), y = torch::tensor({0, 1, 2, 3});
+  std::vector<torch::Tensor> grads[2];
+  for (const bool votes : {false, true}) {
+    SCOPED_TRACE(votes ? "carry_votes" : "no votes");
+    torch::manual_seed(0);
+    auto m = make_vit(tiny_config());
+    rpct::GradSyncOptions opt{0.01, 0.05, 60.0, /*prescaled_loss=*/true};
+    opt.carry_votes = votes;
+    rpct::GradSync sync(named(m), dist(), rpct::make_mpi_backend(dist()), opt);
+    int64_t params_bytes = 0;
+    for (const auto& p : m->parameters()) params_bytes += p.numel() * 4;
+    const auto bytes = sync.bucket_bytes();
+    EXPECT_EQ(std::accumulate(bytes.begin(), bytes.end(), int64_t{0}), params_bytes + (votes ? 4 : 0));
+    // Round r: rank 1 votes in round 1, both in round 2, nobody in rounds 0 and 3.
+    const int64_t expected[] = {0, 1, 2, 0};
+    for (int round = 0; round < 4; ++round) {
+      const bool mine = (round == 1 && dist().rank() == 1) || round == 2;
+      sync.set_vote_source([mine] { return mine; });
+      sync.zero_grad();
+      (torch::nn::functional::cross_entropy(m->forward(x), y) * sync.loss_scale()).backward();
+      sync.finish();
+      if (votes) EXPECT_EQ(sync.votes(), expected[round]) << "round " << round;
+    }
+    for (const auto& p : m->parameters()) grads[votes].push_back(p.grad().clone());
   }
   for (size_t i = 0; i < grads[0].size(); ++i) EXPECT_TRUE(grads[0][i].equal(grads[1][i])) << "param " << i;
 }

@@ -9,6 +9,8 @@ rpct_add_script_test(test_export SCRIPT test_export.sh LABELS unit slow)
 rpct_add_script_test(test_resume SCRIPT test_resume.sh LABELS mpi slow TIMEOUT 600)
 rpct_add_script_test(test_resume_iters SCRIPT test_resume_iters.sh LABELS mpi slow TIMEOUT 300)
 rpct_add_script_test(test_drills SCRIPT test_drills.sh LABELS mpi slow TIMEOUT 400)
+# Graceful stops on SIGTERM / SIGINT / SIGUSR1: the ranks agree on a step, checkpoint, exit 3, resume exactly.
+rpct_add_script_test(test_stop SCRIPT test_stop.sh LABELS mpi slow TIMEOUT 400)
 rpct_add_test(test_weights LABELS unit SOURCES test_weights.cpp)
 rpct_add_test(test_segmentation_eval LABELS unit SOURCES test_segmentation_eval.cpp)
 rpct_add_test(test_segmentation_task LABELS unit SOURCES test_segmentation_task.cpp)
