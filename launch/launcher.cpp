@@ -41,7 +41,12 @@ std::string shell_join(const std::vector<std::string>& argv) {
 
 std::vector<std::string> build_mpirun_command(const LaunchOptions& o, const std::vector<std::string>& env_names) {
   if (o.nodes < 1 || o.procs_per_node < 1) throw std::invalid_argument("launch: --nodes and --procs-per-node must be >= 1");
-  if (o.nodes > 1 && o.hostfile.empty()) throw std::invalid_argument("launch: --nodes > 1 needs --hostfile");
+  const auto has_env = [&](const std::string& name) {
+    return std::find(env_names.begin(), env_names.end(), name) != env_names.end();
+  };
+  // In a Slurm allocation mpirun takes the nodes from it (and starts its daemons with srun).
+  if (o.nodes > 1 && o.hostfile.empty() && !has_env("SLURM_JOB_ID"))
+    throw std::invalid_argument("launch: --nodes > 1 needs --hostfile (or a Slurm allocation, which mpirun reads)");
   if (o.program.empty() || o.args.empty()) throw std::invalid_argument("launch: nothing to run (give the command after --)");
   std::vector<std::string> c = {o.mpirun, "-np", std::to_string(o.nodes * o.procs_per_node)};
   if (!o.hostfile.empty()) c.insert(c.end(), {"--hostfile", o.hostfile});
@@ -55,9 +60,6 @@ std::vector<std::string> build_mpirun_command(const LaunchOptions& o, const std:
   // "none" only skips that sharing: each process reads the topology itself. Measured with Debian's Open MPI
   // 4.1.4 (the 4.x rtc framework; Open MPI 5 moved daemons to PRRTE, not checked here). An
   // OMPI_MCA_rtc_hwloc_vmhole in the environment wins.
-  const auto has_env = [&](const std::string& name) {
-    return std::find(env_names.begin(), env_names.end(), name) != env_names.end();
-  };
   if (o.nodes > 1 && !has_env("OMPI_MCA_rtc_hwloc_vmhole")) c.insert(c.end(), {"--mca", "rtc_hwloc_vmhole", "none"});
   if (o.oversubscribe) c.push_back("--oversubscribe");
   if (o.threads_per_proc > 0) c.insert(c.end(), {"-x", "OMP_NUM_THREADS=" + std::to_string(o.threads_per_proc)});

@@ -10,7 +10,7 @@ namespace rpct {
 struct LaunchOptions {
   int nodes = 1;
   int procs_per_node = 1;
-  std::string hostfile;              // Open MPI hostfile ("host slots=N" lines); required for nodes > 1
+  std::string hostfile;              // Open MPI hostfile ("host slots=N" lines); for nodes > 1 outside Slurm
   std::string mpirun = "mpirun";
   bool oversubscribe = false;        // allow more ranks than cores (CPU runs on small machines)
   int threads_per_proc = 0;          // OMP_NUM_THREADS for each rank; 0 = leave unset

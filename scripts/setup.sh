@@ -20,6 +20,10 @@ RPCT_DEB_PACKAGES=(
   clang libclang-rt-dev
   libgoogle-perftools-dev
   dataset-fashion-mnist
+  # A real Slurm for the tests labelled slurm (scripts/slurm_local.sh starts a one-machine cluster): the
+  # controller and node daemons, the client commands (sbatch, srun, scancel, scontrol) and munge, Slurm's
+  # authentication. slurmd brings slurm-wlm-basic-plugins, which has the pmix plugin (srun --mpi=pmix).
+  slurmctld slurmd slurm-client munge
 )
 
 rpct_missing_debs() {
