@@ -59,6 +59,7 @@ const char* kTopHelp =
     "                                    rpctrain bench segment --config FILE --checkpoint A [--checkpoint B ...]\n"
     "  report  training curves of runs:  rpctrain report RUN_DIR [RUN_DIR ...] --out FILE.svg\n"
     "  plot    line plots from JSON:     rpctrain plot SPEC.json --out FILE.svg\n"
+    "  config  the config keys:          rpctrain config --list | rpctrain config --explain train.lr\n"
     "  launch  build and run the mpirun command: rpctrain launch --nodes 2 --hostfile H --procs-per-node 8 -- train ...\n"
     "\n"
     "Run under mpirun for data-parallel training (one process per GPU or CPU share).\n"
@@ -474,6 +475,44 @@ int cmd_plot(int argc, char** argv) {
   return 0;
 }
 
+// `rpctrain config --list [--out FILE] | --explain KEY`: the reference of the config keys (no MPI process).
+int cmd_config(int argc, char** argv) {
+  auto desc = cli::command_options("rpctrain config options");
+  desc.add_options()("list", po::bool_switch(), "every key: type, default, values, meaning (Markdown)")(
+      "out", po::value<std::string>(), "with --list: write the Markdown to FILE instead of stdout")(
+      "explain", po::value<std::string>(), "one key, e.g. train.lr");
+  auto vm = parse(argc, argv, desc,
+                  "usage: rpctrain config --list [--out FILE] | rpctrain config --explain KEY\n"
+                  "The config keys from the code that reads them (docs/configs.md is `rpctrain config --list`).\n");
+  if (!vm) return 0;
+  const auto keys = rpct::config_reference();
+  if (vm->count("explain")) {
+    const auto key = (*vm)["explain"].as<std::string>();
+    for (const auto& k : keys)
+      if (k.key == key) {
+        std::printf("%s (%s, default %s)\n  %s\n  values: %s\n", k.key.c_str(), k.type.c_str(), k.default_value.c_str(),
+                    k.help.c_str(), k.allowed.c_str());
+        print_result({{"cmd", "config"}, {"ok", true}, {"key", k.key}, {"type", k.type}, {"default", k.default_value},
+                      {"values", k.allowed}, {"meaning", k.help}});
+        return 0;
+      }
+    std::string near;  // the keys of the same section, to help with a typo
+    for (const auto& k : keys)
+      if (k.key.substr(0, k.key.find('.')) == key.substr(0, key.find('.'))) near += (near.empty() ? "" : ", ") + k.key;
+    throw UsageError("config --explain: unknown key '" + key + "'" + (near.empty() ? "" : " (in its section: " + near + ")"));
+  }
+  if (!(*vm)["list"].as<bool>()) throw UsageError("config: give --list or --explain KEY");
+  const std::string md = rpct::config_reference_markdown();
+  if (vm->count("out")) {
+    rpct::write_file_atomic((*vm)["out"].as<std::string>(), md);
+    print_result({{"cmd", "config"}, {"ok", true}, {"keys", keys.size()}, {"out", (*vm)["out"].as<std::string>()}});
+  } else {
+    std::fwrite(md.data(), 1, md.size(), stdout);
+    print_result({{"cmd", "config"}, {"ok", true}, {"keys", keys.size()}});
+  }
+  return 0;
+}
+
 // Runs the MPI-process command `cmd` (argv[1]).
 int run_mpi_command(const std::string& cmd, int argc, char** argv, rpct::DistContext& dist) {
   if (cmd == "train") return cmd_train(argc, argv, dist);
@@ -512,6 +551,7 @@ int main(int argc, char** argv) {
   if (cmd == "report")  // reads files only: no MPI process
     return cli::run_command(cmd, [&] { return cmd_report(argc, argv); });
   if (cmd == "plot") return cli::run_command(cmd, [&] { return cmd_plot(argc, argv); });
+  if (cmd == "config") return cli::run_command(cmd, [&] { return cmd_config(argc, argv); });
   if (cmd == "launch")  // the launcher runs mpirun itself: it must not be an MPI process
     return cli::run_command(cmd, [&] { return rpct::launch_main(argc - 1, argv + 1, self_executable(argv[0])); });
   // `train` stops gracefully on SIGTERM / SIGINT / SIGUSR1 (trainer/graceful_stop.h). The handlers are in

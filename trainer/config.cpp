@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <limits>
@@ -21,12 +23,34 @@ std::string scalar_text(const YAML::Node& n) {
   return "null";
 }
 
-// One config key: how to read it from YAML (validating) and how to write it back.
+// One config key: how to read it from YAML (validating), how to write it back, and what `rpctrain config`
+// says of it (its type, the values it takes, one line of meaning).
 struct Field {
   std::string key;
   std::function<void(const YAML::Node&, const std::string& where)> read;
   std::function<YAML::Node()> write;
+  std::string type, allowed, help;
 };
+
+// `v` in the fewest digits that read back as the same double (0.485, not 0.48499999999999999).
+std::string shortest_text(double v) {
+  char buf[40];
+  for (int digits = 1; digits <= 17; ++digits) {
+    std::snprintf(buf, sizeof(buf), "%.*g", digits, v);
+    if (std::strtod(buf, nullptr) == v) break;
+  }
+  return buf;
+}
+
+// "lo .. hi" for a range, the largest int written as "max".
+std::string range_text(double lo, double hi) {
+  const auto bound = [](double v) {
+    if (v == std::numeric_limits<int>::max()) return std::string("max");
+    if (std::isinf(v)) return std::string(v > 0 ? "inf" : "-inf");
+    return shortest_text(v);
+  };
+  return bound(lo) + " .. " + bound(hi);
+}
 
 [[noreturn]] void fail(const std::string& where, const std::string& key, const std::string& what) {
   throw ConfigError(where + ": key '" + key + "': " + what);
@@ -62,12 +86,13 @@ YAML::Node flow_sequence(const Range& values) {
 class Registry {
  public:
   template <typename T>
-  void number(const std::string& key, T* p, double lo, double hi) {
+  void number(const std::string& key, T* p, double lo, double hi, const std::string& help) {
     fields_.push_back({key,
                        [=](const YAML::Node& n, const std::string& w) { *p = read_number<T>(n, w, key, lo, hi); },
-                       [=] { return YAML::Node(*p); }});
+                       [=] { return YAML::Node(*p); }, std::is_integral<T>::value ? "integer" : "number",
+                       range_text(lo, hi), help});
   }
-  void boolean(const std::string& key, bool* p) {
+  void boolean(const std::string& key, bool* p, const std::string& help) {
     fields_.push_back({key,
                        [=](const YAML::Node& n, const std::string& w) {
                          bool v = false;
@@ -75,9 +100,11 @@ class Registry {
                            fail(w, key, "expected true or false, got '" + scalar_text(n) + "'");
                          *p = v;
                        },
-                       [=] { return YAML::Node(*p); }});
+                       [=] { return YAML::Node(*p); }, "bool", "true | false", help});
   }
-  void choice(const std::string& key, std::string* p, std::vector<std::string> allowed) {
+  void choice(const std::string& key, std::string* p, std::vector<std::string> allowed, const std::string& help) {
+    std::string listed;
+    for (const auto& a : allowed) listed += (listed.empty() ? "" : " | ") + a;
     fields_.push_back({key,
                        [=](const YAML::Node& n, const std::string& w) {
                          if (!n.IsScalar()) fail(w, key, "expected a string, got " + scalar_text(n));
@@ -89,18 +116,18 @@ class Registry {
                          }
                          *p = n.Scalar();
                        },
-                       [=] { return YAML::Node(*p); }});
+                       [=] { return YAML::Node(*p); }, "string", listed.empty() ? "any text" : listed, help});
   }
-  void text(const std::string& key, std::string* p) { choice(key, p, {}); }
+  void text(const std::string& key, std::string* p, const std::string& help) { choice(key, p, {}, help); }
   // Three numbers, one per RGB channel.
-  void rgb(const std::string& key, std::array<double, 3>* p, double lo, double hi) {
+  void rgb(const std::string& key, std::array<double, 3>* p, double lo, double hi, const std::string& help) {
     fields_.push_back({key,
                        [=](const YAML::Node& n, const std::string& w) {
                          if (!n.IsSequence() || n.size() != 3)
                            fail(w, key, "expected 3 numbers (R, G, B), got '" + scalar_text(n) + "'");
                          for (size_t i = 0; i < 3; ++i) (*p)[i] = read_number<double>(n[i], w, key, lo, hi);
                        },
-                       [=] { return flow_sequence(*p); }});
+                       [=] { return flow_sequence(*p); }, "3 numbers", "each " + range_text(lo, hi), help});
   }
   void custom(Field f) { fields_.push_back(std::move(f)); }
 
@@ -130,25 +157,42 @@ constexpr double kMinStd = 1.0 / 255;
 Registry make_registry(Config& c) {
   Registry r;
   auto& m = c.model;
-  r.choice("model.arch", &m.arch, {"tiny", "small", "base", "custom"});
-  r.number("model.img_size", &m.img_size, 1, 8192);
-  r.number("model.patch", &m.patch, 1, 1024);
-  r.number("model.in_chans", &m.in_chans, 1, 64);
-  r.number("model.num_classes", &m.num_classes, 1, 1e7);
-  r.number("model.dim", &m.dim, 1, 65536);
-  r.number("model.depth", &m.depth, 1, 1024);
-  r.number("model.heads", &m.heads, 1, 1024);
-  r.number("model.mlp_ratio", &m.mlp_ratio, 0.0625, 64);
-  r.number("model.drop_path", &m.drop_path, 0, 0.99);
-  r.choice("model.global_pool", &m.global_pool, {"token", "avg"});
-  r.number("model.dropout", &m.dropout, 0, 0.99);
+  r.choice("model.arch", &m.arch, {"tiny", "small", "base", "custom"},
+           "DeiT sizes tiny (192 wide, 12 deep, 3 heads), small, base; custom: model.dim / depth / heads as given");
+  r.number("model.img_size", &m.img_size, 1, 8192,
+           "input image side in pixels (the patch grid is img_size / patch)");
+  r.number("model.patch", &m.patch, 1, 1024,
+           "patch side in pixels");
+  r.number("model.in_chans", &m.in_chans, 1, 64,
+           "input channels (1 for Fashion-MNIST, 3 for RGB)");
+  r.number("model.num_classes", &m.num_classes, 1, 1e7,
+           "classes of the classifier head, or of the segmentation decoder");
+  r.number("model.dim", &m.dim, 1, 65536,
+           "token width (custom arch)");
+  r.number("model.depth", &m.depth, 1, 1024,
+           "transformer blocks (custom arch)");
+  r.number("model.heads", &m.heads, 1, 1024,
+           "attention heads per block (custom arch); must divide model.dim");
+  r.number("model.mlp_ratio", &m.mlp_ratio, 0.0625, 64,
+           "MLP hidden width / token width (4 for the DeiT sizes)");
+  r.number("model.drop_path", &m.drop_path, 0, 0.99,
+           "stochastic depth rate of the last block (linear from 0 over the blocks)");
+  r.choice("model.global_pool", &m.global_pool, {"token", "avg"},
+           "what the classifier head reads: token (the cls token) or avg (mean of the patch tokens)");
+  r.number("model.dropout", &m.dropout, 0, 0.99,
+           "dropout after the patch embedding and in the MLPs");
 
   auto& a = c.attention;
-  r.choice("attention.kind", &a.kind, {"softmax", "sym", "kvpos", "rpc"});
-  r.choice("attention.impl", &a.impl, {"auto", "fused", "composed", "reference"});
-  r.number("attention.attn_drop", &a.attn_drop, 0, 0.99);
-  r.number("attention.rpc.n_iter", &a.rpc_n_iter, 1, 64);
-  r.number("attention.rpc.lambda", &a.rpc_lambda, 0, 1e6);
+  r.choice("attention.kind", &a.kind, {"softmax", "sym", "kvpos", "rpc"},
+           "softmax (QKV), sym (symmetric: keys as queries), kvpos (KV + positional term), rpc (RPC-Attention) in attention.rpc.layers, sym elsewhere; docs/rpc-attention.md");
+  r.choice("attention.impl", &a.impl, {"auto", "fused", "composed", "reference"},
+           "which implementation runs: auto (fused on CPU, composed on CUDA), fused (the custom kernels), composed (SDPA + fused PCP steps), reference (LibTorch ops)");
+  r.number("attention.attn_drop", &a.attn_drop, 0, 0.99,
+           "dropout on the attention probabilities");
+  r.number("attention.rpc.n_iter", &a.rpc_n_iter, 1, 64,
+           "ADMM iterations of RPC-Attention (softmax evaluations per layer)");
+  r.number("attention.rpc.lambda", &a.rpc_lambda, 0, 1e6,
+           "RPC-Attention's sparsity weight lambda (the shrinkage threshold is lambda / mu)");
   r.custom({"attention.rpc.layers",
             [&a](const YAML::Node& n, const std::string& w) {
               const std::string key = "attention.rpc.layers";
@@ -165,78 +209,145 @@ Registry make_registry(Config& c) {
             [&a] {
               if (a.rpc_all_layers) return YAML::Node("all");
               return flow_sequence(a.rpc_layers);
-            }});
+            },
+            "list | all", "block indices 0 .. model.depth - 1, or all",
+            "the blocks that use RPC-Attention (attention.kind rpc)"});
 
   auto& d = c.data;
-  r.choice("data.kind", &d.kind, {"fashion_mnist", "imagenet", "ade20k"});
-  r.text("data.root", &d.root);
-  r.boolean("data.augment", &d.augment);
-  r.number("data.repeated_aug", &d.repeated_aug, 1, 16);
-  r.number("data.canvas", &d.canvas, 0, 4096);
-  r.number("data.canvas_min_scale", &d.canvas_min_scale, 0.1, 100);
-  r.number("data.canvas_max_scale", &d.canvas_max_scale, 0.1, 100);
-  r.number("data.limit_train", &d.limit_train, 0, kMaxInt);
-  r.number("data.limit_test", &d.limit_test, 0, kMaxInt);
-  r.number("data.workers", &d.workers, 0, 256);
-  r.number("data.prefetch", &d.prefetch, 1, 1024);
-  r.choice("data.on_bad_sample", &d.on_bad_sample, {"skip", "error"});
-  r.number("data.max_image_pixels", &d.max_image_pixels, 0, 1e12);
-  r.text("data.label_file", &d.label_file);
-  r.text("data.synset_words", &d.synset_words);
-  r.number("data.img_size", &d.img_size, 8, 4096);
-  r.number("data.eval_resize", &d.eval_resize, 8, 8192);
-  r.number("data.randaug_ops", &d.randaug_ops, 0, 16);
-  r.number("data.randaug_magnitude", &d.randaug_magnitude, 0, 10);
-  r.number("data.randaug_mstd", &d.randaug_mstd, 0, 10);
-  r.number("data.color_jitter", &d.color_jitter, 0, 1);
-  r.number("data.reprob", &d.reprob, 0, 1);
-  r.number("data.mixup", &d.mixup, 0, 100);
-  r.number("data.cutmix", &d.cutmix, 0, 100);
-  r.number("data.mixup_switch_prob", &d.mixup_switch_prob, 0, 1);
-  r.number("data.seg_crop", &d.seg_crop, 8, 8192);
-  r.number("data.seg_scale_short", &d.seg_scale_short, 8, 8192);
-  r.boolean("data.pin_memory", &d.pin_memory);
-  r.rgb("data.mean", &d.mean, -kInf, kInf);
-  r.rgb("data.std", &d.std, kMinStd, kInf);
+  r.choice("data.kind", &d.kind, {"fashion_mnist", "imagenet", "ade20k"},
+           "fashion_mnist (the IDX files), imagenet (ImageNet folder layout), ade20k (ADEChallengeData2016 layout: segmentation)");
+  r.text("data.root", &d.root,
+           "the data set's folder");
+  r.boolean("data.augment", &d.augment,
+           "training augmentation on (the recipe of data.kind) or off");
+  r.number("data.repeated_aug", &d.repeated_aug, 1, 16,
+           "repeated augmentation: each sampled image k times per epoch (DeiT: 3)");
+  r.number("data.canvas", &d.canvas, 0, 4096,
+           "fashion_mnist: items on a canvas of this side, at a random offset in training, centered in evaluation (model.img_size must equal it); 0 = 28x28 as they are");
+  r.number("data.canvas_min_scale", &d.canvas_min_scale, 0.1, 100,
+           "fashion_mnist canvas: smallest random scale of an item in training");
+  r.number("data.canvas_max_scale", &d.canvas_max_scale, 0.1, 100,
+           "fashion_mnist canvas: largest random scale of an item in training");
+  r.number("data.limit_train", &d.limit_train, 0, kMaxInt,
+           "use only the first k training samples (0 = all)");
+  r.number("data.limit_test", &d.limit_test, 0, kMaxInt,
+           "use only the first k test samples (0 = all)");
+  r.number("data.workers", &d.workers, 0, 256,
+           "loader threads per rank (0 = load in the training thread)");
+  r.number("data.prefetch", &d.prefetch, 1, 1024,
+           "batches in flight per rank");
+  r.choice("data.on_bad_sample", &d.on_bad_sample, {"skip", "error"},
+           "an undecodable or missing image: skip (log once, count, replace) or error (stop, naming the file)");
+  r.number("data.max_image_pixels", &d.max_image_pixels, 0, 1e12,
+           "images whose header says more pixels are bad samples (decompression bombs); 0 = no limit");
+  r.text("data.label_file", &d.label_file,
+           "imagenet with a flat val/ folder: LOC_val_solution.csv or '<file> <index>' lines");
+  r.text("data.synset_words", &d.synset_words,
+           "imagenet class names: '<wnid> <name>' lines (optional)");
+  r.number("data.img_size", &d.img_size, 8, 4096,
+           "imagenet: the training crop and evaluation center crop side");
+  r.number("data.eval_resize", &d.eval_resize, 8, 8192,
+           "imagenet evaluation: shorter side before the center crop");
+  r.number("data.randaug_ops", &d.randaug_ops, 0, 16,
+           "RandAugment operations per image (rand-m9-mstd0.5-inc1 with the defaults); 0 = off");
+  r.number("data.randaug_magnitude", &d.randaug_magnitude, 0, 10,
+           "RandAugment magnitude (0-10)");
+  r.number("data.randaug_mstd", &d.randaug_mstd, 0, 10,
+           "RandAugment magnitude noise (standard deviation)");
+  r.number("data.color_jitter", &d.color_jitter, 0, 1,
+           "color jitter strength, used only when RandAugment is off (timm/DeiT)");
+  r.number("data.reprob", &d.reprob, 0, 1,
+           "random erasing probability");
+  r.number("data.mixup", &d.mixup, 0, 100,
+           "Mixup alpha; 0 = off");
+  r.number("data.cutmix", &d.cutmix, 0, 100,
+           "CutMix alpha; 0 = off");
+  r.number("data.mixup_switch_prob", &d.mixup_switch_prob, 0, 1,
+           "with both on: the probability of CutMix instead of Mixup for a batch");
+  r.number("data.seg_crop", &d.seg_crop, 8, 8192,
+           "ade20k: training crop side, and the default sliding-window side");
+  r.number("data.seg_scale_short", &d.seg_scale_short, 8, 8192,
+           "ade20k: base scale 4x this by this (2048 x 512), random ratio 0.5-2.0 in training");
+  r.boolean("data.pin_memory", &d.pin_memory,
+           "pinned host memory for batches (CUDA)");
+  r.rgb("data.mean", &d.mean, -kInf, kInf,
+           "imagenet / ade20k normalization mean per RGB channel, in pixel/255 units");
+  r.rgb("data.std", &d.std, kMinStd, kInf,
+           "imagenet / ade20k normalization std per RGB channel, in pixel/255 units");
 
   auto& t = c.train;
-  r.number("train.epochs", &t.epochs, 1, 100000);
-  r.number("train.batch_size", &t.batch_size, 1, 1 << 20);
-  r.number("train.accum_steps", &t.accum_steps, 1, 1024);
-  r.number("train.lr", &t.lr, 1e-12, 10);
-  r.number("train.min_lr", &t.min_lr, 0, 10);
-  r.number("train.warmup_lr", &t.warmup_lr, 0, 10);
-  r.number("train.warmup_epochs", &t.warmup_epochs, 0, 100000);
-  r.number("train.weight_decay", &t.weight_decay, 0, 10);
-  r.number("train.label_smoothing", &t.label_smoothing, 0, 0.99);
-  r.number("train.clip_grad", &t.clip_grad, 0, kInf);
-  r.number("train.seed", &t.seed, 0, kMaxInt);
-  r.number("train.threads", &t.threads, 0, 1024);
-  r.number("train.log_every", &t.log_every, 1, kMaxInt);
-  r.number("train.eval_batch_size", &t.eval_batch_size, 1, 1 << 20);
-  r.number("train.eval_every", &t.eval_every, 0, kMaxInt);
-  r.number("train.ema", &t.ema, 0, 0.9999999);
-  r.choice("train.optimizer", &t.optimizer, {"adamw", "sgd"});
-  r.number("train.momentum", &t.momentum, 0, 0.999999);
-  r.choice("train.schedule", &t.schedule, {"cosine", "poly"});
-  r.number("train.poly_power", &t.poly_power, 1e-6, 100);
-  r.number("train.iters", &t.iters, 0, 1e15);
-  r.boolean("train.flush_denormal", &t.flush_denormal);
-  r.choice("train.device", &t.device, {"auto", "cpu", "cuda"});
-  r.choice("train.precision", &t.precision, {"fp32", "bf16"});
-  r.boolean("train.tf32", &t.tf32);
-  r.choice("train.on_nonfinite", &t.on_nonfinite, {"abort", "skip"});
+  r.number("train.epochs", &t.epochs, 1, 100000,
+           "training length in epochs (unless train.iters is set)");
+  r.number("train.batch_size", &t.batch_size, 1, 1 << 20,
+           "samples per rank per micro-batch");
+  r.number("train.accum_steps", &t.accum_steps, 1, 1024,
+           "micro-batches per optimizer step (gradient accumulation)");
+  r.number("train.lr", &t.lr, 1e-12, 10,
+           "peak learning rate");
+  r.number("train.min_lr", &t.min_lr, 0, 10,
+           "learning rate at the end of the schedule");
+  r.number("train.warmup_lr", &t.warmup_lr, 0, 10,
+           "learning rate at the start of the linear warmup");
+  r.number("train.warmup_epochs", &t.warmup_epochs, 0, 100000,
+           "warmup length in epochs (fractions allowed)");
+  r.number("train.weight_decay", &t.weight_decay, 0, 10,
+           "decoupled weight decay (not on biases, norms, cls token, position embeddings)");
+  r.number("train.label_smoothing", &t.label_smoothing, 0, 0.99,
+           "label smoothing of the classification loss");
+  r.number("train.clip_grad", &t.clip_grad, 0, kInf,
+           "clip the global gradient norm to this; 0 = off");
+  r.number("train.seed", &t.seed, 0, kMaxInt,
+           "seed of initialization, sampling and augmentation (rank r draws with seed + r)");
+  r.number("train.threads", &t.threads, 0, 1024,
+           "intra-op threads per rank; 0 = cores / ranks on the node");
+  r.number("train.log_every", &t.log_every, 1, kMaxInt,
+           "steps between logged losses (metrics.jsonl, plain progress lines)");
+  r.number("train.eval_batch_size", &t.eval_batch_size, 1, 1 << 20,
+           "evaluation batch size per rank");
+  r.number("train.eval_every", &t.eval_every, 0, kMaxInt,
+           "evaluate after every k-th epoch and after the last; 0 = only after the last");
+  r.number("train.ema", &t.ema, 0, 0.9999999,
+           "EMA decay of the weights (e.g. 0.99996); 0 = off");
+  r.choice("train.optimizer", &t.optimizer, {"adamw", "sgd"},
+           "adamw or sgd (heavy-ball momentum)");
+  r.number("train.momentum", &t.momentum, 0, 0.999999,
+           "sgd momentum");
+  r.choice("train.schedule", &t.schedule, {"cosine", "poly"},
+           "LR after the warmup: cosine (DeiT) or poly (mmseg's PolyLR), per optimizer step");
+  r.number("train.poly_power", &t.poly_power, 1e-6, 100,
+           "the poly schedule's power");
+  r.number("train.iters", &t.iters, 0, 1e15,
+           "training length in optimizer steps (e.g. 160000 for ADE20K); 0 = train.epochs");
+  r.boolean("train.flush_denormal", &t.flush_denormal,
+           "flush denormals to zero in every compute thread (CPU GEMMs slow down ~10x on them)");
+  r.choice("train.device", &t.device, {"auto", "cpu", "cuda"},
+           "auto (cuda:<local rank> when there is a GPU per rank, else CPU), cpu or cuda");
+  r.choice("train.precision", &t.precision, {"fp32", "bf16"},
+           "fp32, or bf16 (forward and loss under bfloat16 autocast; weights and optimizer stay float32)");
+  r.boolean("train.tf32", &t.tf32,
+           "TF32 tensor cores for float32 matmuls on CUDA (Ampere and later)");
+  r.choice("train.on_nonfinite", &t.on_nonfinite, {"abort", "skip"},
+           "a NaN/inf loss on any rank: abort (an error naming step and rank) or skip the step on every rank");
 
-  r.number("dist.bucket_mb", &c.dist.bucket_mb, 0.001, 4096);
-  r.number("dist.first_bucket_mb", &c.dist.first_bucket_mb, 0.001, 4096);
-  r.number("dist.timeout_s", &c.dist.timeout_s, 0.1, 1e7);
-  r.choice("dist.overlap", &c.dist.overlap, {"auto", "on", "off"});
+  r.number("dist.bucket_mb", &c.dist.bucket_mb, 0.001, 4096,
+           "gradient bucket size after the first (MB)");
+  r.number("dist.first_bucket_mb", &c.dist.first_bucket_mb, 0.001, 4096,
+           "the first gradient bucket's size (MB; small, so the first all-reduce starts early)");
+  r.number("dist.timeout_s", &c.dist.timeout_s, 0.1, 1e7,
+           "watchdog: a collective stuck this long aborts the job, naming the ranks that never arrived");
+  r.choice("dist.overlap", &c.dist.overlap, {"auto", "on", "off"},
+           "all-reduce buckets during backward (on) or after it (off); auto: off when the CPU's cores are all busy");
 
-  r.choice("seg.decoder", &c.seg.decoder, {"mask", "linear"});
-  r.number("seg.decoder_depth", &c.seg.decoder_depth, 1, 64);
-  r.number("seg.decoder_dropout", &c.seg.decoder_dropout, 0, 0.99);
-  r.number("seg.window", &c.seg.window, 0, 1 << 16);
-  r.number("seg.stride", &c.seg.stride, 0, 1 << 16);
+  r.choice("seg.decoder", &c.seg.decoder, {"mask", "linear"},
+           "mask (Segmenter's mask transformer) or linear");
+  r.number("seg.decoder_depth", &c.seg.decoder_depth, 1, 64,
+           "mask decoder blocks");
+  r.number("seg.decoder_dropout", &c.seg.decoder_dropout, 0, 0.99,
+           "dropout in the mask decoder");
+  r.number("seg.window", &c.seg.window, 0, 1 << 16,
+           "evaluation sliding-window side; 0 = data.seg_crop");
+  r.number("seg.stride", &c.seg.stride, 0, 1 << 16,
+           "evaluation sliding-window stride; 0 = the window (no overlap)");
   r.custom({"seg.eval_scales",
             [&c](const YAML::Node& n, const std::string& w) {
               const std::string key = "seg.eval_scales";
@@ -246,18 +357,29 @@ Registry make_registry(Config& c) {
               for (const auto& e : n)
                 c.seg.eval_scales.push_back(read_number<double>(e, w, key, kMinEvalScale, kMaxEvalScale));
             },
-            [&c] { return flow_sequence(c.seg.eval_scales); }});
-  r.boolean("seg.eval_flip", &c.seg.eval_flip);
-  r.text("seg.backbone", &c.seg.backbone);
+            [&c] { return flow_sequence(c.seg.eval_scales); },
+            "list", "each " + range_text(kMinEvalScale, kMaxEvalScale),
+            "multi-scale test: ratios of the evaluation scale, probabilities averaged; [1.0] = single scale"});
+  r.boolean("seg.eval_flip", &c.seg.eval_flip,
+           "also evaluate the mirrored image at each scale");
+  r.text("seg.backbone", &c.seg.backbone,
+           "initialise the encoder from a classification run, checkpoint or .safetensors; empty = random init");
 
-  r.number("ckpt.every_steps", &c.ckpt.every_steps, 0, kMaxInt);
-  r.boolean("ckpt.epoch_end", &c.ckpt.epoch_end);
-  r.number("ckpt.keep", &c.ckpt.keep, 1, 100000);
+  r.number("ckpt.every_steps", &c.ckpt.every_steps, 0, kMaxInt,
+           "also checkpoint every k optimizer steps; 0 = only at epoch ends");
+  r.boolean("ckpt.epoch_end", &c.ckpt.epoch_end,
+           "checkpoint at the end of every epoch");
+  r.number("ckpt.keep", &c.ckpt.keep, 1, 100000,
+           "keep the newest k complete checkpoints (and the best by the task's metric)");
 
-  r.text("run.out_dir", &c.run.out_dir);
-  r.text("run.name", &c.run.name);
-  r.choice("run.stop_signal", &c.run.stop_signal, {"USR1", "USR2", "TERM", "INT", "HUP", "XCPU"});
-  r.number("run.stop_grace_s", &c.run.stop_grace_s, 0.1, 1e6);
+  r.text("run.out_dir", &c.run.out_dir,
+           "where run directories go");
+  r.text("run.name", &c.run.name,
+           "the run directory's name; empty: <config>-slurm-<job id> under Slurm, else <config>-<UTC time>");
+  r.choice("run.stop_signal", &c.run.stop_signal, {"USR1", "USR2", "TERM", "INT", "HUP", "XCPU"},
+           "a signal that stops the run gracefully besides TERM, INT and USR1 (Slurm's --signal)");
+  r.number("run.stop_grace_s", &c.run.stop_grace_s, 0.1, 1e6,
+           "seconds from a stop signal to the written checkpoint; past them the rank exits without it");
   return r;
 }
 
@@ -408,6 +530,60 @@ std::string to_yaml(const Config& cfg) {
   YAML::Emitter out;
   out << root;
   return std::string(out.c_str()) + "\n";
+}
+
+namespace {
+// `node` with every number written by shortest_text (yaml-cpp writes 17 digits): for people reading the reference.
+YAML::Node shortest_numbers(const YAML::Node& node) {
+  if (node.IsSequence()) {
+    YAML::Node seq(YAML::NodeType::Sequence);
+    for (const auto& e : node) seq.push_back(shortest_numbers(e));
+    return seq;
+  }
+  if (!node.IsScalar()) return node;
+  const std::string& text = node.Scalar();
+  char* end = nullptr;
+  const double v = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end != '\0' || text.find_first_of(".eE") == std::string::npos) return node;
+  return YAML::Node(shortest_text(v));
+}
+}  // namespace
+
+std::vector<ConfigKeyInfo> config_reference() {
+  Config defaults;
+  const Registry r = make_registry(defaults);
+  std::vector<ConfigKeyInfo> out;
+  for (const auto& f : r.fields()) {
+    YAML::Emitter value;
+    value << YAML::Flow << shortest_numbers(f.write());
+    out.push_back({f.key, f.type, value.c_str(), f.allowed, f.help});
+  }
+  return out;
+}
+
+std::string config_reference_markdown() {
+  std::ostringstream md;
+  md << "# Config keys\n\n"
+     << "Generated by `rpctrain config --list` from the code that reads configs (trainer/config.cpp); a test fails\n"
+     << "when this file differs from what the binary prints. A config is a YAML file of these sections; `--set\n"
+     << "key=value` overrides one key on the command line (the value parsed as YAML). Unknown keys, wrong types and\n"
+     << "values out of range are errors naming the file and the key. `rpctrain config --explain KEY` shows one key.\n";
+  const auto cell = [](const std::string& text) {  // '|' would end the cell, '<x>' would be read as HTML
+    std::string out;
+    for (char c : text) out += c == '|' ? std::string("\\|") : c == '<' ? std::string("&lt;") : c == '>' ? std::string("&gt;") : std::string(1, c);
+    return out;
+  };
+  std::string section;
+  for (const auto& k : config_reference()) {
+    const std::string s = k.key.substr(0, k.key.find('.'));
+    if (s != section) {
+      section = s;
+      md << "\n## " << section << "\n\n| key | type | default | values | meaning |\n| --- | --- | --- | --- | --- |\n";
+    }
+    md << "| `" << k.key << "` | " << cell(k.type) << " | `" << cell(k.default_value) << "` | " << cell(k.allowed)
+       << " | " << cell(k.help) << " |\n";
+  }
+  return md.str();
 }
 
 }  // namespace rpct

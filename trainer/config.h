@@ -186,4 +186,13 @@ Config parse_config(const std::string& yaml_text, const std::string& source,
 // The resolved config as YAML (every key, in a fixed order).
 std::string to_yaml(const Config& cfg);
 
+// What `rpctrain config` says of a key: its type, default (as YAML), the values it takes, one line of meaning.
+struct ConfigKeyInfo {
+  std::string key, type, default_value, allowed, help;
+};
+// Every key, in the order of the resolved config.
+std::vector<ConfigKeyInfo> config_reference();
+// The reference as a Markdown page (docs/configs.md is this text): one table per section.
+std::string config_reference_markdown();
+
 }  // namespace rpct
