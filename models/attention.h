@@ -1,4 +1,4 @@
-// Multi-head self-attention with pluggable score computation (see ../shared/spec/attention.md).
+// Multi-head self-attention with pluggable score computation (the math: docs/rpc-attention.md).
 // kind = softmax (QKV) | sym (symmetric KV, "SymViT") | kvpos (sym + learned 2D relative-position bias)
 // | rpc (RPC-Attention on symmetric KV). Per variant, `path` picks how it runs (AttentionPath below); the
 // fused and composed ops have no dropout: sym/rpc with attn_drop > 0 use the reference while training.

@@ -1,6 +1,6 @@
 """An independent PyTorch implementation of rpctrain's Segmenter (models/segmenter.cpp on models/vit.cpp and
 models/attention.cpp): a ViT encoder and a linear or mask-transformer decoder, with the attention variants of
-../shared/spec/attention.md written out here from the spec (softmax, sym, kvpos, rpc). Shared by the PyTorch
+docs/rpc-attention.md written out here from that page (softmax, sym, kvpos, rpc). Shared by the PyTorch
 parity test (tests/trainer/test_segmenter_parity.sh) and `bench/run segmenter` (bench_segmenter.py).
 
 Parameter names and layouts are those of rstrudel/segmenter as `rpctrain export` writes them
@@ -25,9 +25,9 @@ MASK_DECODER_MLP_RATIO = 4.0
 
 
 def rpc_attention(k, v, n_iter, lam, model_dim):
-    """RPC-Attention, spec section 4, literally: Principal Component Pursuit on the keys with the dual Y
-    (not the scaled dual of the C++ reference). k, v (B, H, N, D) -> (B, H, N, D). Gradients flow through
-    every iteration and through mu (autograd)."""
+    """RPC-Attention as docs/rpc-attention.md#the-iteration writes it, literally: Principal Component Pursuit
+    on the keys with the dual Y (not the scaled dual of the C++ reference). k, v (B, H, N, D) -> (B, H, N, D).
+    Gradients flow through every iteration and through mu (autograd)."""
     n, scale = k.shape[-2], k.shape[-1] ** -0.5
     abs_sum = k.abs().sum((-2, -1), keepdim=True)  # (B, H, 1, 1)
     if not bool((abs_sum > 0).all()):

@@ -2,7 +2,7 @@
 // op's entry points: the torch op with its input check and kernel choice, the LibTorch-ops reference,
 // the fused CPU kernel and the CUDA kernels (whose raw-pointer launchers and params structs are in the
 // torch-free rpc_attention_cuda_params.h, for nvcc).
-// Math: ../shared/spec/attention.md section 4; kernels/rpc_attention/README.md for the details.
+// Math: docs/rpc-attention.md#rpc-attention; kernels/rpc_attention/README.md for the details.
 //
 // Convention shared by every entry point: n_iter == 0 is plain symmetric softmax attention
 // softmax(K K^T * D^-0.5) V; n_iter >= 1 is RPC-Attention with mu = N * model_dim / (4 * sum|K|)

@@ -2,7 +2,7 @@
 // (on CUDA FlashAttention / cuDNN / memory-efficient kernels on tensor cores; on CPU LibTorch's flash
 // kernel) and one fused elementwise PCP kernel between iterations (rpc_pcp_step.h), forward and
 // backward, in one autograd node. Also the CPU loop backend of the PCP steps. Math:
-// ../shared/spec/attention.md section 4 in the scaled-dual form of README.md.
+// docs/rpc-attention.md#the-iteration in the scaled-dual form (docs/rpc-attention.md#scaled-dual).
 //
 // Backward through SDPA: the forward records each iteration's SDPA call with autograd on (detached
 // leaves K2_t and V), keeps those small graphs in the node, and the backward runs

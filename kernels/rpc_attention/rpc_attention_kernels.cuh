@@ -8,9 +8,9 @@
 // The only differences are three macros: RPCT_SHARED (a __shared__ array), RPCT_LAUNCH (kernel<<<>>>
 // or emu::launch) and RPCT_CUDA_CHECK.
 //
-// Math: ../../../shared/spec/attention.md section 4, in the scaled-dual form Z = Y / mu (mu is
-// constant over the iterations, so the lines below are the spec's exactly and mu enters only through
-// thresh = lambda * mu):
+// Math: docs/rpc-attention.md#the-iteration, in the scaled-dual form Z = Y / mu
+// (docs/rpc-attention.md#scaled-dual: mu is constant over the iterations, so the lines below are that
+// iteration exactly and mu enters only through thresh = lambda * mu):
 //   Z_0 = 0, L_0 = 0; for t = 1..T:
 //     X_t = K - L_{t-1} + Z_{t-1};  S_t = shrink(X_t, thresh);  K2_t = K - S_t - Z_{t-1}
 //     L_t = softmax(K2_t K2_t^T * scale) V;  Z_t = Z_{t-1} + K - L_t - S_t

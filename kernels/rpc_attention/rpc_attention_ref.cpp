@@ -1,5 +1,6 @@
 // The reference implementations, built from LibTorch ops: the specification the kernels are tested
-// against (autograd differentiates them). See ../shared/spec/attention.md and README.md here.
+// against (autograd differentiates them). Math: docs/rpc-attention.md (#softmax-attention,
+// #symmetric-kv-attention, #kvpos-attention, #rpc-attention); README.md here for the kernels.
 #include <cmath>
 #include <limits>
 
@@ -35,7 +36,8 @@ torch::Tensor rpc_attention_reference(const torch::Tensor& k, const torch::Tenso
               k.sizes(), " and ", v.sizes());
   TORCH_CHECK(n_iter >= 0, "rpc_attention_reference: n_iter must be >= 0");
   if (n_iter == 0) return softmax_attention_reference(k, k, v, {}, attn_drop, training);
-  // The spec's loop with the scaled dual Yt = Y / mu (mu is constant over the iterations, so
+  // The loop of docs/rpc-attention.md#the-iteration with the scaled dual Yt = Y / mu
+  // (docs/rpc-attention.md#scaled-dual: mu is constant over the iterations, so
   // S = shrink(K - L + Y/mu), K2 = K - S - Y/mu and Y += mu (K - L - S) become the lines below exactly;
   // mu then enters only through thresh). This also keeps all-zero keys finite: Y itself would be inf.
   auto thresh = rpc_threshold_reference(k, lambda, model_dim);  // (B, H, 1, 1)

@@ -2,7 +2,8 @@
 // and backward: written once, for the CUDA kernels (rpc_pcp_kernels.cuh, nvcc or kernels/cuda_emu) and
 // the CPU loop of the composed op (rpc_attention_composed.cpp). No torch, no CUDA headers.
 //
-// Scaled dual Z = Y / mu (README.md "Scaled dual"), iteration t = 1..T of the spec:
+// Scaled dual Z = Y / mu (docs/rpc-attention.md#scaled-dual), iteration t = 1..T of
+// docs/rpc-attention.md#the-iteration (the backward below: docs/rpc-attention.md#gradients):
 //   X_t = K - L_{t-1} + Z_{t-1};  S_t = shrink(X_t, thresh);  K2_t = K - S_t - Z_{t-1}
 //   L_t = softmax(K2_t K2_t^T * scale) V           (the attention call: SDPA in the composed op)
 //   Z_t = Z_{t-1} + K - L_t - S_t

@@ -1,5 +1,5 @@
 // Shared by the emu and gpu tests of the CUDA RPC-Attention kernels: a float64 reference written
-// from ../../../shared/spec/attention.md section 4 LITERALLY (mu and Y, not the kernels' Z = Y/mu),
+// from docs/rpc-attention.md#the-iteration LITERALLY (mu and Y, not the kernels' Z = Y/mu),
 // autograd for its gradients, and the comparison of a forward/backward pair against it.
 #pragma once
 #include <torch/torch.h>
@@ -125,8 +125,9 @@ inline std::string test_name(const Case& c) {
 
 inline double tolerance(torch::ScalarType t) { return t == torch::kBFloat16 ? kTolBf16 : kTolF32; }
 
-// An autograd function f(k, v) -> out (the composed op) against the spec, as compare_with_spec: the
-// forward keeps the output and the leaves as its "saved", the backward is autograd::grad.
+// An autograd function f(k, v) -> out (the composed op) against that literal reference, as
+// compare_with_spec: the forward keeps the output and the leaves as its "saved", the backward is
+// autograd::grad.
 inline Errors compare_autograd_with_spec(
     const Case& c, const torch::Device& device,
     const std::function<torch::Tensor(const torch::Tensor&, const torch::Tensor&)>& f, uint64_t seed = 1) {
