@@ -1,4 +1,4 @@
-# robust/: robustness benchmarks (issue 14), on the trainer floor: may include trainer/, models/, datasets/ and
+# robust/: robustness benchmarks, on the trainer floor: may include trainer/, models/, datasets/ and
 # core/; trainer/ never includes robust/, launch/ does. Its own library: the corruptions, attacks, OOD metrics,
 # the suites and reports of `rpctrain bench classify` and `bench segment` (rpctrain links it). Only robust/ links OpenCV (core + imgproc, Debian's
 # libopencv-imgproc-dev: GaussianBlur, filter2D, resize, Canny, distanceTransform as the package calls them).

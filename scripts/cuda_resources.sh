@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Static resource check of the CUDA kernels, no GPU needed (issue 16, item 3): compiles the kernels'
+# Static resource check of the CUDA kernels, no GPU needed (step 2 of scripts/gpu_check.sh): compiles the kernels'
 # translation unit once per architecture with `nvcc -cubin --resource-usage` (the compiler's own report:
 # registers, spill bytes, stack frame, static shared memory per kernel), prints one table, and FAILS
 # (exit 1) on any register spill (spilled values go to local memory, i.e. DRAM), on more than the per-block

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzzes the parsers of untrusted files with libFuzzer (fuzz/, issue 15):
+# Fuzzes the parsers of untrusted files with libFuzzer (fuzz/):
 #   bash scripts/fuzz.sh TARGET SECONDS     one target for that long
 #   bash scripts/fuzz.sh all SECONDS        every target, SECONDS each (RPCT_FUZZ_JOBS targets at a time, default 1)
 #   bash scripts/fuzz.sh TARGET|all --build-only   only build them (CI builds them while other work runs)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The first thing to run on a GPU machine (issue 16, item 4); under 8 minutes on one H100/H200 node.
+# The first thing to run on a GPU machine; under 8 minutes on one H100/H200 node.
 #   1. build with CUDA (RPCT_WITH_CUDA=ON is required; nvcc + the CUDA LibTorch wheel)
 #   2. static resource check of the kernels (scripts/cuda_resources.sh through ctest): needs no device
 #   3. find the CUDA devices; without one: say so and exit 3 (below), having run everything above

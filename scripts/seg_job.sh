@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The segmentation job (issue 12): a Segmenter on scenes of real Fashion-MNIST items, data-parallel over 2 MPI
+# The segmentation job: a Segmenter on scenes of real Fashion-MNIST items, data-parallel over 2 MPI
 # ranks on this CPU machine, in four steps, the first two skipped when their output exists:
 #   1. prepare-data fashion-mnist-segmentation -> runs/data/fmnist_seg ($RPCT_SEG_SCENES training scenes of the
 #      scene arguments below, items of the training split; 200 validation scenes of test-split items);
@@ -24,8 +24,8 @@ scene_args=(--size 56 --min-items 2 --max-items 3 --min-scale 1 --max-scale 1.5 
 # Step 4's aug test (mmseg's multi-scale test with Segmenter's sliding windows): each scene rescaled by 1.05,
 # 1.15 and 1.25 (59, 64 and 70 px), 56-px windows every 2 px, the softmax probabilities averaged. The shifted
 # windows put the 7-px patch grid at many offsets, so item borders are resolved finer than one patch. Chosen on
-# tuning sets of other scenes (prepare-data --seed 7 --val 300, later --val 1000); configs/fmnist_seg.yaml's header
-# has the settings tried and what they gave, including the ones first looked at on the validation scenes.
+# tuning sets of other scenes (prepare-data --seed 7 --val 300, later --val 1000); bench/RESULTS.md (segmentation
+# job entries) has the settings tried and what they gave, including the ones first looked at on the validation scenes.
 aug_test=(--set "seg.eval_scales=[1.05,1.15,1.25]" --set seg.stride=2)
 # only what it runs (no tests, benchmarks); RPCT_BUILD_DIR: another build directory
 build="$(bash "$here/scripts/build.sh" rpctrain | tail -n 1)"

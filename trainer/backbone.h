@@ -1,4 +1,4 @@
-// Initialising a segmentation encoder from a trained ViT (issue 12, `seg.backbone: PATH`): the weights of one
+// Initialising a segmentation encoder from a trained ViT (`seg.backbone: PATH`): the weights of one
 // of our classification runs (a run directory, a checkpoint directory, their model.safetensors, or an exported
 // timm-named .safetensors) or of a Segmenter (its encoder.* tensors) are copied into the Segmenter's ViT
 // encoder before training. As Segmenter's and timm's checkpoint loading:

@@ -1,4 +1,4 @@
-// Segmentation evaluation math (issue 12), as pure functions: the confusion matrix of one batch, the metrics
+// Segmentation evaluation math, as pure functions: the confusion matrix of one batch, the metrics
 // of a confusion matrix summed over batches and ranks, sliding-window inference, the test-time scores of
 // several views (multi-scale, flip) at the label's resolution, and the per-class table (Markdown, JSON).
 // The segmentation Task sums confusion_matrix() over its batches (Task::eval_sums), the loop all-reduces the

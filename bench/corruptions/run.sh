@@ -2,7 +2,7 @@
 # bench/run corruptions: corruption generation, images/s on one core, of the C++ corruptions (robust/,
 # corruption_bench) vs the imagecorruptions package (python_ref.py), same images (8 at 224x224: Fashion-MNIST
 # items upscaled and tinted, synthetic natural-ish ones), same mix (each of the 19 corruptions at each of the
-# 5 severities, whole rounds of 95), same run; both pinned to one core with taskset. Target (issue 14): >= 5x.
+# 5 severities, whole rounds of 95), same run; both pinned to one core with taskset. Target: >= 5x.
 # Env: RPCT_BUILD (build dir), set by bench/run. Options (env): SECONDS_PER_RUN (per side and round, default
 # 10), ROUNDS (default 3), BENCH_SIZE (224).
 set -euo pipefail

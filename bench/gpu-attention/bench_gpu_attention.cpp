@@ -4,7 +4,7 @@
 // CUDA), the custom fused CUDA kernels (rpct::rpc_attention) and the unfused LibTorch-ops reference;
 // forward and forward+backward, bf16, at the DeiT-Tiny (B 128, H 3, N 197, D 64) and Segmenter
 // (B 8, H 3, N 1025, D 64) attention shapes. Prints ms, achieved TFLOP/s, GB/s and the ratio to the one
-// SDPA call of the same pass (issue 16's target: composed fwd+bwd <= 5x). Last line: one JSON object.
+// SDPA call of the same pass (the target: composed fwd+bwd <= 5x). Last line: one JSON object.
 //
 // Counting (kernels/rpc_attention/README_cuda.md): one attention forward = 4 N^2 D FLOP per head (K K^T
 // and P V), backward 2.5x forward; RPC does n_iter attentions. Bytes: the least any implementation must

@@ -1,4 +1,4 @@
-"""bench/run replicate: the RPC-Attention / KV-attention papers' claims measured on Fashion-MNIST (issue 13).
+"""bench/run replicate: the RPC-Attention / KV-attention papers' claims measured on Fashion-MNIST.
 
 For each attention variant and seed: `rpctrain train` under `mpirun -np 2` (configs/fmnist_vit.yaml, the same
 recipe and budget for every variant, train.seed = the seed), then `rpctrain bench classify` on its final weights
@@ -177,7 +177,7 @@ def train_and_bench(args, recipe, variant, seed):
 
 def seg_train_and_bench(args, recipe, variant, seed):
     """Segmentation (--seg): fmnist_seg.yaml with `variant`, encoder from the classification run of the same
-    variant and seed; then `rpctrain bench segment` (issue 14's, not on main when this was written)."""
+    variant and seed; then `rpctrain bench segment`."""
     name = f"seg_{variant}_s{seed}"
     result_path = os.path.join(args.out, "results", name + ".json")
     if os.path.exists(result_path):

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/run replicate [--seeds N] [--epochs E] [--variants softmax,sym,kvpos,rpc,rpc_all] [--out DIR] [--quick]
 #                     [--seg] [--shard K/N] [--tables-only DIR]
-# Issue 13's replication on Fashion-MNIST: every attention variant x seed trained with `mpirun -np 2`, then
+# The papers' claims replicated on Fashion-MNIST: every attention variant x seed trained with `mpirun -np 2`, then
 # `rpctrain bench classify` on its final weights; tables (mean ± std, mCE vs sym, RPC - sym with Welch's
 # t-test) and SVG plots in DIR (default runs/replicate). Resumable: rerun the same command to continue.
 # Env (set by bench/run): RPCT_BUILD, RPCT_PYTHON. See replicate.py for the recipe.

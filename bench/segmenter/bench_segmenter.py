@@ -25,7 +25,7 @@ import segmenter_ref
 
 IGNORE_LABEL = 255            # trainer/segmentation.cpp kIgnoreLabel
 IGNORED_PIXEL_FRACTION = 0.05
-SGD_MOMENTUM = 0.9            # issue 12's recipe
+SGD_MOMENTUM = 0.9            # the Segmenter recipe's (configs/segmenter_tiny_ade20k_*.yaml)
 
 
 def no_weight_decay(name, p):

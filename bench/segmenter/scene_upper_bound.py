@@ -1,4 +1,4 @@
-"""Upper bound of a patch-level segmentation decoder on Fashion-MNIST scenes (configs/fmnist_seg.yaml's header).
+"""Upper bound of a patch-level segmentation decoder on Fashion-MNIST scenes (bench/RESULTS.md, segmentation job).
 
 Scenes like `rpctrain prepare-data fashion-mnist-segmentation` writes (a re-implementation in numpy, same rules,
 not the same random numbers): SIZE x SIZE, K items of 28 x scale px pasted by nearest-neighbour scaling, an item

@@ -113,7 +113,7 @@ bash "$src/bench/replicate/run.sh" --tables-only "$tmp/collected" > "$tmp/run4.o
 same_tables "$tmp/tables1.json" "$tmp/collected/tables.json" \
   && ok "--tables-only on a folder of collected results/ only: identical tables" || fail "collected tables differ"
 
-# The published replication (bench/replicate/fmnist, issue 13): its tables are the ones its committed results give.
+# The published replication (bench/replicate/fmnist): its tables are the ones its committed results give.
 pub="$src/bench/replicate/fmnist"
 mkdir -p "$tmp/pub" && cp -r "$pub/results" "$pub/runs" "$tmp/pub/"
 bash "$src/bench/replicate/run.sh" --tables-only "$tmp/pub" > "$tmp/run5.out" 2> "$tmp/run5.err" \

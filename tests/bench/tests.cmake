@@ -1,4 +1,4 @@
-# bench/: the replication (issue 13, bench/replicate): its statistics (Student-t CDF, Welch's t-test) against
+# bench/: the replication (bench/replicate): its statistics (Student-t CDF, Welch's t-test) against
 # closed forms and scipy (the corruptions venv has scipy; the torch venv running the benchmark does not), and
 # `bench/run replicate --quick` end to end (every variant x 2 seeds, every table cell present and finite).
 add_test(NAME test_replicate_stats

@@ -101,7 +101,7 @@ TEST(ImageFolder, FlatValWithIndexLinesAndErrors) {
   expect_throw_with([&] { ImageFolderDataset::open({d.path + "/t2", "train"}); }, {"t2/train/n01", "no .JPEG"});
 }
 
-// The odd-files directory: a zero-byte JPEG, a truncated JPEG, a PNG named .JPEG, a CMYK JPEG
+// A directory of odd files: a zero-byte JPEG, a truncated JPEG, a PNG named .JPEG, a CMYK JPEG
 // and a grayscale JPEG, among good ones.
 TEST(ImageFolder, OddFilesSkipCountsAndErrorNamesTheFile) {
   TempDir d;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Two "nodes" on one machine (issue 15; labels mpi, slow): `rpctrain launch --nodes 2 --hostfile H
+# Two "nodes" on one machine (labels mpi, slow): `rpctrain launch --nodes 2 --hostfile H
 # --procs-per-node 2` where the hostfile names 127.0.0.2 and 127.0.0.3 (loopback addresses of this machine).
 # Open MPI starts one orted daemon per node through its rsh agent (plm_rsh_agent = a script that runs the
 # daemon here instead of over ssh) and the ranks talk over TCP (btl tcp,self on lo: no shared memory between

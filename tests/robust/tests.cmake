@@ -1,4 +1,4 @@
-# robust/: the corruptions (issue 14). test_corruptions: C++ properties (determinism per seed, seeds
+# robust/: the corruptions. test_corruptions: C++ properties (determinism per seed, seeds
 # differ, any size down to 1x1, errors); test_corruptions_vs_package: each corruption and severity against
 # the imagecorruptions package (kernels fed the package's own random draws, then corrupt()'s draws by
 # their statistics), run by the package's python (RPCT_CORRUPT_PYTHON, installed by scripts/setup.sh).

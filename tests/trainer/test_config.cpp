@@ -161,7 +161,7 @@ TEST(Config, OptimizerScheduleAndIters) {
   expect_error("train: {iters: 1.5}\n", {"train.iters", "expected an integer"});
 }
 
-// Segmenter-Tiny on ADE20K as its authors trained it (issue 12): DeiT-Tiny encoder at 512, mask decoder,
+// Segmenter-Tiny on ADE20K as its authors trained it: DeiT-Tiny encoder at 512, mask decoder,
 // SGD + poly by iterations, global batch 8, sliding-window evaluation 512 / 480; SymViT or RPC in encoder
 // and decoder block 0 with 6 iterations.
 TEST(Config, Ade20kSegmenterConfigsFollowThePaper) {

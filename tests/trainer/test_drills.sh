@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Failure drills of a training job under mpirun -np 2 (issue 15; labels mpi, slow), each asserting what the
+# Failure drills of a training job under mpirun -np 2 (labels mpi, slow), each asserting what the
 # user sees and that nothing is lost:
 #  1. disk full while writing a checkpoint (RLIMIT_FSIZE, `ulimit -f`: the write fails with EFBIG, as with
 #     ENOSPC; rpctrain ignores SIGXFSZ): the error names the file, the previous checkpoint stays complete and
