@@ -10,7 +10,7 @@
 // norm2}, norm, head; Segmenter's decoder.head (linear) or decoder.{proj_dec, cls_emb, decoder_norm,
 // mask_norm, proj_patch, proj_classes} (mask transformer).
 //
-// Attention without a query (sym, rpc, kvpos: symmetric KV attention, spec sections 2-4) projects to 2C rows
+// Attention without a query (sym, rpc, kvpos: symmetric KV attention, docs/rpc-attention.md) projects to 2C rows
 // [K; V] where timm's qkv has 3C rows [Q; K; V]. Export writes timm's qkv with the query rows a copy of the
 // key rows, [K; K; V] (weight and bias): timm's / Segmenter's softmax attention then computes
 // softmax(K K^T * scale) V, which is symmetric attention exactly, so a sym model runs unchanged in their

@@ -1,5 +1,5 @@
 """Python eager column of `bench/run attention`: the reference formula (rpc_attention_reference in
-kernels/rpc_attention/rpc_attention_ref.cpp, i.e. the spec with the scaled dual Y/mu) in PyTorch eager,
+kernels/rpc_attention/rpc_attention_ref.cpp, i.e. docs/rpc-attention.md's iteration with the scaled dual Y/mu) in PyTorch eager,
 forward+backward, median time. Then merges the C++ results (JSON lines on stdin) into a table and
 prints, last, the one JSON line of the benchmark."""
 import json

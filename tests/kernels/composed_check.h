@@ -41,7 +41,7 @@ inline OutAndGrads run_with_grads(const AttentionFn& fn, const torch::Tensor& k0
   return {out.detach(), k.grad(), v.grad()};
 }
 
-// The reference (rpc_attention_reference: the spec, autograd gradients) in float64 for case c.
+// The reference (rpc_attention_reference: docs/rpc-attention.md's iteration, autograd gradients) in float64 for case c.
 inline OutAndGrads reference_float64(const ComposedCase& c, const torch::Tensor& k0, const torch::Tensor& v0,
                                      const torch::Tensor& w) {
   return run_with_grads([&](const torch::Tensor& k, const torch::Tensor& v) {

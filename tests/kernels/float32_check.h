@@ -35,9 +35,9 @@ namespace rpct::test {
 // by O(thresh) (0.16 at lambda 0.5, >= 1.2 at lambda 4).
 constexpr double kTieWindow = 1e-3;
 
-// The spec's loop as rpc_attention_reference (scaled dual) with the soft threshold's branch per element
+// The RPC iteration (docs/rpc-attention.md#the-iteration) as rpc_attention_reference (scaled dual) with the soft threshold's branch per element
 // given: S = mask ? sign(x) (|x| - thresh) : 0, differentiated on that branch (dS/dx = 1 and dS/dthresh =
-// -sign(x) where mask, 0 elsewhere). masks == nullptr: the spec's own branch, |x| > thresh. Appends the
+// -sign(x) where mask, 0 elsewhere). masks == nullptr: the iteration's own branch, |x| > thresh. Appends the
 // branches taken to *taken and |x| - thresh (detached) to *margins when those are given.
 inline torch::Tensor rpc_reference_on_branches(const torch::Tensor& k, const torch::Tensor& v, int64_t n_iter,
                                                double lambda, int64_t model_dim,

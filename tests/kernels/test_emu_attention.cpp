@@ -1,6 +1,6 @@
 // The CUDA RPC-Attention kernels (kernels/rpc_attention/rpc_attention_kernels.cuh), run on the CPU by
 // the CUDA emulator (kernels/cuda_emu), forward and backward, against a float64 reference written
-// from the spec with autograd gradients. Small sizes; N not a multiple of the 32-key tile nor of the
+// from docs/rpc-attention.md with autograd gradients. Small sizes; N not a multiple of the 32-key tile nor of the
 // 16/32-row query tiles; head dims 32, 64, 128; n_iter 0 (plain symmetric attention) to 4; float32
 // and bfloat16 (bf16 rounding of inputs and outputs is real: the kernels read/write __nv_bfloat16).
 #include <gtest/gtest.h>

@@ -1,6 +1,6 @@
 // The fused RPC-Attention op (CPU kernel + autograd function) against the LibTorch-ops reference
 // evaluated in float64, forward and gradients w.r.t. k and v; plus the reference against a literal
-// transcription of the spec, the all-zero-keys guard, and the op's one input check (CPU and CUDA rules).
+// transcription of docs/rpc-attention.md's iteration, the all-zero-keys guard, and the op's one input check (CPU and CUDA rules).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -192,7 +192,7 @@ TEST(RpcAttentionReference, OnOwnBranchesEqualsTheReference) {
     }
 }
 
-// The reference (scaled dual Yt = Y / mu) equals a literal transcription of the spec's loop.
+// The reference (scaled dual Yt = Y / mu) equals a literal transcription of the iteration (docs/rpc-attention.md#the-iteration).
 TEST(RpcAttentionReference, EqualsLiteralSpec) {
   torch::manual_seed(rpct::test::test_seed());
   const int64_t B = 2, H = 3, N = 9, D = 4, C = H * D;
