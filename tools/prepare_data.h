@@ -1,4 +1,5 @@
-// `rpctrain prepare-data`: builds data sets in the real on-disk layouts.
+// The data-set writers of `rpctrain prepare-data` (its command line: launch/prepare_data_cli.h): data sets in the
+// real on-disk layouts.
 //   fashion-mnist-imagenet: Fashion-MNIST (Debian IDX files) -> <out>/train/<wnid>/*.JPEG and
 //     <out>/val/<wnid>/*.JPEG (or a flat val/ with LOC_val_solution.csv), grayscale JPEGs, plus
 //     LOC_synset_mapping.txt. wnids n00000000..n00000009 sort in label order.
@@ -56,9 +57,5 @@ struct PrepareResult {
 PrepareResult prepare_fashion_mnist_imagenet(const FmnistImagenetOptions& opt);
 PrepareResult prepare_synthetic_ade20k(const SyntheticAde20kOptions& opt);
 PrepareResult prepare_fashion_mnist_segmentation(const FmnistSegmentationOptions& opt);
-
-// argv: the arguments after `rpctrain prepare-data` (argv[0] is the subcommand). Prints a JSON result
-// line last; returns 0 on success, 2 on a usage error, 1 on a failure (message on stderr).
-int prepare_data_main(int argc, char** argv);
 
 }  // namespace rpct

@@ -12,6 +12,7 @@
 #include "datasets/fashion_mnist.h"
 #include "datasets/image_folder.h"
 #include "tests/datasets/fixtures.h"
+#include "launch/prepare_data_cli.h"
 #include "tools/prepare_data.h"
 
 using namespace rpct;
