@@ -493,10 +493,10 @@ def tables(args, wall_s=None):
 def parse_args(argv):
     p = argparse.ArgumentParser(prog="bench/run replicate", description=__doc__.split("\n\n")[0])
     p.add_argument("--seeds", type=int, default=3, help="seeds per variant (train.seed 0..N-1)")
-    p.add_argument("--epochs", type=int, default=None, help="training epochs (default: the config's; --quick: 1)")
+    p.add_argument("--epochs", type=int, default=None, help="training epochs (default: the config's; --quick: 2)")
     p.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated: " + ", ".join(VARIANTS))
     p.add_argument("--out", default=os.path.join(REPO, "runs", "replicate"), help="output folder")
-    p.add_argument("--quick", action="store_true", help="smoke run: tiny model, subset, 1 epoch, tiny benchmark")
+    p.add_argument("--quick", action="store_true", help="smoke run: tiny model, subset, 2 epochs (segmentation: 1), tiny benchmark")
     p.add_argument("--seg", action="store_true", help="also the segmentation part (sym vs rpc, 2 seeds)")
     p.add_argument("--tables-only", metavar="DIR", help="rebuild DIR's tables and plots from DIR/results")
     p.add_argument("--shard", default="0/1", help="K/N: run only the (variant, seed) jobs with index %% N == K")
