@@ -111,6 +111,7 @@ int cmd_train(int argc, char** argv, rpct::DistContext& dist) {
     rpct::make_run_dir(run_dir);
     const std::string yaml = rpct::to_yaml(cfg);
     rpct::write_file_atomic(run_dir + "/config.yaml", yaml);
+    rpct::write_file_atomic(run_dir + "/config.json", rpct::to_json(cfg));  // the same, for other languages' tools
     std::printf("# resolved config (%s), world size %d\n%s", cfg.source.c_str(), dist.world_size(), yaml.c_str());
     std::fflush(stdout);
   }

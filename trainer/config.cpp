@@ -1,5 +1,6 @@
 #include "trainer/config.h"
 
+#include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -530,6 +531,40 @@ std::string to_yaml(const Config& cfg) {
   YAML::Emitter out;
   out << root;
   return std::string(out.c_str()) + "\n";
+}
+
+std::string to_json(const Config& cfg) {
+  Config copy = cfg;
+  const Registry r = make_registry(copy);
+  nlohmann::json root = nlohmann::json::object();
+  for (const auto& f : r.fields()) {
+    const YAML::Node node = f.write();
+    const auto value = [&f](const YAML::Node& n) -> nlohmann::json {
+      if (f.type == "bool") return n.as<bool>();
+      const std::string& text = n.Scalar();
+      if (f.type == "string") return text;
+      char* end = nullptr;
+      const long long i = std::strtoll(text.c_str(), &end, 10);
+      if (!text.empty() && *end == '\0') return i;
+      const double d = std::strtod(text.c_str(), &end);
+      if (!text.empty() && *end == '\0') return d;
+      return text;  // a list's word ("all")
+    };
+    nlohmann::json v;
+    if (node.IsSequence()) {
+      v = nlohmann::json::array();
+      for (const auto& e : node) v.push_back(value(e));
+    } else {
+      v = value(node);
+    }
+    nlohmann::json* at = &root;  // "a.b.c" -> root["a"]["b"]["c"]
+    std::stringstream parts(f.key);
+    std::vector<std::string> path;
+    for (std::string part; std::getline(parts, part, '.');) path.push_back(part);
+    for (size_t i = 0; i + 1 < path.size(); ++i) at = &(*at)[path[i]];
+    (*at)[path.back()] = v;
+  }
+  return root.dump(2) + "\n";
 }
 
 namespace {

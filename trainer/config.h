@@ -185,6 +185,9 @@ Config parse_config(const std::string& yaml_text, const std::string& source,
                     const std::vector<std::string>& overrides = {});
 // The resolved config as YAML (every key, in a fixed order).
 std::string to_yaml(const Config& cfg);
+// The same as JSON text ({"model": {"dim": 96, ...}, ...}; numbers as numbers): run directories carry it as
+// config.json, for tools in other languages (the Python references of bench/ read it).
+std::string to_json(const Config& cfg);
 
 // What `rpctrain config` says of a key: its type, default (as YAML), the values it takes, one line of meaning.
 struct ConfigKeyInfo {
