@@ -32,23 +32,22 @@ uint64_t fnv1a64(const std::string& s, uint64_t h) {
 }
 
 GradSync::GradSync(std::vector<std::pair<std::string, torch::Tensor>> params, const DistContext& dist,
-                   std::unique_ptr<CommBackend> backend, const GradSyncOptions& opt)
+                   std::unique_ptr<CommBackend> backend, const GradSyncOptions& opt, Watchdog* watchdog)
     : GradSync(std::move(params), dist,
-               backend ? BackendFactory([&backend] { return std::move(backend); }) : BackendFactory(), opt) {}
+               backend ? BackendFactory([&backend] { return std::move(backend); }) : BackendFactory(), opt,
+               watchdog) {}
 
 GradSync::GradSync(std::vector<std::pair<std::string, torch::Tensor>> params, const DistContext& dist,
-                   const BackendFactory& make_backend, const GradSyncOptions& opt)
-    : dist_(dist), opt_(opt), params_(std::move(params)) {
+                   const BackendFactory& make_backend, const GradSyncOptions& opt, Watchdog* watchdog)
+    : dist_(dist), opt_(opt), params_(std::move(params)), watchdog_(watchdog) {
   if (!make_backend) return;
-  watchdog_ = std::make_unique<Watchdog>(dist_, opt_.timeout_s);
   {
-    Watchdog::Scope guard(watchdog_.get(), "communicator init (collective backend set-up, all ranks)",
-                          "communicator init");
+    Watchdog::Scope guard(watchdog_, "communicator init (collective backend set-up, all ranks)", "communicator init");
     backend_ = make_backend();
   }
   TORCH_CHECK(backend_, "rank ", dist_.rank(), ": GradSync: the backend factory returned no backend");
   // A collective stuck past the timeout: the backend gives its communicator back before the job aborts.
-  watchdog_->set_on_timeout([backend = backend_.get()] { backend->abort(); });
+  if (watchdog_) watchdog_->set_on_timeout([backend = backend_.get()] { backend->abort(); });
   inv_world_ = torch::scalar_tensor(1.0 / dist_.world_size(), torch::kFloat64);
   // Reverse registration order approximates the order in which backward produces gradients.
   where_.assign(params_.size(), {-1, -1});
@@ -95,6 +94,7 @@ GradSync::GradSync(std::vector<std::pair<std::string, torch::Tensor>> params, co
 }
 
 GradSync::~GradSync() {
+  if (watchdog_ && backend_) watchdog_->set_on_timeout(nullptr);  // the backend goes with this GradSync
   for (int64_t i = 0; i < static_cast<int64_t>(where_.size()); ++i)
     if (where_[i].first >= 0) torch::autograd::impl::set_post_acc_grad_hooks(params_[i].second, nullptr);
 }
@@ -182,7 +182,7 @@ void GradSync::launch_ready_in_order() {
     auto& b = buckets_[next_launch_];
     if (opt_.carry_votes && next_launch_ == num_buckets() - 1)  // the vote as late as possible: at the last launch
       b.buffer.narrow(0, b.buffer.numel() - 1, 1).fill_(vote_source_ && vote_source_() ? 1 : 0);
-    b.seq = watchdog_->arrive("bucket " + std::to_string(next_launch_) + " of step " + std::to_string(step_));
+    b.seq = arrive("bucket " + std::to_string(next_launch_) + " of step " + std::to_string(step_));
     b.work = backend_->allreduce_sum_async(b.buffer);
     ++next_launch_;
   }
@@ -209,7 +209,7 @@ void GradSync::finish() {
       std::ostringstream what;
       what << "all-reduce of bucket " << bi << "/" << num_buckets() << " (" << b.slots.size() << " params, "
            << b.buffer.nbytes() << " bytes) at step " << step_;
-      Watchdog::Scope guard(watchdog_.get(), what.str(), b.seq);
+      Watchdog::Scope guard(watchdog_, what.str(), b.seq);
       b.work->wait();
     }
   }
@@ -243,18 +243,10 @@ int64_t GradSync::votes() {
   return votes_;
 }
 
-void GradSync::publish_progress_to(const std::string& dir) {
-  if (!backend_) return;
-  board_ = std::make_unique<ProgressBoard>(dir, dist_.rank(), dist_.world_size());
-  // Every rank's file is reset (a previous attempt's progress must not count) before any of them can time out.
-  dist_.barrier();
-  watchdog_->set_progress_board(board_.get());
-}
-
 void GradSync::broadcast_from_root(const std::vector<torch::Tensor>& tensors) {
   if (!backend_) return;
   torch::NoGradGuard no_grad;
-  Watchdog::Scope guard(watchdog_.get(), "start-up broadcast of rank 0's " + std::to_string(tensors.size()) +
+  Watchdog::Scope guard(watchdog_, "start-up broadcast of rank 0's " + std::to_string(tensors.size()) +
                                              " parameter and buffer tensors",
                         "start-up broadcast");
   for (const auto& t : tensors) {

@@ -27,7 +27,6 @@
 
 #include "distributed/backend.h"
 #include "distributed/dist_context.h"
-#include "distributed/progress_board.h"
 #include "distributed/watchdog.h"
 
 namespace rpct {
@@ -35,7 +34,6 @@ namespace rpct {
 struct GradSyncOptions {
   double first_bucket_mb = 1.0;
   double bucket_mb = 25.0;
-  double timeout_s = 300.0;
   bool prescaled_loss = false;  // the caller scales its loss by loss_scale(); see above
   // Launch each bucket's all-reduce as soon as it is full, during backward (DDP). false: launch them all
   // in finish(). On a CPU whose cores are all taken by compute threads, an all-reduce launched early
@@ -47,14 +45,16 @@ struct GradSyncOptions {
 class GradSync {
  public:
   // `params`: the model's named parameters in registration order. `backend` may be null when the
-  // world size is 1 (then GradSync does nothing but keeps the same API).
+  // world size is 1 (then GradSync does nothing but keeps the same API). `watchdog` (not owned; the run's,
+  // trainer/trainer.h; may be null) times every collective GradSync enters and, on a timeout, has the backend
+  // give its communicator back before the job is aborted.
   GradSync(std::vector<std::pair<std::string, torch::Tensor>> params, const DistContext& dist,
-           std::unique_ptr<CommBackend> backend, const GradSyncOptions& opt);
+           std::unique_ptr<CommBackend> backend, const GradSyncOptions& opt, Watchdog* watchdog = nullptr);
   // The same, creating the backend under the watchdog (a communicator init that hangs, e.g. a peer that
   // never calls ncclCommInitRank, aborts the job naming this rank). A null `make_backend`: no backend.
   using BackendFactory = std::function<std::unique_ptr<CommBackend>()>;
   GradSync(std::vector<std::pair<std::string, torch::Tensor>> params, const DistContext& dist,
-           const BackendFactory& make_backend, const GradSyncOptions& opt);
+           const BackendFactory& make_backend, const GradSyncOptions& opt, Watchdog* watchdog = nullptr);
   ~GradSync();
   GradSync(const GradSync&) = delete;
   GradSync& operator=(const GradSync&) = delete;
@@ -69,10 +69,6 @@ class GradSync {
   static void check_fingerprint(const DistContext& dist, const std::string& config_text,
                                 const std::vector<std::pair<std::string, torch::Tensor>>& params);
 
-  // Collective (one barrier). From now on every watched collective this rank enters (bucket launches, the
-  // watchdog's scopes) is published to <dir>/rank_XXXXX.progress, so that a watchdog timeout names the
-  // ranks that never arrived. No-op without a backend.
-  void publish_progress_to(const std::string& dir);
   void set_step(int64_t step) { step_ = step; }
   int64_t step() const { return step_; }
   // false = no_sync: gradients only accumulate locally (gradient accumulation micro-batches).
@@ -97,7 +93,6 @@ class GradSync {
   int64_t num_launched() const { return next_launch_; }
   std::vector<int64_t> bucket_bytes() const;
   const torch::Tensor& bucket_buffer(int64_t i) const { return buckets_[i].buffer; }
-  Watchdog* watchdog() { return watchdog_.get(); }
   bool active() const { return backend_ != nullptr; }
   bool overlaps() const { return opt_.overlap; }
   CommBackend* backend() { return backend_.get(); }
@@ -120,6 +115,7 @@ class GradSync {
   void gather_into_slot(int64_t param);
   void launch_ready_in_order();
   void read_votes(const torch::Tensor& last_bucket);
+  int64_t arrive(const std::string& where) { return watchdog_ ? watchdog_->arrive(where) : 0; }
   void reset_round();
 
   const DistContext& dist_;
@@ -137,8 +133,7 @@ class GradSync {
   int64_t votes_ = 0;               // the newest round's vote sum on the host
   torch::Tensor votes_host_;        // (1,) pinned: a device round's vote sum on its way to the host
   std::optional<c10::Event> votes_copied_;  // recorded after that copy
-  std::unique_ptr<ProgressBoard> board_;  // declared before the watchdog, which reads it: destroyed after it
-  std::unique_ptr<Watchdog> watchdog_;
+  Watchdog* watchdog_;  // the run's, or null
 };
 
 // 64-bit FNV-1a, for fingerprints.

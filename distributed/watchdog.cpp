@@ -97,7 +97,7 @@ void Watchdog::abort_job() {
   std::snprintf(msg, sizeof(msg), "rank %d (%s): watchdog: %s did not finish within dist.timeout_s = %.1f s; %s. "
                 "Aborting the job.", dist_.rank(), dist_.host().c_str(), what_.c_str(), timeout_s_, culprits.c_str());
   if (on_timeout_) on_timeout_();  // e.g. ncclCommAbort, so a collective stuck on the GPU releases its communicator
-  dist_.abort_all(msg, 3);
+  dist_.abort_all(msg, kExitWatchdog);
 }
 
 }  // namespace rpct

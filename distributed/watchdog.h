@@ -19,6 +19,10 @@ namespace rpct {
 class DistContext;
 class ProgressBoard;
 
+// The exit code of a job the watchdog aborted (MPI_Abort): distinct from a graceful stop's 3, so a launcher
+// restarts it.
+constexpr int kExitWatchdog = 4;
+
 class Watchdog {
  public:
   Watchdog(const DistContext& dist, double timeout_s);

@@ -122,12 +122,15 @@ Trainer::Trainer(const Config& cfg, DistContext& dist, std::unique_ptr<Task> tas
   // Before any backend exists: its set-up is a collective (NCCL's communicator init, on every rank's
   // device), so ranks that disagree about the config, the model or the device must be named here first.
   GradSync::check_fingerprint(dist, to_yaml(cfg), params_);
-  GradSyncOptions opt{cfg.dist.first_bucket_mb, cfg.dist.bucket_mb, cfg.dist.timeout_s, /*prescaled_loss=*/true};
+  GradSyncOptions opt{cfg.dist.first_bucket_mb, cfg.dist.bucket_mb, /*prescaled_loss=*/true};
   opt.overlap = overlap_all_reduce(cfg.dist.overlap, device, dist);
   opt.carry_votes = true;  // the ranks' stop votes ride on each step's all-reduce (trainer/graceful_stop.h)
   GradSync::BackendFactory backend;  // none: GradSync keeps its API and does nothing
-  if (synced) backend = [&dist, device] { return make_backend(dist, device); };
-  sync_ = std::make_unique<GradSync>(params_, dist, backend, opt);
+  if (synced) {
+    backend = [&dist, device] { return make_backend(dist, device); };
+    watchdog_ = std::make_unique<Watchdog>(dist, cfg.dist.timeout_s);
+  }
+  sync_ = std::make_unique<GradSync>(params_, dist, backend, opt, watchdog_.get());
   sync_->set_vote_source(&GracefulStop::requested);
   std::vector<torch::Tensor> state;
   for (const auto& p : params_) state.push_back(p.second);
@@ -166,7 +169,15 @@ torch::Tensor Trainer::step_device_loss(int micro_batches, const std::function<B
 
 EvalResult Trainer::evaluate(BatchSource& set) {
   AutocastScope autocast(cfg_.train.precision, task_->device());
-  return rpct::evaluate(*task_, set, cfg_.train.eval_batch_size, dist_, sync_->watchdog());
+  return rpct::evaluate(*task_, set, cfg_.train.eval_batch_size, dist_, watchdog_.get());
+}
+
+void Trainer::publish_progress_to(const std::string& dir) {
+  if (!watchdog_) return;
+  board_ = std::make_unique<ProgressBoard>(dir, dist_.rank(), dist_.world_size());
+  // Every rank's file is reset (a previous attempt's progress must not count) before any of them can time out.
+  dist_.barrier();
+  watchdog_->set_progress_board(board_.get());
 }
 
 bool Trainer::checks_each_step() const {
@@ -194,7 +205,7 @@ bool Trainer::drop_nonfinite_step(double loss) {
   }
   // skip: every rank must take the same decision, so the count of bad ranks is all-reduced (one number a step).
   {
-    Watchdog::Scope guard(sync_->watchdog(), "non-finite loss check at step " + std::to_string(step),
+    Watchdog::Scope guard(watchdog_.get(), "non-finite loss check at step " + std::to_string(step),
                           "non-finite check of step " + std::to_string(step));
     if (dist_.allreduce_sum(bad_here ? 1.0 : 0.0) == 0) return false;
   }
@@ -406,26 +417,43 @@ TrainState resume_state(Checkpointer& ckpt, Trainer& trainer, const std::string&
   return st;
 }
 
-std::string save_checkpoint(Checkpointer& ckpt, Trainer& trainer, const TrainState& st, bool root) {
+// Everything one run's loop works with: the pieces train() sets up, and the position (st) it advances.
+struct RunLoop {
+  const Config& cfg;
+  DistContext& dist;
+  Trainer& trainer;
+  DataLoader& loader;
+  BatchSource& test_set;
+  EpochPlan& plan;
+  Checkpointer& ckpt;
+  RunReport& report;
+  GracefulStop& stop;
+  TrainState st;
+
+  std::string save_checkpoint();
+  struct EpochOutcome {
+    int64_t skipped = 0;  // bad samples this rank skipped
+    std::string stopped_by;  // non-empty: the ranks agreed to stop (GracefulStop::agree), checkpoint written
+    std::string checkpoint;
+  };
+  EpochOutcome run_epoch();
+  std::string end_epoch(int64_t skipped);
+  bool stop_between_epochs();
+};
+
+std::string RunLoop::save_checkpoint() {
   // Its barriers wait for every rank (and for rank 0's writes, seconds even for large models).
-  Watchdog::Scope guard(trainer.grad_sync().watchdog(), "checkpoint at step " + std::to_string(st.step),
+  Watchdog::Scope guard(trainer.watchdog(), "checkpoint at step " + std::to_string(st.step),
                         "checkpoint at step " + std::to_string(st.step));
   const auto dir = ckpt.save(trainer.params(), trainer.buffers(), trainer.ema_tensors(), trainer.optimizer(), st);
-  if (root) log_info("checkpoint %s", dir.c_str());
+  if (dist.is_root()) log_info("checkpoint %s", dir.c_str());
   return dir;
 }
-
-struct EpochOutcome {
-  int64_t skipped = 0;  // bad samples this rank skipped
-  std::string stopped_by;  // non-empty: the ranks agreed to stop (GracefulStop::agree), checkpoint written
-  std::string checkpoint;
-};
 
 // Trains from st's position to the end of its epoch, or of the run with train.iters (checkpoints every
 // ckpt.every_steps on the way), or to the step after which the ranks agreed to stop (their votes ride on
 // the step's all-reduce): then with a checkpoint of that step.
-EpochOutcome run_epoch(const Config& cfg, DistContext& dist, Trainer& trainer, DataLoader& loader, EpochPlan& plan,
-                       Checkpointer& ckpt, TrainState& st, RunReport& report, GracefulStop& stop) {
+RunLoop::EpochOutcome RunLoop::run_epoch() {
   const auto& t = cfg.train;
   const int64_t epoch = st.epoch, steps = plan.steps_to_take(st);
   loader.start_epoch(epoch, plan.micro_batches(epoch, st.epoch_pos, steps));
@@ -465,7 +493,7 @@ EpochOutcome run_epoch(const Config& cfg, DistContext& dist, Trainer& trainer, D
     const bool checkpoint_now = (cfg.ckpt.every_steps > 0 && st.step % cfg.ckpt.every_steps == 0 && !last) || stop_now;
     if (s == 0 || st.step % t.log_every == 0 || (s + 1) % t.log_every == 0 || last || checkpoint_now) {
       // The host waits here for every step queued since the last read, all-reduces included.
-      Watchdog::Scope guard(trainer.grad_sync().watchdog(),
+      Watchdog::Scope guard(trainer.watchdog(),
                             "loss read-back at step " + std::to_string(st.step) + " (waits for the queued steps)",
                             "loss read-back of step " + std::to_string(st.step));
       shown_loss = loss.item<double>();
@@ -479,7 +507,7 @@ EpochOutcome run_epoch(const Config& cfg, DistContext& dist, Trainer& trainer, D
       out.stopped_by = stop.agree();
       maybe_inject_fault(dist.rank(), st.step, "stop");  // tests: a stop whose checkpoint hangs
     }
-    if (checkpoint_now) out.checkpoint = save_checkpoint(ckpt, trainer, st, dist.is_root());
+    if (checkpoint_now) out.checkpoint = save_checkpoint();
     if (stop_now) {
       stop.finish();
       progress.finish();
@@ -495,15 +523,14 @@ EpochOutcome run_epoch(const Config& cfg, DistContext& dist, Trainer& trainer, D
 
 // After an epoch's steps, or the run's last step with train.iters (possibly mid-epoch): the epoch's mean
 // loss over ranks, evaluation, best metric, report; then st moves to the start of the next epoch (unless
-// the run stopped mid-epoch), which the epoch-end checkpoint (ckpt.epoch_end) records.
-// Returns the epoch-end checkpoint's directory ("" when ckpt.epoch_end is off).
-std::string end_epoch(const Config& cfg, DistContext& dist, Trainer& trainer, const EpochPlan& plan,
-                      BatchSource& test_set, const LoaderStats& loader_stats, int64_t skipped, Checkpointer& ckpt,
-                      TrainState& st, RunReport& report) {
+// the run stopped mid-epoch), which the epoch-end checkpoint (ckpt.epoch_end) records. `skipped`: the bad
+// samples this rank skipped in the epoch. Returns the epoch-end checkpoint's directory ("" when
+// ckpt.epoch_end is off).
+std::string RunLoop::end_epoch(int64_t skipped) {
   double train_loss = 0, skipped_all = 0;
   {
     // One watched reduction for both sums: an unwatched collective here would hang on a stopped peer.
-    Watchdog::Scope guard(trainer.grad_sync().watchdog(), "metrics reduction after epoch " + std::to_string(st.epoch + 1),
+    Watchdog::Scope guard(trainer.watchdog(), "metrics reduction after epoch " + std::to_string(st.epoch + 1),
                           "metrics of epoch " + std::to_string(st.epoch + 1));
     const std::vector<double> sums = dist.allreduce_sum(std::vector<double>{st.epoch_loss_sum, static_cast<double>(skipped)});
     train_loss = sums[0] / dist.world_size() /
@@ -527,14 +554,14 @@ std::string end_epoch(const Config& cfg, DistContext& dist, Trainer& trainer, co
       st.best_step = st.step;
     }
   }
-  report.epoch_evaluated(ended, train_loss, ev, loader_stats, skipped_all, plan.lr(cfg.train, st));
-  return cfg.ckpt.epoch_end ? save_checkpoint(ckpt, trainer, st, dist.is_root()) : "";
+  report.epoch_evaluated(ended, train_loss, ev, loader.stats(), skipped_all, plan.lr(cfg.train, st));
+  return cfg.ckpt.epoch_end ? save_checkpoint() : "";
 }
 
 // Between epochs (after the evaluation and the epoch-end checkpoint, which a signal lets finish): whether
 // any rank was asked to stop. Collective: one watched reduction per epoch.
-bool stop_between_epochs(DistContext& dist, Trainer& trainer, const TrainState& st) {
-  Watchdog::Scope guard(trainer.grad_sync().watchdog(), "stop check after epoch " + std::to_string(st.epoch),
+bool RunLoop::stop_between_epochs() {
+  Watchdog::Scope guard(trainer.watchdog(), "stop check after epoch " + std::to_string(st.epoch),
                         "stop check after epoch " + std::to_string(st.epoch));
   return dist.allreduce_sum(GracefulStop::requested() ? 1.0 : 0.0) > 0;
 }
@@ -551,21 +578,21 @@ TrainResult train(const Config& cfg, DistContext& dist, const std::string& run_d
   DataLoader loader(train_set, cfg.data.workers, cfg.data.prefetch);
   Trainer trainer(cfg, dist, make_task(cfg, pick_device(cfg, dist)));
   seed_training_rng(cfg, dist);  // after the start-up broadcast: ranks draw their own dropout masks
-  trainer.grad_sync().publish_progress_to(run_dir + "/progress");  // the watchdog names ranks that never arrive
+  trainer.publish_progress_to(run_dir + "/progress");  // the watchdog names ranks that never arrive
   TrainState st = resume_state(ckpt, trainer, resume, dist);
   EpochPlan plan(cfg, dist, train_set->size());
   RunReport report(cfg, dist, run_dir);
+  RunLoop loop{cfg, dist, trainer, loader, *test_set, plan, ckpt, report, stop, st};
   report.start(trainer, plan, test_set->size(), dist);
-  while (!plan.finished(st)) {
-    const EpochOutcome epoch = run_epoch(cfg, dist, trainer, loader, plan, ckpt, st, report, stop);
-    if (!epoch.stopped_by.empty()) return report.stopped(trainer, st, plan, epoch.stopped_by, epoch.checkpoint);
-    std::string checkpoint = end_epoch(cfg, dist, trainer, plan, *test_set, loader.stats(), epoch.skipped, ckpt, st,
-                                       report);
-    if (!plan.finished(st) && stop_between_epochs(dist, trainer, st)) {
+  while (!plan.finished(loop.st)) {
+    const RunLoop::EpochOutcome epoch = loop.run_epoch();
+    if (!epoch.stopped_by.empty()) return report.stopped(trainer, loop.st, plan, epoch.stopped_by, epoch.checkpoint);
+    std::string checkpoint = loop.end_epoch(epoch.skipped);
+    if (!plan.finished(loop.st) && loop.stop_between_epochs()) {
       const std::string by = stop.agree();
-      if (checkpoint.empty()) checkpoint = save_checkpoint(ckpt, trainer, st, dist.is_root());
+      if (checkpoint.empty()) checkpoint = loop.save_checkpoint();
       stop.finish();
-      return report.stopped(trainer, st, plan, by, checkpoint);
+      return report.stopped(trainer, loop.st, plan, by, checkpoint);
     }
   }
   stop.finish();

@@ -13,6 +13,8 @@
 
 #include "distributed/dist_context.h"
 #include "distributed/grad_sync.h"
+#include "distributed/progress_board.h"
+#include "distributed/watchdog.h"
 #include "trainer/config.h"
 #include "trainer/ema.h"
 #include "trainer/optimizer.h"  // make_optimizer
@@ -96,6 +98,13 @@ class Trainer {
   // The EMA's tensors, or empty when train.ema is off (the form Checkpointer takes).
   const std::vector<torch::Tensor>& ema_tensors() const;
   GradSync& grad_sync() { return *sync_; }
+  // The run's collective watchdog (null with one rank or without data parallelism): GradSync's collectives and
+  // the loop's own (evaluation, checkpoints, metric reductions) run under it.
+  Watchdog* watchdog() { return watchdog_.get(); }
+  // Collective (one barrier). From now on every watched collective this rank enters is published to
+  // <dir>/rank_XXXXX.progress, so that a watchdog timeout names the ranks that never arrived. No-op without
+  // a watchdog.
+  void publish_progress_to(const std::string& dir);
   bool last_step_skipped() const { return last_step_skipped_; }
   // train.on_nonfinite abort on CUDA: `loss_sum`, the epoch's loss sum read back at `step`, must be finite;
   // else an error naming the steps since `checked_step` and the rank. A no-op where step() checks each step.
@@ -112,6 +121,9 @@ class Trainer {
   std::unique_ptr<Task> task_;
   NamedTensors params_, buffers_;
   std::unique_ptr<torch::optim::Optimizer> opt_;
+  // In this order: the watchdog reads the board, GradSync uses the watchdog (destroyed in reverse).
+  std::unique_ptr<ProgressBoard> board_;
+  std::unique_ptr<Watchdog> watchdog_;
   std::unique_ptr<GradSync> sync_;
   std::unique_ptr<Ema> ema_;
   bool last_step_skipped_ = false;

@@ -28,7 +28,7 @@ int main(int argc, char** argv) {
     bytes += p.value().nbytes();
   }
   // As the trainer uses it: .grad are bucket views zeroed in place, the loss is pre-scaled by 1/world.
-  rpct::GradSync sync(named, dist, rpct::make_mpi_backend(dist), rpct::GradSyncOptions{1.0, 25.0, 120.0, true});
+  rpct::GradSync sync(named, dist, rpct::make_mpi_backend(dist), rpct::GradSyncOptions{1.0, 25.0, true});
   // A backward whose gradients are fixed random tensors: grad(p) = g_p, computed elementwise, so the
   // hooks fire parameter by parameter as in a real backward but compute costs almost nothing.
   std::vector<torch::Tensor> gs;

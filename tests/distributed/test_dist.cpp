@@ -28,7 +28,7 @@ std::vector<std::pair<std::string, torch::Tensor>> named(rpct::ViT& m) {
 
 rpct::GradSync make_sync(rpct::ViT& m, double first_mb = 0.01, double mb = 0.05, bool prescaled_loss = false) {
   return rpct::GradSync(named(m), dist(), rpct::make_mpi_backend(dist()),
-                        rpct::GradSyncOptions{first_mb, mb, 60.0, prescaled_loss});
+                        rpct::GradSyncOptions{first_mb, mb, prescaled_loss});
 }
 
 rpct::Config tiny_config() {
@@ -109,7 +109,7 @@ TEST(GradSync, WithoutOverlapLaunchesOnlyInFinish) {
     SCOPED_TRACE(overlap ? "overlap" : "no overlap");
     torch::manual_seed(0);
     auto m = make_vit(tiny_config());
-    rpct::GradSyncOptions opt{0.01, 0.05, 60.0, /*prescaled_loss=*/true};
+    rpct::GradSyncOptions opt{0.01, 0.05, /*prescaled_loss=*/true};
     opt.overlap = overlap;
     rpct::GradSync sync(named(m), dist(), rpct::make_mpi_backend(dist()), opt);
     ASSERT_GT(sync.num_buckets(), 2);
@@ -133,7 +133,7 @@ TEST(GradSync, VotesRideOnTheAllReduce) {
     SCOPED_TRACE(votes ? "carry_votes" : "no votes");
     torch::manual_seed(0);
     auto m = make_vit(tiny_config());
-    rpct::GradSyncOptions opt{0.01, 0.05, 60.0, /*prescaled_loss=*/true};
+    rpct::GradSyncOptions opt{0.01, 0.05, /*prescaled_loss=*/true};
     opt.carry_votes = votes;
     rpct::GradSync sync(named(m), dist(), rpct::make_mpi_backend(dist()), opt);
     int64_t params_bytes = 0;
@@ -205,7 +205,7 @@ TEST(GradSync, TwoRanksEqualOneRankWithDoubleBatch) {
     auto opt = rpct::make_optimizer(*plain, cfg.train);
     std::vector<std::pair<std::string, torch::Tensor>> plain_params;
     for (const auto& p : plain->model().named_parameters()) plain_params.emplace_back(p.key(), p.value());
-    rpct::GradSync sync(plain_params, dist(), rpct::make_mpi_backend(dist()), rpct::GradSyncOptions{0.01, 0.05, 60.0});
+    rpct::GradSync sync(plain_params, dist(), rpct::make_mpi_backend(dist()), rpct::GradSyncOptions{0.01, 0.05});
     rpct::DistributedSampler shard(data.size(), b, 2, dist().rank(), 3), whole(data.size(), 2 * b, 1, 0, 3);
     for (int64_t s = 0; s < steps; ++s) {
       const auto idx = shard.batch(0, s);  // this rank's b samples, in `accum` micro-batches
