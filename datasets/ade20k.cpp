@@ -5,6 +5,7 @@
 #include <map>
 #include <stdexcept>
 
+#include "core/file_io.h"
 #include "datasets/image_folder.h"
 
 namespace fs = boost::filesystem;
@@ -23,7 +24,7 @@ struct PairBytes {
   std::vector<uint8_t> image, label;
 };
 
-// The encoded image and annotation of sample `idx`; a DecodeError naming the file if one is missing.
+// The encoded image and annotation of sample `idx`; a FileReadError naming the file if one is missing.
 PairBytes read_pair(const Ade20kDataset& ds, int64_t idx) {
   if (!ds.pair_problem(idx).empty()) throw DecodeError(ds.pair_problem(idx));
   return {read_file_bytes(ds.image_path(idx)), read_file_bytes(ds.label_path(idx))};

@@ -56,7 +56,7 @@ class BatchSource {
   const BadSampleTracker& bad_samples() const { return bad_; }
 
  protected:
-  // Loads index `i` through `load` (which throws DecodeError on a bad file). With kSkip, a bad sample
+  // Loads index `i` through `load` (which throws a FileReadError, e.g. a DecodeError, on a bad file). With kSkip, a bad sample
   // is logged once and replaced by the next good index (i+1, i+2, ... mod N); returns the index used
   // and increments *skipped. With kError, rethrows naming the file.
   template <typename Load>
@@ -84,7 +84,7 @@ int64_t BatchSource::load_with_policy(int64_t i, BadSamplePolicy policy, int64_t
     try {
       load(idx);
       return idx;
-    } catch (const DecodeError& e) {
+    } catch (const FileReadError& e) {  // missing, empty or undecodable (DecodeError)
       if (policy == BadSamplePolicy::kError)
         throw DecodeError(std::string(e.what()) + " (data.on_bad_sample=error; set it to skip to skip bad files)");
       bad_.mark(idx, e.what());

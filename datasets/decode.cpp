@@ -234,30 +234,7 @@ std::string read_label_png(const std::vector<uint8_t>& bytes, Image* out) {
 
 }  // namespace
 
-std::vector<uint8_t> read_file_bytes(const std::string& path) {
-  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
-  if (!f) throw DecodeError(path + ": cannot open: " + std::strerror(errno));
-  std::vector<uint8_t> out;
-  if (std::fseek(f.get(), 0, SEEK_END) == 0) {
-    const long n = std::ftell(f.get());
-    if (n > 0) out.reserve(static_cast<size_t>(n));
-    std::fseek(f.get(), 0, SEEK_SET);
-  }
-  uint8_t buf[1 << 16];
-  size_t n = 0;
-  while ((n = std::fread(buf, 1, sizeof(buf), f.get())) > 0) out.insert(out.end(), buf, buf + n);
-  if (std::ferror(f.get())) throw DecodeError(path + ": read error");
-  if (out.empty()) throw DecodeError(path + ": empty file (0 bytes)");
-  return out;
-}
 
-void write_file_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {
-  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "wb"), &std::fclose);
-  if (!f) throw std::runtime_error(path + ": cannot create: " + std::strerror(errno));
-  // An empty vector's data() may be null, and fwrite's buffer is declared nonnull (UBSan): write nothing then.
-  if (!bytes.empty() && std::fwrite(bytes.data(), 1, bytes.size(), f.get()) != bytes.size())
-    throw std::runtime_error(path + ": write failed");
-}
 
 ImageFormat sniff_format(const uint8_t* d, size_t n) {
   if (n >= 3 && d[0] == 0xFF && d[1] == 0xD8 && d[2] == 0xFF) return ImageFormat::kJpeg;

@@ -8,10 +8,14 @@
 #include <string>
 #include <vector>
 
+#include "core/file_io.h"  // read_file_bytes, write_file_bytes: how image files are read and written
+
 namespace rpct {
 
-struct DecodeError : std::runtime_error {
-  using std::runtime_error::runtime_error;
+// A file that does not decode. It is a FileReadError (core/file_io.h), as a missing or empty file is: data
+// sets skip both as bad samples (data.on_bad_sample).
+struct DecodeError : FileReadError {
+  using FileReadError::FileReadError;
 };
 
 enum class ImageFormat { kUnknown, kJpeg, kPng };
@@ -32,9 +36,6 @@ struct ImageHeader {
 // Decompression-bomb guard: a header claiming more pixels than this is refused before any pixel memory is
 // allocated (Pillow's Image.MAX_IMAGE_PIXELS; 0 = no limit). Callers pass data.max_image_pixels.
 constexpr int64_t kDefaultMaxImagePixels = 89478485;
-
-// Reads a whole file; throws DecodeError naming it when missing/unreadable or empty.
-std::vector<uint8_t> read_file_bytes(const std::string& path);
 
 ImageFormat sniff_format(const uint8_t* data, size_t size);
 
@@ -58,6 +59,5 @@ Image decode_label_png(const std::vector<uint8_t>& bytes, const std::string& pat
 // in the Adobe inverted convention, i.e. the byte is 255 - ink).
 std::vector<uint8_t> encode_jpeg(const Image& img, int quality);
 std::vector<uint8_t> encode_png(const Image& img);  // channels 1 or 3
-void write_file_bytes(const std::string& path, const std::vector<uint8_t>& bytes);
 
 }  // namespace rpct

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/file_io.h"
 #include "datasets/decode.h"
 #include "fuzz/fuzz_entries.h"
 #include "trainer/checkpoint_files.h"

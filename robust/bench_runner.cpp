@@ -9,6 +9,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "core/file_io.h"
 #include "core/log.h"
 #include "datasets/sampler.h"
 #include "trainer/checkpoint.h"

@@ -14,6 +14,7 @@
 #include <opencv2/imgproc.hpp>
 #include <turbojpeg.h>
 
+#include "core/file_io.h"
 #include "datasets/decode.h"
 #include "robust/corruption_numerics.h"
 

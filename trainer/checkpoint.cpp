@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "core/file_io.h"
 #include "core/log.h"
 #include "trainer/optimizer.h"
 #include "trainer/run_dir.h"

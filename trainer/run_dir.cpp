@@ -1,8 +1,5 @@
 #include "trainer/run_dir.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -58,48 +55,6 @@ std::string make_run_dir(const std::string& path) {
   boost::filesystem::create_directories(path, ec);
   if (ec) throw std::runtime_error(path + ": cannot create run directory: " + ec.message());
   return path;
-}
-
-void write_atomic(const std::string& path, const std::function<void(const WriteFn&)>& fill) {
-  const std::string tmp = path + ".tmp." + std::to_string(getpid());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) throw std::runtime_error(tmp + ": cannot open for writing: " + std::strerror(errno));
-  auto fail = [&](const std::string& why) {
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    throw std::runtime_error(path + ": " + why);
-  };
-  try {
-    fill([&](const void* data, size_t bytes) {
-      const char* p = static_cast<const char*>(data);
-      while (bytes > 0) {
-        const ssize_t n = ::write(fd, p, bytes);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) throw std::runtime_error(std::string("write failed: ") + (n < 0 ? std::strerror(errno) : "no progress"));
-        p += n;
-        bytes -= static_cast<size_t>(n);
-      }
-    });
-  } catch (const std::exception& e) {
-    fail(e.what());
-  }
-  if (::fsync(fd) != 0) fail(std::string("fsync failed: ") + std::strerror(errno));
-  ::close(fd);
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    ::unlink(tmp.c_str());
-    throw std::runtime_error(path + ": rename from temporary file failed: " + std::strerror(errno));
-  }
-  // Make the rename itself durable.
-  const std::string dir = boost::filesystem::path(path).parent_path().string();
-  const int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
-}
-
-void write_file_atomic(const std::string& path, const std::string& text) {
-  write_atomic(path, [&](const WriteFn& write) { write(text.data(), text.size()); });
 }
 
 }  // namespace rpct

@@ -3,6 +3,7 @@
 #include <functional>
 #include <string>
 
+#include "core/file_io.h"  // write_file_atomic: what run directories are written with
 #include "trainer/config.h"
 
 namespace rpct {
@@ -19,11 +20,5 @@ std::string slurm_run_name(const Config& cfg);
 std::string run_dir_of(const std::string& weights_path);
 // Creates the directory (and parents); returns its path. Throws naming it on failure.
 std::string make_run_dir(const std::string& path);
-// Writes `path` atomically: `fill` writes the content through the given function into a temporary
-// file, which is then fsynced and renamed over `path` (and the directory fsynced). A failure (disk
-// full) leaves the old file untouched and throws naming the file.
-using WriteFn = std::function<void(const void* data, size_t bytes)>;
-void write_atomic(const std::string& path, const std::function<void(const WriteFn&)>& fill);
-void write_file_atomic(const std::string& path, const std::string& text);
 
 }  // namespace rpct

@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "core/checked_size.h"
+#include "core/file_io.h"
 #include "trainer/run_dir.h"
 
 namespace rpct {

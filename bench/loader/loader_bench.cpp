@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/file_io.h"
 #include "datasets/image_folder.h"
 #include "datasets/loader.h"
 #include "datasets/transforms.h"

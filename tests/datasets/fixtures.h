@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/file_io.h"
 #include "datasets/decode.h"
 
 namespace rpct::test {

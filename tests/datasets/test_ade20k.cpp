@@ -4,6 +4,7 @@
 #include <set>
 #include <tuple>
 
+#include "core/file_io.h"
 #include "datasets/ade20k.h"
 #include "datasets/loader.h"
 #include "datasets/transforms.h"

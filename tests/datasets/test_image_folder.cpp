@@ -2,6 +2,7 @@
 
 #include <fstream>
 
+#include "core/file_io.h"
 #include "trainer/data.h"
 #include "datasets/image_folder.h"
 #include "datasets/loader.h"

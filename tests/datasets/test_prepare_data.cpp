@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 
+#include "core/file_io.h"
 #include "datasets/ade20k.h"
 #include "datasets/decode.h"
 #include "datasets/fashion_mnist.h"

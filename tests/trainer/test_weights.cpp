@@ -11,6 +11,7 @@
 #include <map>
 #include <regex>
 
+#include "core/file_io.h"
 #include "models/segmenter.h"
 #include "models/vit_weights.h"
 #include "tests/datasets/fixtures.h"
