@@ -3,36 +3,12 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "trainer/model_options.h"
 #include "trainer/weights.h"
 
 namespace rpct {
 
 namespace F = torch::nn::functional;
-
-ViTOptions vit_options(const Config& cfg) {
-  const ModelConfig& m = cfg.model;
-  const AttentionConfig& a = cfg.attention;
-  ViTOptions o;
-  o.img_size = m.img_size;
-  o.patch = m.patch;
-  o.in_chans = m.in_chans;
-  o.num_classes = m.num_classes;
-  o.dim = m.dim;
-  o.depth = m.depth;
-  o.heads = m.heads;
-  o.mlp_ratio = m.mlp_ratio;
-  o.drop_path = m.drop_path;
-  o.dropout = m.dropout;
-  o.avg_pool = m.global_pool == "avg";
-  o.attention.kind = parse_attention_kind(a.kind);
-  o.attention.path = parse_attention_path(a.impl);
-  o.attention.attn_drop = a.attn_drop;
-  o.attention.rpc_n_iter = a.rpc_n_iter;
-  o.attention.rpc_lambda = a.rpc_lambda;
-  o.attention.rpc_layers = a.rpc_layers;
-  o.attention.rpc_all_layers = a.rpc_all_layers;
-  return o;
-}
 
 torch::Tensor classification_loss(const torch::Tensor& logits, const torch::Tensor& labels, const torch::Tensor& soft,
                                   double smoothing) {

@@ -10,9 +10,6 @@
 
 namespace rpct {
 
-// model.* and attention.* of the config as the ViT's options.
-ViTOptions vit_options(const Config& cfg);
-
 // Cross-entropy of (B, classes) logits: against soft targets (B, classes) when `soft` is defined (Mixup /
 // CutMix, smoothing already folded in), else against (B,) labels with label smoothing `smoothing`.
 torch::Tensor classification_loss(const torch::Tensor& logits, const torch::Tensor& labels, const torch::Tensor& soft,

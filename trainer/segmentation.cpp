@@ -6,22 +6,11 @@
 #include "datasets/ade20k.h"
 #include "kernels/seg_loss/upsample_cross_entropy.h"
 #include "trainer/backbone.h"
-#include "trainer/classification.h"
+#include "trainer/model_options.h"
 #include "trainer/segmentation_eval.h"
 #include "trainer/weights.h"
 
 namespace rpct {
-
-SegmenterOptions segmenter_options(const Config& cfg) {
-  SegmenterOptions o;
-  o.encoder = vit_options(cfg);
-  o.n_cls = cfg.model.num_classes;
-  o.decoder = parse_seg_decoder_kind(cfg.seg.decoder);
-  o.decoder_depth = cfg.seg.decoder_depth;
-  o.decoder_dropout = cfg.seg.decoder_dropout;
-  o.decoder_attention = o.encoder.attention;  // RPC in the decoder's blocks of attention.rpc.layers too
-  return o;
-}
 
 SegmentationTask::SegmentationTask(const Config& cfg, torch::Device device)
     : cfg_(cfg),

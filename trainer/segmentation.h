@@ -16,10 +16,6 @@ namespace rpct {
 // The stem of the per-class table files a segmentation evaluation writes: <stem>.md and <stem>.json.
 constexpr const char* kPerClassTableFile = "eval_per_class";
 
-// model.*, attention.* and seg.* of the config as the Segmenter's options (the encoder's classifier head
-// is not built; model.num_classes is the number of segmentation classes).
-SegmenterOptions segmenter_options(const Config& cfg);
-
 class SegmentationTask : public Task {
  public:
   SegmentationTask(const Config& cfg, torch::Device device);

@@ -3,10 +3,12 @@ target_sources(rpct_core PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/config.cpp
   ${CMAKE_CURRENT_LIST_DIR}/runtime.cpp
   ${CMAKE_CURRENT_LIST_DIR}/data.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/model_options.cpp
   ${CMAKE_CURRENT_LIST_DIR}/classification.cpp
   ${CMAKE_CURRENT_LIST_DIR}/segmentation.cpp
   ${CMAKE_CURRENT_LIST_DIR}/ema.cpp
   ${CMAKE_CURRENT_LIST_DIR}/optimizer.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/task.cpp
   ${CMAKE_CURRENT_LIST_DIR}/trainer.cpp
   ${CMAKE_CURRENT_LIST_DIR}/graceful_stop.cpp
   ${CMAKE_CURRENT_LIST_DIR}/test_hooks.cpp

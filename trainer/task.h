@@ -5,11 +5,13 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "datasets/batch_source.h"
+#include "trainer/config.h"
 
 namespace rpct {
 
@@ -51,5 +53,8 @@ class Task {
   virtual torch::Tensor eval_sums(const Batch& batch) = 0;
   virtual EvalResult eval_result(const std::vector<double>& sums, int64_t samples) const = 0;
 };
+
+// The task of `cfg` with its model on `device`: segmentation for data.kind ade20k, else classification.
+std::unique_ptr<Task> make_task(const Config& cfg, torch::Device device);
 
 }  // namespace rpct

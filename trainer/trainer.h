@@ -45,8 +45,6 @@ struct TrainResult {
 // `resume`: "" (fresh), "auto" (newest valid checkpoint of run_dir, if any) or a checkpoint dir.
 TrainResult train(const Config& cfg, DistContext& dist, const std::string& run_dir, const std::string& resume = "");
 
-// The task of `cfg` with its model on `device`: segmentation for data.kind ade20k, else classification.
-std::unique_ptr<Task> make_task(const Config& cfg, torch::Device device);
 
 // Evaluates `task` on `set`: this rank's contiguous shard in batches of `batch_size`, the sums reduced
 // over all ranks once (under `watchdog`, if given); the metrics are global. Collective.

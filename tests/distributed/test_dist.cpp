@@ -10,6 +10,7 @@
 #include "trainer/classification.h"
 #include "trainer/runtime.h"
 #include "trainer/trainer.h"
+#include "trainer/model_options.h"
 
 namespace {
 

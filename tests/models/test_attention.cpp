@@ -13,6 +13,7 @@
 #include "models/attention.h"
 #include "models/vit.h"
 #include "trainer/classification.h"
+#include "trainer/model_options.h"
 
 using rpct::test::rel_norm_err;
 using rpct::test::scaled_err;

@@ -7,6 +7,7 @@
 
 #include "models/vit.h"
 #include "trainer/classification.h"
+#include "trainer/model_options.h"
 
 namespace {
 

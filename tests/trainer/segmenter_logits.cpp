@@ -14,6 +14,7 @@
 #include "trainer/safetensors.h"
 #include "trainer/segmentation.h"
 #include "trainer/weights.h"
+#include "trainer/model_options.h"
 
 int main(int argc, char** argv) {
   if (argc < 5) {
