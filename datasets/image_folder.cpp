@@ -1,4 +1,5 @@
 #include "datasets/image_folder.h"
+#include "core/file_io.h"
 
 #include <algorithm>
 #include <boost/filesystem.hpp>
@@ -43,6 +44,68 @@ std::map<std::string, std::string> read_synset_words(const std::string& path) {
   }
   if (out.empty()) throw std::runtime_error(path + ": synset-words file has no entries");
   return out;
+}
+
+// The labels of a flat split (no class directories): image file name -> class index, from `label_path`:
+// LOC_val_solution.csv ("ImageId,PredictionString", the first word a wnid of `wnids`) or "<file> <class index>"
+// lines (an index below wnids.size() when the classes are known). `files`: the split's images (a label names
+// one by its file name or stem). *max_index: the largest index of the second form (-1 if none).
+std::unordered_map<std::string, int64_t> read_flat_labels(const std::string& label_path, const std::string& split_dir,
+                                                          const std::vector<std::string>& files,
+                                                          const std::vector<std::string>& wnids, int64_t* max_index) {
+  std::unordered_map<std::string, int64_t> wnid_index;
+  for (size_t i = 0; i < wnids.size(); ++i) wnid_index[wnids[i]] = static_cast<int64_t>(i);
+  std::unordered_map<std::string, std::string> by_stem;  // stem and full name -> file name
+  for (const auto& f : files) {
+    by_stem[stem_of(f)] = f;
+    by_stem[f] = f;
+  }
+  std::unordered_map<std::string, int64_t> label_of;  // file name -> label
+  std::ifstream in(label_path);
+  if (!in) throw std::runtime_error(label_path + ": cannot open label file");
+  std::string line;
+  int lineno = 0;
+  bool csv = false;
+  while (std::getline(in, line)) {
+    ++lineno;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) continue;
+    const std::string where = label_path + ":" + std::to_string(lineno);
+    if (lineno == 1 && line.rfind("ImageId", 0) == 0) {
+      csv = true;
+      continue;
+    }
+    std::string key;
+    int64_t label = -1;
+    if (csv) {
+      const size_t comma = line.find(',');
+      if (comma == std::string::npos) throw std::runtime_error(where + ": expected 'ImageId,PredictionString'");
+      key = line.substr(0, comma);
+      std::istringstream ps(line.substr(comma + 1));
+      std::string wnid;
+      ps >> wnid;
+      auto it = wnid_index.find(wnid);
+      if (it == wnid_index.end())
+        throw std::runtime_error(where + ": unknown wnid '" + wnid + "' (not in " +
+                                 (wnids.empty() ? std::string("any class list: add train/ or a synset-words file")
+                                                    : "the class list") + ")");
+      label = it->second;
+    } else {
+      std::istringstream ls(line);
+      std::string rest;
+      if (!(ls >> key >> label) || (ls >> rest) || label < 0)
+        throw std::runtime_error(where + ": expected '<file> <class index>', got '" + line + "'");
+      if (!wnids.empty() && label >= static_cast<int64_t>(wnids.size()))
+        throw std::runtime_error(where + ": class index " + std::to_string(label) + " out of range (" +
+                                 std::to_string(wnids.size()) + " classes)");
+      *max_index = std::max(*max_index, label);
+    }
+    auto f = by_stem.find(key);
+    if (f == by_stem.end()) f = by_stem.find(stem_of(key));
+    if (f == by_stem.end()) throw std::runtime_error(where + ": image '" + key + "' not found in " + split_dir);
+    label_of[f->second] = label;
+  }
+  return label_of;
 }
 
 }  // namespace
@@ -124,59 +187,8 @@ ImageFolderDataset ImageFolderDataset::open(const ImageFolderOptions& opt) {
     if (fs::is_directory(opt.root + "/train")) ds.wnids_ = list_subdirs(opt.root + "/train");
     if (ds.wnids_.empty())
       for (const auto& kv : synsets) ds.wnids_.push_back(kv.first);  // std::map: sorted
-    std::unordered_map<std::string, int64_t> wnid_index;
-    for (size_t i = 0; i < ds.wnids_.size(); ++i) wnid_index[ds.wnids_[i]] = static_cast<int64_t>(i);
-    std::unordered_map<std::string, std::string> by_stem;  // stem and full name -> file name
-    for (const auto& f : files) {
-      by_stem[stem_of(f)] = f;
-      by_stem[f] = f;
-    }
-    std::unordered_map<std::string, int64_t> label_of;  // file name -> label
-    std::ifstream in(label_path);
-    if (!in) throw std::runtime_error(label_path + ": cannot open label file");
-    std::string line;
-    int lineno = 0;
-    bool csv = false;
     int64_t max_index = -1;
-    while (std::getline(in, line)) {
-      ++lineno;
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      if (line.empty()) continue;
-      const std::string where = label_path + ":" + std::to_string(lineno);
-      if (lineno == 1 && line.rfind("ImageId", 0) == 0) {
-        csv = true;
-        continue;
-      }
-      std::string key;
-      int64_t label = -1;
-      if (csv) {
-        const size_t comma = line.find(',');
-        if (comma == std::string::npos) throw std::runtime_error(where + ": expected 'ImageId,PredictionString'");
-        key = line.substr(0, comma);
-        std::istringstream ps(line.substr(comma + 1));
-        std::string wnid;
-        ps >> wnid;
-        auto it = wnid_index.find(wnid);
-        if (it == wnid_index.end())
-          throw std::runtime_error(where + ": unknown wnid '" + wnid + "' (not in " +
-                                   (ds.wnids_.empty() ? std::string("any class list: add train/ or a synset-words file")
-                                                      : "the class list") + ")");
-        label = it->second;
-      } else {
-        std::istringstream ls(line);
-        std::string rest;
-        if (!(ls >> key >> label) || (ls >> rest) || label < 0)
-          throw std::runtime_error(where + ": expected '<file> <class index>', got '" + line + "'");
-        if (!ds.wnids_.empty() && label >= static_cast<int64_t>(ds.wnids_.size()))
-          throw std::runtime_error(where + ": class index " + std::to_string(label) + " out of range (" +
-                                   std::to_string(ds.wnids_.size()) + " classes)");
-        max_index = std::max(max_index, label);
-      }
-      auto f = by_stem.find(key);
-      if (f == by_stem.end()) f = by_stem.find(stem_of(key));
-      if (f == by_stem.end()) throw std::runtime_error(where + ": image '" + key + "' not found in " + split_dir);
-      label_of[f->second] = label;
-    }
+    const auto label_of = read_flat_labels(label_path, split_dir, files, ds.wnids_, &max_index);
     if (ds.wnids_.empty())
       for (int64_t i = 0; i <= max_index; ++i) ds.wnids_.push_back(std::to_string(i));
     for (const auto& f : files) {

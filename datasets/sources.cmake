@@ -5,6 +5,9 @@ target_sources(rpct_core PRIVATE
   datasets/decode.cpp
   datasets/image_folder.cpp
   datasets/ade20k.cpp
+  datasets/image_ops.cpp
+  datasets/rand_augment.cpp
+  datasets/mixup.cpp
   datasets/transforms.cpp
   datasets/loader.cpp
   datasets/batch_source.cpp

@@ -16,6 +16,8 @@
 //     ratios), for multi-scale testing once per ratio of eval_scales; the label at its original size;
 //     sliding windows over the rescaled image (sliding_windows).
 // JPEG inputs are decoded with DCT-domain downscaling whenever the crop is shrunk by 2x or more.
+// This file holds the pipelines; their pieces live by job, as timm splits its data code: image_ops.h (the
+// per-sample RNG, resampling, crops, flips, colour ops, normalisation, erasing), rand_augment.h, mixup.h.
 #pragma once
 #include <torch/torch.h>
 
@@ -26,41 +28,15 @@
 #include <vector>
 
 #include "datasets/decode.h"
+#include "datasets/image_ops.h"
+#include "datasets/mixup.h"
+#include "datasets/rand_augment.h"
 
 namespace rpct {
 
 constexpr std::array<float, 3> kImagenetMean = {0.485f, 0.456f, 0.406f};
 constexpr std::array<float, 3> kImagenetStd = {0.229f, 0.224f, 0.225f};
 
-// splitmix64 stream for one sample (and one purpose, `stream`).
-class SampleRng {
- public:
-  SampleRng(uint64_t seed, int64_t epoch, int64_t index, uint64_t stream = 0);
-  uint64_t next_u64();
-  double uniform();                          // [0, 1)
-  double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
-  int64_t randint(int64_t lo, int64_t hi);   // inclusive [lo, hi]
-  double normal();                           // N(0, 1), Box-Muller
-  double gamma(double shape);                // Marsaglia-Tsang
-  double beta(double a, double b);
-  bool bernoulli(double p) { return uniform() < p; }
-
- private:
-  uint64_t state_;
-};
-
-enum class Filter { kBilinear, kBicubic };
-
-// PIL-style separable convolution resampling of the box [x0, x1) x [y0, y1) of `src` (pixel-edge
-// coordinates, may be fractional) to out_w x out_h; antialiased when shrinking (filter support scaled).
-Image resample_box(const Image& src, double x0, double y0, double x1, double y1, int out_w, int out_h, Filter f);
-
-struct CropBox {
-  int x = 0, y = 0, w = 0, h = 0;
-};
-// torchvision RandomResizedCrop.get_params (10 tries, then the central crop fallback).
-CropBox random_resized_crop_box(int width, int height, double scale_lo, double scale_hi, double ratio_lo,
-                                double ratio_hi, SampleRng& rng);
 
 struct ClassificationTransformOptions {
   bool train = true;
@@ -87,24 +63,7 @@ void classification_transform(const std::vector<uint8_t>& bytes, const std::stri
                               const ClassificationTransformOptions& opt, uint64_t seed, int64_t epoch, int64_t index,
                               float* out);
 
-// RandAugment (timm rand-m{M}-mstd{S}-inc1) applied in place to an RGB image.
-void rand_augment(Image& img, int num_ops, double magnitude, double magnitude_std, double prob, SampleRng& rng);
 
-struct MixupOptions {
-  double mixup_alpha = 0.8, cutmix_alpha = 1.0;
-  double prob = 1.0, switch_prob = 0.5;
-  double label_smoothing = 0.1;
-  int64_t num_classes = 1000;
-  bool enabled() const { return mixup_alpha > 0 || cutmix_alpha > 0; }
-};
-
-// timm Mixup, mode "batch": one lambda per batch, each sample mixed with its mirror x[B-1-i].
-// x: (B, C, H, W) float, modified in place; labels (B,) int64. Returns soft targets (B, num_classes).
-// The batch's randomness comes from (seed, epoch, the batch's global indices), not from the rank.
-torch::Tensor mixup_cutmix(torch::Tensor& x, const torch::Tensor& labels, const MixupOptions& opt, uint64_t seed,
-                           int64_t epoch, const std::vector<int64_t>& indices);
-// Label-smoothed one-hot targets (B, num_classes), for a batch without mixing.
-torch::Tensor smooth_one_hot(const torch::Tensor& labels, int64_t num_classes, double smoothing);
 
 struct SegmentationTransformOptions {
   int crop = 512;
