@@ -11,6 +11,7 @@
 
 namespace rpct {
 
+constexpr int kFashionMnistSide = 28;         // every image is kFashionMnistSide x kFashionMnistSide pixels
 constexpr double kFashionMnistMean = 0.2860;  // over the 60k training images, pixel/255
 constexpr double kFashionMnistStd = 0.3530;
 

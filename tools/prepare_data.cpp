@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "core/file_io.h"
 #include "datasets/ade20k.h"
 #include "datasets/decode.h"
 #include "datasets/fashion_mnist.h"
@@ -143,11 +144,13 @@ PrepareResult prepare_synthetic_ade20k(const SyntheticAde20kOptions& opt) {
 PrepareResult prepare_fashion_mnist_segmentation(const FmnistSegmentationOptions& opt) {
   const std::string what = "prepare-data fashion-mnist-segmentation: ";
   if (opt.out.empty()) throw std::invalid_argument(what + "--out is required");
-  if (opt.size < 28) throw std::invalid_argument(what + "--size must be >= 28");
+  if (opt.size < kFashionMnistSide)
+    throw std::invalid_argument(what + "--size must be >= " + std::to_string(kFashionMnistSide));
   if (opt.min_items < 1 || opt.max_items < opt.min_items)
     throw std::invalid_argument(what + "need 1 <= --min-items <= --max-items");
-  if (opt.min_scale <= 0 || opt.max_scale < opt.min_scale || 28 * opt.max_scale > opt.size)
-    throw std::invalid_argument(what + "need 0 < --min-scale <= --max-scale and 28 x --max-scale <= --size");
+  if (opt.min_scale <= 0 || opt.max_scale < opt.min_scale || kFashionMnistSide * opt.max_scale > opt.size)
+    throw std::invalid_argument(what + "need 0 < --min-scale <= --max-scale and " + std::to_string(kFashionMnistSide) +
+                                " x --max-scale <= --size");
   const std::string root = opt.out + "/ADEChallengeData2016";
   constexpr uint8_t kBackgroundLabel = 1;  // item class c is labelled c + 2
   constexpr int kPlacementTries = 20;      // random positions tried per item when items may not overlap

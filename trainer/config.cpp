@@ -1,5 +1,7 @@
 #include "trainer/config.h"
 
+#include "datasets/fashion_mnist.h"  // kFashionMnistSide, scaled_extent
+
 #include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 
@@ -440,13 +442,15 @@ void validate(Config& c, const std::set<std::string>& seen, const std::string& w
          "applies to imagenet and ade20k; fashion_mnist is normalized with its own mean and std");
   if (c.data.canvas > 0 && c.data.kind != "fashion_mnist")
     fail(where, "data.canvas", "applies to fashion_mnist only");
-  if (c.data.canvas > 0 && c.data.canvas < 28)
-    fail(where, "data.canvas", std::to_string(c.data.canvas) + " is smaller than the 28x28 Fashion-MNIST images");
+  if (c.data.canvas > 0 && c.data.canvas < kFashionMnistSide)
+    fail(where, "data.canvas", std::to_string(c.data.canvas) + " is smaller than the " +
+                                   std::to_string(kFashionMnistSide) + "x" + std::to_string(kFashionMnistSide) +
+                                   " Fashion-MNIST images");
   if (c.data.canvas_max_scale < c.data.canvas_min_scale)
     fail(where, "data.canvas_max_scale", "smaller than data.canvas_min_scale");
-  if (c.data.canvas > 0 && std::lround(28 * c.data.canvas_max_scale) > c.data.canvas)
-    fail(where, "data.canvas_max_scale", "a 28x28 item scaled by it (" +
-                                             std::to_string(std::lround(28 * c.data.canvas_max_scale)) +
+  if (c.data.canvas > 0 && scaled_extent(kFashionMnistSide, c.data.canvas_max_scale) > c.data.canvas)
+    fail(where, "data.canvas_max_scale", "an item scaled by it (" +
+                                             std::to_string(scaled_extent(kFashionMnistSide, c.data.canvas_max_scale)) +
                                              " px) does not fit data.canvas " + std::to_string(c.data.canvas));
   if (c.data.canvas > 0 && c.model.img_size != c.data.canvas)
     fail(where, "model.img_size", std::to_string(m.img_size) + " differs from data.canvas " +
