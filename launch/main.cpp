@@ -15,6 +15,7 @@
 #include <type_traits>
 #include <sstream>
 
+#include "core/file_io.h"
 #include "core/json_result.h"
 #include "core/log.h"
 #include "core/stop_signal.h"
@@ -481,11 +482,25 @@ int cmd_config(int argc, char** argv) {
   auto desc = cli::command_options("rpctrain config options");
   desc.add_options()("list", po::bool_switch(), "every key: type, default, values, meaning (Markdown)")(
       "out", po::value<std::string>(), "with --list: write the Markdown to FILE instead of stdout")(
-      "explain", po::value<std::string>(), "one key, e.g. train.lr");
+      "explain", po::value<std::string>(), "one key, e.g. train.lr")(
+      "resolve", po::bool_switch(), "a config file's resolved settings (with --config FILE [--set k=v]...)")(
+      "config,c", po::value<std::string>(), "with --resolve: the YAML config file")(
+      "set", po::value<std::vector<std::string>>()->composing(), "with --resolve: override a key");
   auto vm = parse(argc, argv, desc,
                   "usage: rpctrain config --list [--out FILE] | rpctrain config --explain KEY\n"
-                  "The config keys from the code that reads them (docs/configs.md is `rpctrain config --list`).\n");
+                  "       rpctrain config --resolve --config FILE [--set key=value]...\n"
+                  "The config keys from the code that reads them (docs/configs.md is `rpctrain config --list`); "
+                  "--resolve prints\na config as training would run it (YAML), and as JSON in the result line's "
+                  "\"config\".\n");
   if (!vm) return 0;
+  if ((*vm)["resolve"].as<bool>()) {
+    if (!vm->count("config")) throw UsageError("config --resolve needs --config FILE");
+    const auto cfg = load(*vm);
+    std::fputs(rpct::to_yaml(cfg).c_str(), stdout);
+    print_result({{"cmd", "config"}, {"ok", true}, {"source", cfg.source},
+                  {"config", nlohmann::json::parse(rpct::to_json(cfg))}});
+    return 0;
+  }
   const auto keys = rpct::config_reference();
   if (vm->count("explain")) {
     const auto key = (*vm)["explain"].as<std::string>();
@@ -502,7 +517,7 @@ int cmd_config(int argc, char** argv) {
       if (k.key.substr(0, k.key.find('.')) == key.substr(0, key.find('.'))) near += (near.empty() ? "" : ", ") + k.key;
     throw UsageError("config --explain: unknown key '" + key + "'" + (near.empty() ? "" : " (in its section: " + near + ")"));
   }
-  if (!(*vm)["list"].as<bool>()) throw UsageError("config: give --list or --explain KEY");
+  if (!(*vm)["list"].as<bool>()) throw UsageError("config: give --list, --explain KEY or --resolve --config FILE");
   const std::string md = rpct::config_reference_markdown();
   if (vm->count("out")) {
     rpct::write_file_atomic((*vm)["out"].as<std::string>(), md);

@@ -1,37 +1,18 @@
 """Python eager column of `bench/run attention`: the reference formula (rpc_attention_reference in
-kernels/rpc_attention/rpc_attention_ref.cpp, i.e. docs/rpc-attention.md's iteration with the scaled dual Y/mu) in PyTorch eager,
-forward+backward, median time. Then merges the C++ results (JSON lines on stdin) into a table and
-prints, last, the one JSON line of the benchmark."""
+kernels/rpc_attention/rpc_attention_ref.cpp, i.e. docs/rpc-attention.md's iteration with the scaled dual Y/mu) in PyTorch eager
+(bench/pyref/attention.py), forward+backward, median time. Then merges the C++ results (JSON lines on stdin) into a
+table and prints, last, the one JSON line of the benchmark.
+
+  build/bench_attention THREADS | PYTHONPATH=REPO python bench/attention/bench_attention.py
+  (bench/run sets PYTHONPATH)
+"""
 import json
-import math
 import sys
 import time
 
 import torch
 
-
-def threshold(k, lam, model_dim):
-    n = k.shape[-2]
-    s = k.abs().sum((-2, -1), keepdim=True)
-    nz = s > 0
-    mu = n * model_dim / (4.0 * torch.where(nz, s, torch.ones_like(s)))
-    return torch.where(nz, lam * mu, torch.full_like(s, math.inf if lam > 0 else 0.0))
-
-
-def rpc_attention(k, v, n_iter, lam, model_dim):
-    scale = k.shape[-1] ** -0.5
-    th = threshold(k, lam, model_dim)
-    L = torch.zeros_like(k)
-    Y = torch.zeros_like(k)
-    for it in range(n_iter):
-        x = k - L + Y
-        S = torch.sign(x) * torch.relu(x.abs() - th)
-        K2 = k - S - Y
-        A = torch.softmax(K2 @ K2.transpose(-2, -1) * scale, -1)
-        L = A @ v
-        if it < n_iter - 1:
-            Y = Y + (k - L - S)
-    return L
+from bench.pyref.attention import rpc_attention
 
 
 def time_python(s, threads):

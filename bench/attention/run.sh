@@ -2,7 +2,8 @@
 # bench/run attention: fused RPC-Attention op vs the composed op (SDPA + PCP steps) vs the LibTorch-ops
 # reference (C++, bench_attention) vs the same formula in PyTorch Python eager, DeiT-Tiny and Segmenter
 # shapes, 2 threads.
-# Env (set by bench/run): RPCT_BUILD = build dir, RPCT_PYTHON = python with torch.
+# Env (set by bench/run): RPCT_BUILD = build dir, RPCT_PYTHON = python with torch, PYTHONPATH = the repository
+# root (bench.pyref).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 threads="${RPCT_BENCH_THREADS:-2}"

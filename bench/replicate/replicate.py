@@ -27,8 +27,7 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import stats  # noqa: E402
+import stats  # bench/replicate/stats.py, beside this script (its directory is sys.path[0])
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 VARIANTS = {  # attention overrides of each variant; every other key is the base config's

@@ -6,27 +6,20 @@ encoder does); the head is applied to the mean of the normalized patch tokens wh
 (global_pool avg's head; a cls-token classifier is read the same way). Prints accuracy and per-class accuracy
 per offset, and at the classifier's own size.
 
-    python bench/segmenter/backbone_offsets.py EXPORT.safetensors [IMG_SIZE]   (IMG_SIZE: its model.img_size)
+    python -m bench.segmenter.backbone_offsets EXPORT.safetensors [IMG_SIZE]   (from the repository root;
+        IMG_SIZE: its model.img_size)
 """
-import gzip
-import os
 import sys
 
 import numpy as np
 import torch
 from safetensors.torch import load_file
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import segmenter_ref as R  # noqa: E402
+from bench.pyref import fashion_mnist
+from bench.pyref.vit import ViT, load_exported
 
-FMNIST = "/usr/share/datasets/fashion-mnist"
-MEAN, STD = 0.2860, 0.3530  # datasets/fashion_mnist.h
 ITEMS, CANVAS, PATCH = 2000, 42, 7
 OFFSETS = [(7, 7), (8, 8), (9, 9), (10, 10), (11, 11), (10, 7), (9, 12)]
-
-
-def read_idx(name, header):
-    return np.frombuffer(gzip.open(os.path.join(FMNIST, name)).read()[header:], np.uint8)
 
 
 def main():
@@ -35,14 +28,13 @@ def main():
     m = dict(patch=PATCH, in_chans=1, dim=128, img_size=img_size, dropout=0.0, mlp_ratio=2.0, drop_path=0.0,
              depth=4, heads=4)
     a = dict(kind="softmax", rpc_layers=[0], attn_drop=0.0, rpc_n_iter=4, rpc_lambda=4.0)
-    enc = R.Encoder(m, a)
-    R.load_exported(enc, tensors, sys.argv[1])
+    enc = ViT(m, a, head=False)
+    load_exported(enc, tensors, sys.argv[1])
     enc.eval()
     w, b = tensors["head.weight"], tensors["head.bias"]
-    items = torch.tensor(read_idx("t10k-images-idx3-ubyte.gz", 16).reshape(-1, 28, 28)[:ITEMS], dtype=torch.float32)
-    labels = torch.tensor(read_idx("t10k-labels-idx1-ubyte.gz", 8)[:ITEMS].astype(np.int64))
-    items = (items / 255 - MEAN) / STD
-    background = (0 - MEAN) / STD
+    images, labels = fashion_mnist.load_raw(fashion_mnist.DEFAULT_ROOT, "test", ITEMS)
+    items, labels = fashion_mnist.normalize(images), torch.from_numpy(labels.astype(np.int64))
+    background = (0 - fashion_mnist.MEAN) / fashion_mnist.STD
     own = (img_size - 28) // 2
     for canvas, offsets in [(img_size, [(own, own)]), (CANVAS, OFFSETS)]:
         for oy, ox in offsets:

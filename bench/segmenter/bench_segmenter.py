@@ -1,4 +1,4 @@
-"""PyTorch eager column of `bench/run segmenter`: the Segmenter of the C++ run (its resolved config.yaml) in
+"""PyTorch eager column of `bench/run segmenter`: the Segmenter of the C++ run (its run dir's config.json) in
 segmenter_ref.py, trained with DistributedDataParallel over gloo, one process per rank under mpirun, the same
 intra-op threads, the same per-rank batch and loss (pixel cross-entropy, ignore 255) and optimizer
 (trainer/trainer.cpp: AdamW with SegmentationTask's no-weight-decay set, gradient clipping; SGD with momentum
@@ -9,6 +9,9 @@ last, one JSON line (rank 0): images/s of all ranks over the timed steps.
 Data: one random batch per rank held in memory (images (b, 3, crop, crop) ~ N(0, 1), labels uniform over the
 classes with 5% ignore pixels), reused every step: the values do not change the work done. rpctrain decodes
 and augments its synthetic ADE20K scenes on a loader thread instead (bench/segmenter/run.sh).
+
+  PYTHONPATH=REPO python bench/segmenter/bench_segmenter.py --run RUN_DIR --weights EXPORT.safetensors
+      [--warmup-steps S] [--steps T]     (one process per rank under mpirun; bench/run sets PYTHONPATH)
 """
 import argparse
 import json
@@ -21,7 +24,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from safetensors.torch import load_file
 
-import segmenter_ref
+from bench.pyref import config as rconfig
+from bench.segmenter import segmenter_ref
 
 IGNORE_LABEL = 255            # trainer/segmentation.cpp kIgnoreLabel
 IGNORED_PIXEL_FRACTION = 0.05
@@ -36,39 +40,40 @@ def no_weight_decay(name, p):
 def make_optimizer(model, config):
     decay = [p for n, p in model.named_parameters() if not no_weight_decay(n, p)]
     rest = [p for n, p in model.named_parameters() if no_weight_decay(n, p)]
-    lr, wd = config["train.lr"], config["train.weight_decay"]
+    lr, wd = config["train"]["lr"], config["train"]["weight_decay"]
     groups = [{"params": decay, "weight_decay": wd}, {"params": rest, "weight_decay": 0.0}]
-    if config.get("train.optimizer", "adamw") == "sgd":
+    if rconfig.get(config, "train.optimizer", "adamw") == "sgd":
         return torch.optim.SGD(groups, lr=lr, momentum=SGD_MOMENTUM)
     return torch.optim.AdamW(groups, lr=lr)
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--config", required=True, help="the C++ run's resolved config.yaml")
+    ap.add_argument("--run", required=True, help="the C++ run: its run dir (or its config.json)")
     ap.add_argument("--weights", required=True, help="the C++ run's model, exported (rpctrain export)")
     ap.add_argument("--warmup-steps", type=int, default=2)
     ap.add_argument("--steps", type=int, default=4)
     args = ap.parse_args()
-    config = segmenter_ref.read_rpctrain_config(args.config)
+    config = rconfig.load(args.run)
+    train = config["train"]
 
     rank = int(os.environ.get("OMPI_COMM_WORLD_RANK", 0))
     world = int(os.environ.get("OMPI_COMM_WORLD_SIZE", 1))
-    threads = config["train.threads"] or 1
+    threads = train["threads"] or 1
     torch.set_num_threads(threads)
-    torch.set_flush_denormal(bool(config["train.flush_denormal"]))
-    torch.manual_seed(config["train.seed"] + rank)
+    torch.set_flush_denormal(bool(train["flush_denormal"]))
+    torch.manual_seed(train["seed"] + rank)
     dist.init_process_group("gloo", rank=rank, world_size=world)
 
     model = segmenter_ref.Segmenter(segmenter_ref.segmenter_spec(config))
     segmenter_ref.load_exported(model, load_file(args.weights), args.weights)
     ddp = nn.parallel.DistributedDataParallel(model, gradient_as_bucket_view=True)
     opt = make_optimizer(model, config)
-    batch, crop, n_cls = config["train.batch_size"], config["data.seg_crop"], config["model.num_classes"]
-    images = torch.randn(batch, config["model.in_chans"], crop, crop)
+    batch, crop, n_cls = train["batch_size"], config["data"]["seg_crop"], config["model"]["num_classes"]
+    images = torch.randn(batch, config["model"]["in_chans"], crop, crop)
     labels = torch.randint(0, n_cls, (batch, crop, crop))
     labels[torch.rand(batch, crop, crop) < IGNORED_PIXEL_FRACTION] = IGNORE_LABEL
-    clip = config["train.clip_grad"]
+    clip = train["clip_grad"]
 
     def step():
         opt.zero_grad(set_to_none=False)

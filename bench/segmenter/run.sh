@@ -7,10 +7,11 @@
 # intra-op thread per rank, warm steps only, and the peak memory (max RSS, GNU time) of each rank.
 # rpctrain trains E epochs of S steps (default 2 x 3) on synthetic ADE20K-layout scenes (prepare-data
 # ade20k-synthetic, 512x512, Segmenter augmentation); its metrics.jsonl gives the warm rate of epochs 2..E
-# (bench/train-step/summarize.py). PyTorch starts from rpctrain's exported weights, runs S warm-up steps,
+# (bench/pyref/metrics.py). PyTorch starts from rpctrain's exported weights, runs S warm-up steps,
 # then times (E-1) x S steps. Optimizer: the trainer's (train.optimizer where the config has one, else
-# AdamW), on both sides. Env (set by bench/run): RPCT_BUILD, RPCT_PYTHON, RPCT_MALLOC (preloaded for PyTorch);
-# RPCT_BENCH_SET: extra rpctrain overrides for both sides (e.g. "train.optimizer=sgd").
+# AdamW), on both sides. Env (set by bench/run): RPCT_BUILD, RPCT_PYTHON, RPCT_MALLOC (preloaded for PyTorch),
+# PYTHONPATH (the repository root, for bench.pyref); RPCT_BENCH_SET: extra rpctrain overrides for both sides
+# (e.g. "train.optimizer=sgd").
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
@@ -45,7 +46,7 @@ grep -h "\] model:\|\] epoch $E/$E" "$work/cpp.log" | sed 's/^/  /' >&2 || true
   >"$work/export.log" 2>&1 \
   || { tail -n 5 "$work/export.log" >&2; exit 1; }
 echo "[segmenter] PyTorch eager DDP: $S + $(((E - 1) * S)) steps (load: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
-LD_PRELOAD="$RPCT_MALLOC" "${mpi[@]}" "$work/py.rss" "$RPCT_PYTHON" "$here/bench_segmenter.py" --config "$work/run/config.yaml" \
+LD_PRELOAD="$RPCT_MALLOC" "${mpi[@]}" "$work/py.rss" "$RPCT_PYTHON" "$here/bench_segmenter.py" --run "$work/run" \
   --weights "$work/segmenter.safetensors" --warmup-steps "$S" --steps $(((E - 1) * S)) >"$work/py.log" 2>&1 \
   || { tail -n 30 "$work/py.log" >&2; exit 1; }
 "$RPCT_PYTHON" "$here/summarize.py" "$work/run/metrics.jsonl" "$(tail -n 1 "$work/py.log")" "$ranks" "$batch" \

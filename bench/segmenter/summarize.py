@@ -1,13 +1,11 @@
-"""Last stage of `bench/run segmenter`: rpctrain's warm images/s (from its metrics.jsonl, as
-bench/train-step/summarize.py computes it) against the PyTorch side's JSON line, the ratio, and each side's
+"""Last stage of `bench/run segmenter`: rpctrain's warm images/s (from its metrics.jsonl,
+bench/pyref/metrics.py) against the PyTorch side's JSON line, the ratio, and each side's
 peak memory (the largest max RSS over its ranks, GNU time). Prints a table and, last, one JSON line.
   summarize.py METRICS_JSONL PYTORCH_JSON RANKS BATCH_PER_RANK CPP_RSS_PREFIX PY_RSS_PREFIX"""
 import json
-import os
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "train-step"))
-from summarize import warm_images_per_s  # noqa: E402  (bench/train-step/summarize.py)
+from bench.pyref.metrics import warm_images_per_s
 
 TARGET_RATIO = 1.3  # the target: rpctrain >= 1.3x PyTorch eager DDP
 

@@ -13,8 +13,9 @@
 # 2..E (epoch 1 = warm-up, S steps). PyTorch runs S warm-up steps, then times (E-1) x S steps.
 # Both print images/s of all ranks together; ratio = rpctrain / PyTorch. `rounds` (default 1) repeats
 # the pair, alternating sides, and the medians are reported (the machine may be shared).
+# PyTorch reads the recipe from the rpctrain run's config.json.
 # Env (set by bench/run): RPCT_BUILD = build dir, RPCT_PYTHON = python with torch, RPCT_MALLOC =
-# the malloc rpctrain links (preloaded for PyTorch).
+# the malloc rpctrain links (preloaded for PyTorch), PYTHONPATH = the repository root (bench.pyref).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
@@ -26,6 +27,9 @@ work="$(mktemp -d /tmp/rpct-train-step.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
 mpi=(mpirun -np 2 --oversubscribe --bind-to none)
 ranks=2
+# The per-rank batch of configs/fmnist_vit.yaml, as rpctrain resolves it (data.limit_train below is a multiple of it).
+batch="$("$RPCT_BUILD/rpctrain" config --resolve --config "$repo/configs/fmnist_vit.yaml" | tail -n 1 |
+         "$RPCT_PYTHON" -c 'import json, sys; print(json.loads(sys.stdin.read())["config"]["train"]["batch_size"])')"
 
 # name | extra rpctrain --set overrides | steps per epoch S | epochs E
 models=(
@@ -39,9 +43,9 @@ for ((r = 1; r <= rounds; ++r)); do
   for m in "${models[@]}"; do
     IFS='|' read -r name overrides S E <<<"$m"
     [ -n "$only" ] && [[ " $only " != *" $name "* ]] && continue
-    batch="$(sed -n 's/^ *batch_size: *//p' "$repo/configs/fmnist_vit.yaml")"
     run="$work/$name.$r"
-    sets=(--set train.epochs="$E" --set data.limit_train=$((S * batch * ranks)) --set data.limit_test=500
+    sets=(--set train.epochs="$E" --set train.batch_size="$batch" --set data.limit_train=$((S * batch * ranks))
+          --set data.limit_test=500
           --set ckpt.epoch_end=false --set train.threads=1 --set train.log_every=1000000)
     for o in $overrides $extra; do sets+=(--set "$o"); done
     echo "[train-step] round $r/$rounds $name: rpctrain, $E epochs x $S steps (load: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
@@ -49,7 +53,7 @@ for ((r = 1; r <= rounds; ++r)); do
       --run-dir "$run") >"$run.cpp.log" 2>&1 || { tail -n 30 "$run.cpp.log" >&2; exit 1; }
     grep -h "\] model:\|\] epoch $E/$E" "$run.cpp.log" | sed 's/^/  /' >&2 || true
     echo "[train-step] round $r/$rounds $name: PyTorch DDP, $S + $(((E - 1) * S)) steps (load: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
-    LD_PRELOAD="$RPCT_MALLOC" "${mpi[@]}" -x MASTER_ADDR -x MASTER_PORT "$RPCT_PYTHON" "$here/train_step_ref.py" --config "$run/config.yaml" \
+    LD_PRELOAD="$RPCT_MALLOC" "${mpi[@]}" -x MASTER_ADDR -x MASTER_PORT "$RPCT_PYTHON" "$here/train_step_ref.py" --run "$run" \
       --warmup-steps "$S" --steps $(((E - 1) * S)) --check-against "$run/model.safetensors" >"$run.py.log" 2>&1 \
       || { tail -n 30 "$run.py.log" >&2; exit 1; }
     echo "$name $run/metrics.jsonl $(tail -n 1 "$run.py.log")" >>"$work/runs.txt"

@@ -2,18 +2,12 @@
 {pytorch json}") into a table and, last, one JSON line. rpctrain's warm rate comes from its metrics.jsonl:
 each epoch line holds the cumulative images/s over the train steps so far, so the train seconds after
 epoch k are T_k = steps_k x global_batch / images_per_s_k, and the warm rate is the images of epochs
-2..E over T_E - T_1 (epoch 1 is the warm-up). Medians over rounds."""
+2..E over T_E - T_1 (epoch 1 is the warm-up; bench/pyref/metrics.py). Medians over rounds."""
 import json
 import statistics
 import sys
 
-
-def warm_images_per_s(metrics_path, global_batch):
-    epochs = [e for e in map(json.loads, open(metrics_path)) if e.get("kind") == "epoch"]
-    if len(epochs) < 2:
-        raise SystemExit(f"summarize: {metrics_path} has {len(epochs)} epoch lines; need 2 or more")
-    seconds = [e["step"] * global_batch / e["images_per_s"] for e in epochs]
-    return (epochs[-1]["step"] - epochs[0]["step"]) * global_batch / (seconds[-1] - seconds[0])
+from bench.pyref.metrics import warm_images_per_s
 
 
 def main():

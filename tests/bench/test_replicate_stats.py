@@ -1,15 +1,14 @@
 """bench/replicate/stats.py: Student-t CDF and Welch's t-test against closed forms and known values, and
 against scipy when the python running this has it (the corruptions venv does; the torch venv does not).
-Usage: python test_replicate_stats.py [PYTHON_WITH_SCIPY]"""
+Usage: PYTHONPATH=REPO python test_replicate_stats.py [PYTHON_WITH_SCIPY]   (the test's registration,
+tests/bench/tests.cmake, sets PYTHONPATH to the repository root)"""
 import math
 import os
 import random
 import subprocess
 import sys
 
-sys.path.insert(0, os.path.join(os.environ.get("RPCT_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", "..")),
-                                "bench", "replicate"))
-import stats  # noqa: E402
+from bench.replicate import stats
 
 # The continued fraction converges to ~1e-15 relative; 1e-10 absolute on probabilities leaves room for the
 # lgamma / log1p roundings of extreme df (the worst seen against scipy over 2000 random draws: 1e-11).

@@ -4,4 +4,6 @@
 add_test(NAME test_replicate_stats
          COMMAND ${RPCT_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_replicate_stats.py ${RPCT_CORRUPT_PYTHON})
 _rpct_test_properties(test_replicate_stats "unit" "")
+# test_replicate_stats.py imports bench.replicate.stats: the repository root on PYTHONPATH.
+set_property(TEST test_replicate_stats APPEND PROPERTY ENVIRONMENT "PYTHONPATH=${PROJECT_SOURCE_DIR}")
 rpct_add_script_test(test_replicate_quick SCRIPT test_replicate_quick.sh LABELS mpi slow TIMEOUT 600)

@@ -1,21 +1,21 @@
 """PyTorch side of test_segmenter_parity.sh: rpctrain's exported Segmenter in the independent PyTorch
-implementation bench/segmenter/segmenter_ref.py, in float64, against the logits rpctrain computed (float32).
+implementation bench/segmenter/segmenter_ref.py (on bench/pyref), in float64, against the logits rpctrain computed
+(float32). Needs the repository root on PYTHONPATH (the test's registration, tests/trainer/tests.cmake, sets it).
 
   segmenter_parity.py make-input OUT B H W SEED      random images (B, 3, H, W), float32, as "images"
   segmenter_parity.py compare CONFIG WEIGHTS INPUT RPCTRAIN_LOGITS BLOCK_KINDS
-      CONFIG: the run's resolved config.yaml; WEIGHTS: the `rpctrain export` file; BLOCK_KINDS: the attention
-      the reference must have built in each block, e.g. "rpc,sym,decoder:rpc,decoder:sym" (so that a config
-      read wrongly cannot pass). Prints the largest difference; exits 1 when it is over the tolerance, when
-      the blocks differ or when loading fails.
+      CONFIG: the run (its directory, its config.json, or its config.yaml: the config.json beside it is read);
+      WEIGHTS: the `rpctrain export` file; BLOCK_KINDS: the attention the reference must have built in each
+      block, e.g. "rpc,sym,decoder:rpc,decoder:sym" (so that a config read wrongly cannot pass). Prints the
+      largest difference; exits 1 when it is over the tolerance, when the blocks differ or when loading fails.
 """
-import os
 import sys
 
 import torch
 from safetensors.torch import load_file, save_file
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench", "segmenter"))
-import segmenter_ref  # noqa: E402
+from bench.pyref import config as rconfig
+from bench.segmenter import segmenter_ref
 
 # rpctrain runs in float32 and this reference in float64, so the difference is rpctrain's float32 rounding
 # through a few blocks: 1e-7 to 3e-6 of the logits' scale in these runs. 5e-5 leaves a >= 15x margin and is
@@ -30,7 +30,7 @@ def make_input(out, batch, height, width, seed):
 
 
 def compare(config, weights, inputs, rpctrain_logits, block_kinds):
-    spec = segmenter_ref.segmenter_spec(segmenter_ref.read_rpctrain_config(config))
+    spec = segmenter_ref.segmenter_spec(rconfig.load(config))
     model = segmenter_ref.Segmenter(spec).double().eval()
     segmenter_ref.load_exported(model, {k: v.double() for k, v in load_file(weights).items()}, weights)
     images = load_file(inputs)["images"].double()

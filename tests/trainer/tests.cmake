@@ -28,6 +28,8 @@ target_precompile_headers(segmenter_logits REUSE_FROM rpct_pch)
 target_link_libraries(segmenter_logits PRIVATE rpct_core)
 rpct_add_script_test(test_segmenter_parity SCRIPT test_segmenter_parity.sh LABELS unit slow TIMEOUT 300
                      ARGS $<TARGET_FILE:segmenter_logits>)
+# segmenter_parity.py imports bench.segmenter.segmenter_ref / bench.pyref: the repository root on PYTHONPATH.
+set_property(TEST test_segmenter_parity APPEND PROPERTY ENVIRONMENT "PYTHONPATH=${PROJECT_SOURCE_DIR}")
 rpct_add_test(test_backbone LABELS unit SOURCES test_backbone.cpp)
 rpct_add_script_test(test_seg_train SCRIPT test_seg_train.sh LABELS unit slow)
 rpct_add_script_test(test_eval_every SCRIPT test_eval_every.sh LABELS unit slow)
