@@ -106,8 +106,10 @@ scancel)
   scancel "$j"   # SIGTERM to the batch script, srun and every rank
   wait_job "$j"
   stop="$(last_json "$out")"
+  # Which signal reaches a rank first varies: scancel's SIGTERM from slurmd, or the SIGUSR1 the batch script
+  # forwards on its own SIGTERM (both stop; a rank records the first it gets).
   [ "$(job_field "$j" JobState)" = CANCELLED ] && [ "$(job_field "$j" ExitCode)" = "$kExitStopped:0" ] \
-    && echo "$stop" | grep -q '"stopped":true' && grep -q "stopped by SIGTERM at step" "$out" \
+    && echo "$stop" | grep -q '"stopped":true' && grep -qE "stopped by SIG(TERM|USR1)[^;]* at step" "$out" \
     && ok "scancel: job $j stopped with a checkpoint, exit 3 ($(echo "$stop" | grep -o '"step":[0-9]*'))" \
     || { fail "scancel: state $(job_field "$j" JobState), exit $(job_field "$j" ExitCode), last result $stop"; tail -n 8 "$out"; }
   ckpt="$(echo "$stop" | "$py" -c 'import json, sys; print(json.loads(sys.stdin.read()).get("checkpoint") or "")')"
