@@ -7,4 +7,5 @@ target_sources(rpct_core PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/json_result.cpp
   ${CMAKE_CURRENT_LIST_DIR}/stop_signal.cpp
   ${CMAKE_CURRENT_LIST_DIR}/svg_plot.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/tensorboard.cpp
 )

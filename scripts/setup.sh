@@ -44,8 +44,9 @@ if [ -n "${missing// /}" ]; then
 fi
 
 # Python packages used by tests and benchmarks, as pip-name:module (safetensors: checks that exports load
-# in Python; scikit-learn: the reference of the OOD metrics test).
-RPCT_PY_PACKAGES=(numpy:numpy safetensors:safetensors scikit-learn:sklearn)
+# in Python; scikit-learn: the reference of the OOD metrics test; tensorboard, pinned: its own reader checks
+# the event files rpctrain writes, and `tensorboard --logdir runs` shows them).
+RPCT_PY_PACKAGES=(numpy:numpy safetensors:safetensors scikit-learn:sklearn tensorboard==2.21.0:tensorboard)
 RPCT_PY_PIP=("${RPCT_PY_PACKAGES[@]%%:*}") RPCT_PY_MODULES=("${RPCT_PY_PACKAGES[@]##*:}")
 if [ ! -f "$RPCT_VENV/.complete" ]; then
   echo "[setup] installing torch==$RPCT_TORCH_VERSION into $RPCT_VENV (once; reused by every clone)" >&2

@@ -27,6 +27,9 @@ struct ModelConfig {
   double drop_path = 0.0;
   double dropout = 0.0;
   std::string global_pool = "token";  // token (cls token) | avg (mean of the patch tokens): models/vit.h
+  // The encoder LayerNorms' epsilon: timm/DeiT's 1e-6 (the default, so configs saved before the key keep their
+  // models); Segmenter as published uses torch's 1e-5 (configs/segmenter_tiny_ade20k_*.yaml).
+  double ln_eps = 1e-6;
 };
 
 struct AttentionConfig {
@@ -122,6 +125,9 @@ struct TrainConfig {
   // optimizer/EMA update on any rank, decided together by a one-number all-reduce; counted in the log and the
   // result line).
   std::string on_nonfinite = "abort";
+  // Rank 0 writes TensorBoard event files into <run>/tb as it trains (the scalars of metrics.jsonl, and at each
+  // evaluation of a segmentation run pictures of 4 validation images): `tensorboard --logdir runs`.
+  bool tensorboard = true;
 };
 
 struct DistConfig {

@@ -1,5 +1,7 @@
 #include "trainer/metrics.h"
 
+#include <map>
+
 #include <unistd.h>
 
 #include <cstdio>
@@ -54,6 +56,30 @@ void Progress::update(int64_t step, int64_t images_done, const std::string& stat
 
 void Progress::finish() {
   if (enabled_ && tty_) std::printf("\n");
+}
+
+std::vector<std::pair<std::string, double>> tensorboard_scalars(const nlohmann::json& record) {
+  static const std::map<std::string, std::map<std::string, std::string>> kTags = {
+      {"step", {{"loss", "train/loss"}, {"lr", "train/lr"}, {"grad_norm", "train/grad_norm"}}},
+      {"epoch",
+       {{"train_loss", "train/epoch_loss"}, {"images_per_s", "train/images_per_s"},
+        {"skipped_steps", "train/skipped_steps"}, {"skipped_samples", "data/skipped_samples"},
+        {"loader_wait_s", "data/loader_wait_s"}, {"elapsed_s", "time/elapsed_s"}, {"epoch", "train/epoch"},
+        {"lr", ""}, {"step", ""}, {"kind", ""}}}};
+  std::vector<std::pair<std::string, double>> out;
+  const auto kind = kTags.find(record.value("kind", ""));
+  if (kind == kTags.end()) return out;
+  for (const auto& [name, value] : record.items()) {
+    if (!value.is_number()) continue;  // nulls (NaN), strings
+    const auto known = kind->second.find(name);
+    std::string tag;
+    if (known != kind->second.end())
+      tag = known->second;
+    else if (kind->first == "epoch")  // an evaluation metric
+      tag = "test/" + (name == "test_loss" ? std::string("loss") : name);
+    if (!tag.empty()) out.emplace_back(tag, value.get<double>());
+  }
+  return out;
 }
 
 JsonlWriter::JsonlWriter(const std::string& path) : out_(path, std::ios::app) {

@@ -5,6 +5,8 @@
 #include <chrono>
 #include <fstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace rpct {
 
@@ -26,6 +28,13 @@ class Progress {
   bool enabled_, tty_;
   std::chrono::steady_clock::time_point start_;
 };
+
+// The TensorBoard scalars of one metrics.jsonl record (its "step" is theirs), as (tag, value): a "step"
+// record's loss, lr, grad_norm -> train/loss, train/lr, train/grad_norm; an "epoch" record's train_loss ->
+// train/epoch_loss, images_per_s -> train/images_per_s, skipped_steps -> train/skipped_steps, skipped_samples
+// and loader_wait_s -> data/..., elapsed_s -> time/elapsed_s, epoch -> train/epoch, and every evaluation metric
+// -> test/<name> (test_loss -> test/loss). Its lr (the next step's) is left out; so are nulls (NaN) and other kinds.
+std::vector<std::pair<std::string, double>> tensorboard_scalars(const nlohmann::json& record);
 
 class JsonlWriter {
  public:

@@ -9,6 +9,8 @@
 
 #include "core/file_io.h"
 #include "core/log.h"
+#include "core/tensorboard.h"
+#include "datasets/decode.h"  // encode_png
 #include "datasets/loader.h"
 #include "datasets/sampler.h"
 #include "trainer/checkpoint.h"
@@ -72,17 +74,23 @@ bool overlap_all_reduce(const std::string& setting, torch::Device device, const 
 
 // torch::nn::utils::clip_grad_norm_ (L2) without its final total_norm.item(), a host sync in every step on
 // CUDA: the same operations in the same order (so the same numbers), the norm never leaves the device.
-void clip_grad_norm_on_device(const std::vector<torch::Tensor>& params, double max_norm) {
-  std::vector<torch::Tensor> grads, norms;
+torch::Tensor grad_norm_on_device(const std::vector<torch::Tensor>& params) {
+  std::vector<torch::Tensor> norms;
   for (const auto& p : params)
-    if (p.grad().defined()) grads.push_back(p.grad().data());
-  if (grads.empty()) return;
-  for (const auto& g : grads) norms.push_back(g.norm(2.0));
-  const torch::Tensor total = norms.size() == 1 ? norms[0] : torch::stack(norms).norm(2.0);  // ()
+    if (p.grad().defined()) norms.push_back(p.grad().data().norm(2.0));
+  if (norms.empty()) return {};
+  return norms.size() == 1 ? norms[0] : torch::stack(norms).norm(2.0);  // ()
+}
+
+torch::Tensor clip_grad_norm_on_device(const std::vector<torch::Tensor>& params, double max_norm) {
+  const torch::Tensor total = grad_norm_on_device(params);  // ()
+  if (!total.defined()) return total;
   // LibTorch's epsilon: keeps the coefficient finite for all-zero gradients.
   constexpr double kNormEpsilon = 1e-6;
   const torch::Tensor coef = torch::clamp(max_norm / (total + kNormEpsilon), std::nullopt, 1.0);  // ()
-  for (auto& g : grads) g.mul_(coef);
+  for (const auto& p : params)
+    if (p.grad().defined()) p.grad().data().mul_(coef);
+  return total;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -114,6 +122,7 @@ Trainer::Trainer(const Config& cfg, DistContext& dist, std::unique_ptr<Task> tas
 
 torch::Tensor Trainer::step_device_loss(int micro_batches, const std::function<Batch()>& next, double lr) {
   task_->model().train();
+  last_grad_norm_ = torch::Tensor();
   for (auto& group : opt_->param_groups()) group.options().set_lr(lr);
   sync_->zero_grad();  // in place: .grad are views into GradSync's buckets
   torch::Tensor loss_sum;  // () float64 on the device: summed there, never read back here (no host sync)
@@ -134,7 +143,10 @@ torch::Tensor Trainer::step_device_loss(int micro_batches, const std::function<B
     last_step_skipped_ = drop_nonfinite_step(loss_sum.item<double>());
     if (last_step_skipped_) return loss_sum;
   }
-  if (cfg_.train.clip_grad > 0) clip_grad_norm_on_device(task_->model().parameters(), cfg_.train.clip_grad);
+  if (cfg_.train.clip_grad > 0)
+    last_grad_norm_ = clip_grad_norm_on_device(task_->model().parameters(), cfg_.train.clip_grad);
+  else if (measure_grad_norm_)
+    last_grad_norm_ = grad_norm_on_device(task_->model().parameters());
   opt_->step();
   if (ema_) ema_->update();
   return loss_sum;
@@ -266,11 +278,16 @@ class RunReport {
       : cfg_(cfg), root_(dist.is_root()), t0_(std::chrono::steady_clock::now()) {
     result_.run_dir = run_dir;
     if (root_) metrics_ = JsonlWriter(run_dir + "/metrics.jsonl");
+    if (root_ && cfg.train.tensorboard) events_ = EventsWriter(run_dir + "/tb");
   }
 
-  void start(Trainer& trainer, const EpochPlan& plan, int64_t n_test, const DistContext& dist) {
+  // `resumed`: the position a resumed run starts from (step 0: a fresh run).
+  void start(Trainer& trainer, const EpochPlan& plan, int64_t n_test, const DistContext& dist, const TrainState& resumed) {
     epochs_ = plan.epochs;
     if (!root_) return;
+    // A resumed run's points continue the curve: TensorBoard drops what the earlier attempt logged after the
+    // checkpoint (as a restarted metrics.jsonl's later records replace the earlier ones).
+    if (events_.is_open() && resumed.step > 0) events_.session_start(resumed.step + 1);
     log_info("model: %s", trainer.task().describe().c_str());
     auto& sync = trainer.grad_sync();
     if (sync.active())
@@ -287,9 +304,12 @@ class RunReport {
              plan.iters > 0 ? "iterations (train.iters)" : "epochs");
   }
 
-  void step_done(const TrainState& st, double loss, double lr) {
-    if (root_ && st.step % cfg_.train.log_every == 0)
-      metrics_.write({{"kind", "step"}, {"step", st.step}, {"epoch", st.epoch + 1}, {"loss", loss}, {"lr", lr}});
+  // `grad_norm`: NaN when not measured at this step.
+  void step_done(const TrainState& st, double loss, double lr, double grad_norm) {
+    if (!root_ || st.step % cfg_.train.log_every != 0) return;
+    nlohmann::json rec = {{"kind", "step"}, {"step", st.step}, {"epoch", st.epoch + 1}, {"loss", loss}, {"lr", lr}};
+    if (std::isfinite(grad_norm)) rec["grad_norm"] = grad_norm;
+    record(rec);
   }
 
   void epoch_trained(double seconds, int64_t images) {
@@ -323,9 +343,26 @@ class RunReport {
                 {"images_per_s", result_.images_per_s},
                 {"skipped_samples", skipped},
                 {"skipped_steps", st.skipped_steps},
+                {"loader_wait_s", ls.wait_seconds},
                 {"elapsed_s", elapsed}});
-    metrics_.write(rec);
+    record(rec, /*flush=*/true);
     if (evaluated) write_eval_files(ev, result_.run_dir);  // the latest evaluation's per-class table, if any
+  }
+
+  // The task's pictures of its evaluation after `step` (segmentation: image | ground truth | prediction of 4
+  // fixed validation images) as TensorBoard image summaries test/prediction/<sample id>. Rank 0, TensorBoard on.
+  bool wants_pictures() const { return events_.is_open(); }
+  // Writes out the buffered TensorBoard events: before every checkpoint, so that whatever a resume starts from
+  // is on disk (a crash loses only points after the checkpoint, which the resumed run logs again).
+  void flush_events() {
+    if (!events_.is_open()) return;
+    events_.flush();
+    last_flush_ = std::chrono::steady_clock::now();
+  }
+  void pictures(int64_t step, const std::vector<std::pair<std::string, Image>>& pictures) {
+    for (const auto& [name, img] : pictures)
+      events_.image(step, "test/prediction/" + name, img.height, img.width, img.channels, encode_png(img));
+    if (!pictures.empty()) flush_events();
   }
 
   // A graceful stop after st's step: one line, a metrics record; the result (no model.safetensors: the run
@@ -344,8 +381,9 @@ class RunReport {
       const double done = 100.0 * static_cast<double>(st.epoch_pos) / static_cast<double>(plan.n_train);
       log_info("stopped by %s at step %lld (epoch %lld, %.0f%%); checkpoint %s; resume with --resume auto", by.c_str(),
                static_cast<long long>(st.step), static_cast<long long>(st.epoch + 1), done, checkpoint.c_str());
-      metrics_.write({{"kind", "stop"}, {"step", st.step}, {"epoch", st.epoch + 1}, {"signal", by},
-                      {"checkpoint", checkpoint}, {"elapsed_s", result_.seconds}});
+      record({{"kind", "stop"}, {"step", st.step}, {"epoch", st.epoch + 1}, {"signal", by},
+              {"checkpoint", checkpoint}, {"elapsed_s", result_.seconds}},
+             /*flush=*/true);
     }
     return result_;
   }
@@ -353,6 +391,7 @@ class RunReport {
   // The final parameters' hash; rank 0 writes <run_dir>/model.safetensors (parameters + buffers).
   TrainResult finish(const Trainer& trainer) {
     result_.params_sha256 = params_sha256(trainer.params());
+    flush_events();
     if (root_) {
       NamedTensors weights = trainer.params();
       for (const auto& b : trainer.buffers()) weights.push_back(b);
@@ -362,10 +401,24 @@ class RunReport {
   }
 
  private:
+  // One metrics.jsonl record, and its TensorBoard scalars (metrics.h tensorboard_scalars), flushed at least
+  // every kEventsFlushSeconds and when `flush` (epoch ends, the run's end), so TensorBoard follows a live run.
+  void record(const nlohmann::json& rec, bool flush = false) {
+    metrics_.write(rec);
+    if (!events_.is_open()) return;
+    const int64_t step = rec.value("step", int64_t{0});
+    for (const auto& [tag, value] : tensorboard_scalars(rec)) events_.scalar(step, tag, value);
+    constexpr double kEventsFlushSeconds = 5;
+    const auto now = std::chrono::steady_clock::now();
+    if (flush || std::chrono::duration<double>(now - last_flush_).count() >= kEventsFlushSeconds) flush_events();
+  }
+
   const Config& cfg_;
   bool root_;
   std::chrono::steady_clock::time_point t0_;
   JsonlWriter metrics_;
+  EventsWriter events_;
+  std::chrono::steady_clock::time_point last_flush_;
   double train_seconds_ = 0;
   int64_t images_ = 0;
   int64_t epochs_ = 0;
@@ -415,6 +468,7 @@ struct RunLoop {
 };
 
 std::string RunLoop::save_checkpoint() {
+  report.flush_events();
   // Its barriers wait for every rank (and for rank 0's writes, seconds even for large models).
   Watchdog::Scope guard(trainer.watchdog(), "checkpoint at step " + std::to_string(st.step),
                         "checkpoint at step " + std::to_string(st.step));
@@ -443,6 +497,7 @@ RunLoop::EpochOutcome RunLoop::run_epoch() {
   const auto loss_options = torch::TensorOptions(torch::kFloat64).device(trainer.task().device());
   torch::Tensor epoch_loss_sum = torch::scalar_tensor(st.epoch_loss_sum, loss_options);  // ()
   double shown_loss = std::numeric_limits<double>::quiet_NaN();  // the last loss read back
+  double grad_norm = std::numeric_limits<double>::quiet_NaN();   // the last step's, when read back
   int64_t checked_step = st.step;  // the loss sum is known finite up to here
   const auto t0 = std::chrono::steady_clock::now();
   stop.set_step(st.step);
@@ -450,6 +505,7 @@ RunLoop::EpochOutcome RunLoop::run_epoch() {
     maybe_inject_fault(dist.rank(), st.step);
     const double lr = plan.lr(t, st);
     trainer.grad_sync().set_step(st.step);  // named by the watchdog
+    trainer.measure_grad_norm((st.step + 1) % t.log_every == 0);  // the steps report.step_done logs
     const torch::Tensor loss = trainer.step_device_loss(plan.accum, next_micro_batch, lr);  // ()
     ++st.step;
     stop.set_step(st.step);
@@ -470,12 +526,14 @@ RunLoop::EpochOutcome RunLoop::run_epoch() {
                             "loss read-back at step " + std::to_string(st.step) + " (waits for the queued steps)",
                             "loss read-back of step " + std::to_string(st.step));
       shown_loss = loss.item<double>();
+      const torch::Tensor& norm = trainer.last_grad_norm();
+      grad_norm = norm.defined() ? norm.item<double>() : std::numeric_limits<double>::quiet_NaN();
       st.epoch_loss_sum = epoch_loss_sum.item<double>();
       trainer.check_read_back(st.epoch_loss_sum, checked_step, st.step);
       checked_step = st.step;
     }
     progress.update(s + 1, (s + 1) * plan.per_step, shown_loss, lr, t.log_every);
-    report.step_done(st, shown_loss, lr);
+    report.step_done(st, shown_loss, lr, grad_norm);
     if (stop_now) {
       out.stopped_by = stop.agree();
       maybe_inject_fault(dist.rank(), st.step, "stop");  // tests: a stop whose checkpoint hangs
@@ -522,6 +580,8 @@ std::string RunLoop::end_epoch(int64_t skipped) {
   if (plan.finished(st) || (every > 0 && (ended.epoch + 1) % every == 0)) {
     maybe_inject_fault(dist.rank(), st.step, "eval");  // tests: a signal as the evaluation starts
     ev = trainer.evaluate(test_set);
+    constexpr int kPictures = 4;  // segmentation: fixed validation images shown in TensorBoard
+    if (report.wants_pictures()) report.pictures(st.step, trainer.task().eval_pictures(test_set, kPictures));
     if (ev.primary_value() > st.best_metric) {
       st.best_metric = ev.primary_value();
       st.best_step = st.step;
@@ -556,7 +616,7 @@ TrainResult train(const Config& cfg, DistContext& dist, const std::string& run_d
   EpochPlan plan(cfg, dist, train_set->size());
   RunReport report(cfg, dist, run_dir);
   RunLoop loop{cfg, dist, trainer, loader, *test_set, plan, ckpt, report, stop, st};
-  report.start(trainer, plan, test_set->size(), dist);
+  report.start(trainer, plan, test_set->size(), dist, st);
   while (!plan.finished(loop.st)) {
     const RunLoop::EpochOutcome epoch = loop.run_epoch();
     if (!epoch.stopped_by.empty()) return report.stopped(trainer, loop.st, plan, epoch.stopped_by, epoch.checkpoint);

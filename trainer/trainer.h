@@ -58,9 +58,13 @@ std::vector<std::string> write_eval_files(const EvalResult& result, const std::s
 // during backward. auto: on, except on a CPU whose cores this node's ranks x intra-op threads fill.
 bool overlap_all_reduce(const std::string& setting, torch::Device device, const DistContext& dist);
 
+// The global L2 norm of the gradients of `params` (a 0-dim tensor on their device; undefined when none has a
+// gradient), without reading it back to the host.
+torch::Tensor grad_norm_on_device(const std::vector<torch::Tensor>& params);
 // Scales the gradients of `params` so their global L2 norm is at most `max_norm`: LibTorch's
-// clip_grad_norm_ without reading the norm back to the host (no sync per step on CUDA).
-void clip_grad_norm_on_device(const std::vector<torch::Tensor>& params, double max_norm);
+// clip_grad_norm_ without reading the norm back to the host (no sync per step on CUDA). Returns the norm
+// before clipping (grad_norm_on_device).
+torch::Tensor clip_grad_norm_on_device(const std::vector<torch::Tensor>& params, double max_norm);
 
 class Trainer {
  public:
@@ -104,6 +108,10 @@ class Trainer {
   // a watchdog.
   void publish_progress_to(const std::string& dir);
   bool last_step_skipped() const { return last_step_skipped_; }
+  // The gradient norm of the last step (before clipping; 0-dim on the device), or undefined when it was not
+  // measured: it is when train.clip_grad > 0 (clipping needs it) or after measure_grad_norm(true).
+  void measure_grad_norm(bool on) { measure_grad_norm_ = on; }
+  const torch::Tensor& last_grad_norm() const { return last_grad_norm_; }
   // train.on_nonfinite abort on CUDA: `loss_sum`, the epoch's loss sum read back at `step`, must be finite;
   // else an error naming the steps since `checked_step` and the rank. A no-op where step() checks each step.
   void check_read_back(double loss_sum, int64_t checked_step, int64_t step) const;
@@ -125,6 +133,8 @@ class Trainer {
   std::unique_ptr<GradSync> sync_;
   std::unique_ptr<Ema> ema_;
   bool last_step_skipped_ = false;
+  bool measure_grad_norm_ = false;
+  torch::Tensor last_grad_norm_;
 };
 
 }  // namespace rpct

@@ -11,6 +11,8 @@ rpct_add_script_test(test_resume_iters SCRIPT test_resume_iters.sh LABELS mpi sl
 rpct_add_script_test(test_drills SCRIPT test_drills.sh LABELS mpi slow TIMEOUT 400)
 # Graceful stops on SIGTERM / SIGINT / SIGUSR1: the ranks agree on a step, checkpoint, exit 3, resume exactly.
 rpct_add_script_test(test_stop SCRIPT test_stop.sh LABELS mpi slow TIMEOUT 400)
+# TensorBoard events read by TensorBoard itself: the scalars of metrics.jsonl, a resumed curve, a truncated file.
+rpct_add_script_test(test_tensorboard_events SCRIPT test_tensorboard_events.sh LABELS mpi slow TIMEOUT 300)
 rpct_add_test(test_weights LABELS unit SOURCES test_weights.cpp)
 rpct_add_test(test_segmentation_eval LABELS unit SOURCES test_segmentation_eval.cpp)
 rpct_add_test(test_segmentation_task LABELS unit SOURCES test_segmentation_task.cpp)
