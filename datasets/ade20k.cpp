@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "core/file_io.h"
+#include "datasets/fashion_mnist.h"  // mix64
 #include "datasets/image_folder.h"
 
 namespace fs = boost::filesystem;
@@ -128,6 +129,51 @@ Batch Ade20kEvalSource::make_batch(int64_t epoch, const std::vector<int64_t>& in
   return b;
 }
 
+std::vector<std::array<uint8_t, 3>> segmentation_palette(int num_classes) {
+  // mmsegmentation ADE20KDataset.METAINFO['palette'], training ids 0..149.
+  static const std::array<uint8_t, 3> kAde20k[kAde20kClasses] = {
+      {120, 120, 120}, {180, 120, 120}, {6, 230, 230}, {80, 50, 50}, {4, 200, 3}, {120, 120, 80}, {140, 140, 140},
+      {204, 5, 255}, {230, 230, 230}, {4, 250, 7}, {224, 5, 255}, {235, 255, 7}, {150, 5, 61}, {120, 120, 70},
+      {8, 255, 51}, {255, 6, 82}, {143, 255, 140}, {204, 255, 4}, {255, 51, 7}, {204, 70, 3}, {0, 102, 200},
+      {61, 230, 250}, {255, 6, 51}, {11, 102, 255}, {255, 7, 71}, {255, 9, 224}, {9, 7, 230}, {220, 220, 220},
+      {255, 9, 92}, {112, 9, 255}, {8, 255, 214}, {7, 255, 224}, {255, 184, 6}, {10, 255, 71}, {255, 41, 10},
+      {7, 255, 255}, {224, 255, 8}, {102, 8, 255}, {255, 61, 6}, {255, 194, 7}, {255, 122, 8}, {0, 255, 20},
+      {255, 8, 41}, {255, 5, 153}, {6, 51, 255}, {235, 12, 255}, {160, 150, 20}, {0, 163, 255}, {140, 140, 140},
+      {250, 10, 15}, {20, 255, 0}, {31, 255, 0}, {255, 31, 0}, {255, 224, 0}, {153, 255, 0}, {0, 0, 255},
+      {255, 71, 0}, {0, 235, 255}, {0, 173, 255}, {31, 0, 255}, {11, 200, 200}, {255, 82, 0}, {0, 255, 245},
+      {0, 61, 255}, {0, 255, 112}, {0, 255, 133}, {255, 0, 0}, {255, 163, 0}, {255, 102, 0}, {194, 255, 0},
+      {0, 143, 255}, {51, 255, 0}, {0, 82, 255}, {0, 255, 41}, {0, 255, 173}, {10, 0, 255}, {173, 255, 0},
+      {0, 255, 153}, {255, 92, 0}, {255, 0, 255}, {255, 0, 245}, {255, 0, 102}, {255, 173, 0}, {255, 0, 20},
+      {255, 184, 184}, {0, 31, 255}, {0, 255, 61}, {0, 71, 255}, {255, 0, 204}, {0, 255, 194}, {0, 255, 82},
+      {0, 10, 255}, {0, 112, 255}, {51, 0, 255}, {0, 194, 255}, {0, 122, 255}, {0, 255, 163}, {255, 153, 0},
+      {0, 255, 10}, {255, 112, 0}, {143, 255, 0}, {82, 0, 255}, {163, 255, 0}, {255, 235, 0}, {8, 184, 170},
+      {133, 0, 255}, {0, 255, 92}, {184, 0, 255}, {255, 0, 31}, {0, 184, 255}, {0, 214, 255}, {255, 0, 112},
+      {92, 255, 0}, {0, 224, 255}, {112, 224, 255}, {70, 184, 160}, {163, 0, 255}, {153, 0, 255}, {71, 255, 0},
+      {255, 0, 163}, {255, 204, 0}, {255, 0, 143}, {0, 255, 235}, {133, 255, 0}, {255, 0, 235}, {245, 0, 255},
+      {255, 0, 122}, {255, 245, 0}, {10, 190, 212}, {214, 255, 0}, {0, 204, 255}, {20, 0, 255}, {255, 255, 0},
+      {0, 153, 255}, {0, 41, 255}, {0, 255, 204}, {41, 0, 255}, {41, 255, 0}, {173, 0, 255}, {0, 245, 255},
+      {71, 0, 255}, {122, 0, 255}, {0, 255, 184}, {0, 92, 255}, {184, 255, 0}, {0, 133, 255}, {255, 214, 0},
+      {25, 194, 194}, {102, 255, 0}, {92, 0, 255},
+  };
+  // The Fashion-MNIST scenes (prepare-data fashion-mnist-segmentation): background, then the 10 item classes.
+  static const std::array<uint8_t, 3> kScenes[11] = {{40, 40, 40},   {230, 25, 75},  {60, 180, 75},  {255, 225, 25},
+                                                     {0, 130, 200},  {245, 130, 48}, {145, 30, 180}, {70, 240, 240},
+                                                     {240, 50, 230}, {210, 245, 60}, {250, 190, 212}};
+  std::vector<std::array<uint8_t, 3>> out;
+  for (int c = 0; c < num_classes; ++c) {
+    if (num_classes == kAde20kClasses)
+      out.push_back(kAde20k[c]);
+    else if (num_classes == 11)
+      out.push_back(kScenes[c]);
+    else {
+      const uint64_t h = mix64(0x70616c65747465ull + static_cast<uint64_t>(c));  // "palette"
+      out.push_back({static_cast<uint8_t>(64 + h % 192), static_cast<uint8_t>(64 + (h >> 8) % 192),
+                     static_cast<uint8_t>(64 + (h >> 16) % 192)});
+    }
+  }
+  return out;
+}
+
 const std::vector<std::string>& ade20k_class_names() {
   // mmsegmentation ADE20KDataset.METAINFO['classes'] (there 'bed ' has a trailing space, dropped here).
   static const std::vector<std::string> names{
@@ -166,6 +212,10 @@ std::vector<std::string> ade20k_layout_class_names(const std::string& root, int 
   std::vector<std::string> names;
   for (int c = 0; c < num_classes; ++c) names.push_back("class_" + std::to_string(c));
   return names;
+}
+
+std::string Ade20kEvalSource::sample_id(int64_t i) const {
+  return boost::filesystem::path(ds_.image_path(i)).stem().string();
 }
 
 }  // namespace rpct

@@ -7,6 +7,7 @@
 // mmsegmentation convention). Ade20kSource makes training batches (fixed-size crops), Ade20kEvalSource
 // evaluation batches (every image whole, rescaled as mmseg's test pipeline, its label at full resolution).
 #pragma once
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -54,6 +55,11 @@ constexpr const char* kClassNamesFile = "class_names.txt";
 // naming the file), else the ADE20K names when num_classes is 150, else class_0, class_1, ...
 std::vector<std::string> ade20k_layout_class_names(const std::string& root, int num_classes);
 
+// The colours of training ids 0..num_classes-1 in pictures (ignore, 255, is drawn black): ADE20K's 150
+// (mmsegmentation's ADE20KDataset palette) for 150 classes; for the 11 of the Fashion-MNIST scenes (background +
+// 10 items) dark grey and ten distinct hues; else colours drawn from a fixed hash of the id.
+std::vector<std::array<uint8_t, 3>> segmentation_palette(int num_classes);
+
 // In place: 0 -> 255, v -> v - 1 (so 255 stays 255).
 void reduce_zero_label(uint8_t* labels, size_t n);
 
@@ -91,6 +97,7 @@ class Ade20kEvalSource : public BatchSource {
   Ade20kEvalSource(Ade20kDataset ds, SegmentationSourceOptions opt);
   int64_t size() const override { return ds_.size(); }
   Batch make_batch(int64_t epoch, const std::vector<int64_t>& indices) override;
+  std::string sample_id(int64_t i) const override;
 
  private:
   Ade20kDataset ds_;

@@ -53,6 +53,8 @@ class BatchSource {
   virtual int64_t size() const = 0;
   // Must be thread-safe: DataLoader calls it from several workers at once.
   virtual Batch make_batch(int64_t epoch, const std::vector<int64_t>& indices) = 0;
+  // A name of sample i for files about it (predictions, logits): its image file's stem where it has one.
+  virtual std::string sample_id(int64_t i) const { return std::to_string(i); }
   const BadSampleTracker& bad_samples() const { return bad_; }
 
  protected:

@@ -240,4 +240,6 @@ Batch ImageFolderSource::make_batch(int64_t epoch, const std::vector<int64_t>& i
   return b;
 }
 
+std::string ImageFolderSource::sample_id(int64_t i) const { return fs::path(ds_.path(i)).stem().string(); }
+
 }  // namespace rpct

@@ -72,6 +72,7 @@ class ImageFolderSource : public BatchSource {
   ImageFolderSource(ImageFolderDataset ds, ClassificationSourceOptions opt);
   int64_t size() const override { return ds_.size(); }
   Batch make_batch(int64_t epoch, const std::vector<int64_t>& indices) override;
+  std::string sample_id(int64_t i) const override;
   const ImageFolderDataset& dataset() const { return ds_; }
 
  private:

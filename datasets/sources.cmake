@@ -9,6 +9,7 @@ target_sources(rpct_core PRIVATE
   datasets/rand_augment.cpp
   datasets/mixup.cpp
   datasets/transforms.cpp
+  datasets/picture.cpp
   datasets/loader.cpp
   datasets/batch_source.cpp
 )

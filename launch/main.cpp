@@ -33,6 +33,7 @@
 #include "trainer/run_dir.h"
 #include "trainer/runtime.h"
 #include "trainer/safetensors.h"
+#include "trainer/segmentation.h"
 #include "trainer/trainer.h"
 #include "trainer/training_curves.h"
 #include "trainer/weights.h"
@@ -152,10 +153,24 @@ int cmd_eval(int argc, char** argv, rpct::DistContext& dist) {
   desc.add_options()("checkpoint", po::value<std::string>()->required(),
                      "checkpoint dir (run/ckpt/step_*), a run dir (its newest complete checkpoint), "
                      "or a .safetensors file (rpctrain or timm / Segmenter names)")(
-      "ema", po::bool_switch(), "evaluate the EMA weights of the checkpoint");
-  auto vm = parse(argc, argv, desc, "usage: rpctrain eval --config FILE --checkpoint PATH [--set key.sub=value]...");
+      "ema", po::bool_switch(), "evaluate the EMA weights of the checkpoint")(
+      "save-predictions", po::value<std::string>()->default_value(""),
+      "segmentation: write DIR/<id>.png (image | ground truth | prediction) and DIR/labels/<id>.png (the "
+      "prediction, ADEChallengeData2016 label convention)")(
+      "save-logits", po::value<std::string>()->default_value(""),
+      "segmentation: write each image's float32 class scores at the label's resolution into FILE.safetensors")(
+      "limit", cli::non_negative<int64_t>(nullptr, "--limit")->default_value(0),
+      "with --save-*: that many evenly spaced images (0: all)");
+  auto vm = parse(argc, argv, desc,
+                  "usage: rpctrain eval --config FILE --checkpoint PATH [--set key.sub=value]...\n"
+                  "         [--save-predictions DIR] [--save-logits FILE.safetensors] [--limit N]");
   if (!vm) return 0;
+  const auto save_dir = (*vm)["save-predictions"].as<std::string>();
+  const auto save_logits = (*vm)["save-logits"].as<std::string>();
   auto cfg = load(*vm);
+  if ((!save_dir.empty() || !save_logits.empty()) && cfg.data.kind != "ade20k")
+    throw UsageError("eval: --save-predictions and --save-logits are for segmentation configs (data.kind ade20k), "
+                     "not data.kind " + cfg.data.kind);
   cfg.seg.backbone.clear();  // the weights come from --checkpoint; seg.backbone only initialises training
   const auto path = (*vm)["checkpoint"].as<std::string>();
   rpct::configure_runtime(cfg, dist);
@@ -163,11 +178,19 @@ int cmd_eval(int argc, char** argv, rpct::DistContext& dist) {
   rpct::load_weights(rpct::named_parameters(task->model()), path, (*vm)["ema"].as<bool>());
   auto test = rpct::make_batch_source(cfg, /*train=*/false);
   auto r = rpct::evaluate(*task, *test, cfg.train.eval_batch_size, dist);
+  // Rank 0 alone writes the per-image outputs (no collective inside), the others wait at the barrier.
+  std::vector<std::string> saved;
+  if ((!save_dir.empty() || !save_logits.empty()) && dist.is_root())
+    saved = rpct::save_segmentation_outputs(dynamic_cast<rpct::SegmentationTask&>(*task), *test, save_dir, save_logits,
+                                            (*vm)["limit"].as<int64_t>());
+  if (!save_dir.empty() || !save_logits.empty()) dist.barrier();
   if (!dist.is_root()) return 0;
   // The task's detailed reports (segmentation: the per-class table) go into the run directory.
   const auto files = rpct::write_eval_files(r, rpct::run_dir_of(path));
-  print_result(with_metrics(
-      {{"cmd", "eval"}, {"ok", true}, {"samples", r.samples}, {"checkpoint", path}, {"files", files}}, r, "loss"));
+  nlohmann::json result = {{"cmd", "eval"}, {"ok", true}, {"samples", r.samples}, {"checkpoint", path}, {"files", files}};
+  if (!save_dir.empty()) result["predictions"] = {{"dir", save_dir}, {"images", saved.size()}};
+  if (!save_logits.empty()) result["logits"] = {{"file", save_logits}, {"images", saved}};
+  print_result(with_metrics(result, r, "loss"));
   return 0;
 }
 

@@ -11,6 +11,7 @@
 
 #include "datasets/image_folder.h"
 #include "datasets/sampler.h"
+#include "robust/bench_pictures.h"
 #include "robust/bench_report.h"
 #include "robust/ood_metrics.h"
 #include "robust/suite.h"
@@ -124,7 +125,23 @@ class ClassifyBench {
           run(key, [&] { return attack_item(task, parse_attack_kind(name), space, eps, key); });
         }
     }
+    if (!pictures_written_ && runner_.is_root()) write_pictures(task);
+    pictures_written_ = true;
     return items;
+  }
+
+  // Rank 0, with the first checkpoint: corruptions.png (the c suite) and attacks.png (FGSM / PGD at the
+  // largest eps, in the first input space), of the first evaluation image.
+  void write_pictures(ClassificationTask& task) {
+    if (in_suite(opt_, "c") && opt_.imagenet_c.empty())
+      write_corruption_grid(clean_, norm_, suite_corruptions(opt_), static_cast<uint64_t>(cfg_.train.seed), 0,
+                            runner_.out() + "/corruptions.png");
+    std::vector<AttackOptions> attacks;
+    for (AttackKind kind : {AttackKind::kFgsm, AttackKind::kPgd})
+      if (in_suite(opt_, attack_name(kind)))
+        attacks.push_back(attack_options(kind, opt_.spaces.front(), *std::max_element(opt_.eps.begin(), opt_.eps.end())));
+    if (!attacks.empty())
+      write_attack_pictures(task, *clean_, attacks, norm_, 0, runner_.out() + "/attacks.png");
   }
 
   const std::vector<std::string>& model_wnids() {
@@ -191,7 +208,8 @@ class ClassifyBench {
             {"ood_samples", out_task.scores().size()}, {"in_samples", in_task.scores().size()}};
   }
 
-  json attack_item(ClassificationTask& task, AttackKind kind, InputSpace space, double eps, const std::string& key) {
+  // The benchmark's options of one attack (eps in units of 1/255).
+  AttackOptions attack_options(AttackKind kind, InputSpace space, double eps) const {
     AttackOptions a;
     a.kind = kind;
     a.space = space;
@@ -200,7 +218,11 @@ class ClassifyBench {
     a.std = norm_.std;
     a.spsa_iters = opt_.spsa_iters;
     a.seed = static_cast<uint64_t>(cfg_.train.seed);
-    AttackTask attack_task(task, a);
+    return a;
+  }
+
+  json attack_item(ClassificationTask& task, AttackKind kind, InputSpace space, double eps, const std::string& key) {
+    AttackTask attack_task(task, attack_options(kind, space, eps));
     auto source = runner_.make_source(clean_);
     return runner_.eval_json(attack_task, *source, key);
   }
@@ -211,6 +233,7 @@ class ClassifyBench {
   std::shared_ptr<BatchSource> clean_;
   BenchRunner runner_;
   std::vector<std::string> model_wnids_;
+  bool pictures_written_ = false;
 };
 
 }  // namespace

@@ -162,4 +162,6 @@ json BenchRunner::summary() const {
   return {{"out", out_}, {"items_run", items_run_}, {"items_resumed", items_resumed_}};
 }
 
+bool BenchRunner::is_root() const { return dist_.is_root(); }
+
 }  // namespace rpct::robust

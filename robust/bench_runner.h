@@ -91,6 +91,7 @@ class BenchRunner {
   nlohmann::json summary() const;
 
   const std::string& out() const { return out_; }
+  bool is_root() const;
   torch::Device device() const { return device_; }
 
  private:

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "datasets/ade20k.h"
+#include "robust/bench_pictures.h"
 #include "robust/bench_report.h"
 #include "robust/corruption_metrics.h"
 #include "robust/suite.h"
@@ -82,17 +83,32 @@ class SegmentBench {
             return r;
           });
         }
+    if (!pictures_written_ && runner_.is_root() && in_suite(opt_, "c"))
+      write_segmentation_corruption_grid(task, [&](auto edit) { return source_with(std::move(edit)); },
+                                         suite_corruptions(opt_), kPictureSeverity,
+                                         static_cast<uint64_t>(cfg_.train.seed), 0,
+                                         runner_.out() + "/corruption_predictions.png");
+    pictures_written_ = true;
     return items;
+  }
+
+  // The validation source (through the run's --limit), each image changed by `edit` (when given) before the
+  // eval transform.
+  std::shared_ptr<SuiteSource> source_with(std::function<void(Image&, int64_t)> edit) {
+    auto options = segmentation_source_options(cfg_, /*train=*/false);
+    options.eval_image_edit = std::move(edit);
+    return runner_.make_source(std::make_shared<Ade20kEvalSource>(val_, options));
   }
 
   // The segmentation Task's evaluation on the validation images, each changed by `edit` (when given) before
   // the eval transform.
   json evaluate_on(SegmentationTask& task, std::function<void(Image&, int64_t)> edit, const std::string& label) {
-    auto options = segmentation_source_options(cfg_, /*train=*/false);
-    options.eval_image_edit = std::move(edit);
-    auto source = runner_.make_source(std::make_shared<Ade20kEvalSource>(val_, options));
-    return runner_.eval_json(task, *source, label);
+    return runner_.eval_json(task, *source_with(std::move(edit)), label);
   }
+
+  // The severity of corruption_predictions.png (the middle one, as ImageNet-C's pictures show).
+  static constexpr int kPictureSeverity = 3;
+  bool pictures_written_ = false;
 
   const Config& cfg_;
   const SegmentBenchOptions& opt_;

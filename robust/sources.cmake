@@ -27,6 +27,7 @@ add_library(rpct_robust STATIC
   ${CMAKE_CURRENT_LIST_DIR}/corruption_numerics.cpp
   ${CMAKE_CURRENT_LIST_DIR}/attacks.cpp
   ${CMAKE_CURRENT_LIST_DIR}/bench_classify.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/bench_pictures.cpp
   ${CMAKE_CURRENT_LIST_DIR}/bench_report.cpp
   ${CMAKE_CURRENT_LIST_DIR}/bench_runner.cpp
   ${CMAKE_CURRENT_LIST_DIR}/bench_segment.cpp

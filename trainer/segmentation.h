@@ -7,6 +7,7 @@
 // images (seg.eval_flip), argmax. Eval batches are either collated (x (B, 3, H, W), y (B, H0, W0)) or
 // per-sample lists of different sizes (Batch::sample_views / sample_labels, datasets/ade20k.h).
 #pragma once
+#include <functional>
 #include "models/segmenter.h"
 #include "trainer/config.h"
 #include "trainer/task.h"
@@ -33,11 +34,22 @@ class SegmentationTask : public Task {
   // miou, macc, aacc; files: the per-class table (kPerClassTableFile .md and .json) with the data set's
   // class names (datasets/ade20k.h ade20k_layout_class_names).
   EvalResult eval_result(const std::vector<double>& sums, int64_t samples) const override;
+  // The evaluation's predictions (the same forward as eval_sums: sliding windows, test scales, flip): one
+  // (H0, W0) int64 label map per sample of `batch`, at its label's resolution, on the CPU; with `scores`, also
+  // each sample's (K, H0, W0) float32 class scores (probabilities averaged over the test views).
+  std::vector<torch::Tensor> predict(const Batch& batch, std::vector<torch::Tensor>* scores = nullptr);
+  // Sample i of an evaluation batch beside its ground truth and `prediction` (H0, W0), left to right, at the
+  // label's resolution, in the class palette (datasets/ade20k.h segmentation_palette; ignore in black).
+  Image prediction_picture(const Batch& batch, size_t i, const torch::Tensor& prediction) const;
+  std::vector<std::pair<std::string, Image>> eval_pictures(BatchSource& set, int count) override;
   const std::vector<std::string>& class_names() const { return class_names_; }
 
  private:
   // seg.backbone: the encoder's weights from a trained ViT (trainer/backbone.h); errors name the config key.
   void init_backbone(const std::string& path);
+  // fn(scores (B, K, H0, W0), labels (B, H0, W0)) for each run of same-size samples of an evaluation batch.
+  void for_each_scored_run(const Batch& batch,
+                           const std::function<void(const torch::Tensor&, const torch::Tensor&)>& fn);
 
   Config cfg_;
   torch::Device device_;
@@ -45,5 +57,14 @@ class SegmentationTask : public Task {
   Segmenter segmenter_{nullptr};
   std::vector<std::string> class_names_;
 };
+
+// `rpctrain eval --save-predictions DIR / --save-logits FILE`: for `limit` evenly spaced samples of `set` (0: all),
+// on this rank alone: DIR/<id>.png (image | ground truth | prediction, SegmentationTask::prediction_picture) and
+// DIR/labels/<id>.png (the prediction as an 8-bit label map in the ADEChallengeData2016 convention: training id
+// + 1, 0 = "other", so other tools can score it); FILE (.safetensors): each sample's (K, H0, W0) float32 scores
+// at the label's resolution (the logits with one test view; the mean of the views' probabilities with several),
+// named by its id. An empty dir / file skips that output. Returns the sample ids written, in order.
+std::vector<std::string> save_segmentation_outputs(SegmentationTask& task, BatchSource& set, const std::string& dir,
+                                                   const std::string& logits_file, int64_t limit);
 
 }  // namespace rpct

@@ -52,6 +52,11 @@ class Task {
   virtual int64_t num_eval_sums() const = 0;
   virtual torch::Tensor eval_sums(const Batch& batch) = 0;
   virtual EvalResult eval_result(const std::vector<double>& sums, int64_t samples) const = 0;
+
+  // Pictures of `count` evaluation samples of `set`, evenly spaced (the same ones every call), for people:
+  // (name, RGB image), e.g. input | ground truth | prediction. Runs in evaluation mode on this rank alone (no
+  // collective). None by default (classification).
+  virtual std::vector<std::pair<std::string, Image>> eval_pictures(BatchSource& /*set*/, int /*count*/) { return {}; }
 };
 
 // The task of `cfg` with its model on `device`: segmentation for data.kind ade20k, else classification.

@@ -42,6 +42,26 @@ done
   && ok "outputs: bench.json, bench.md (row per checkpoint), well-formed SVGs with error bars, one file per item" \
   || fail "bench.md / svg content"
 grep -q "pgd/pixel/8 \[" "$tmp/b1.out" && ok "a progress line per suite item" || fail "no progress line"
+# The pictures: corruptions.png (2 corruptions x clean + 5 severities, 28-px images enlarged to 84 px) and
+# attacks.png (FGSM, PGD: clean | adversarial | perturbation); the adversarial image differs from the clean one.
+PYTHONPATH="$src" "$py" - "$tmp/b1" <<'PY' && ok "corruptions.png (2 x 6 cells) and attacks.png (2 x 3 cells) drawn" || fail "bench pictures"
+import sys
+import numpy as np
+from bench.pyref.png import read_png
+d = sys.argv[1]
+c = read_png(d + "/corruptions.png")
+a = read_png(d + "/attacks.png")
+CELL = 84  # robust/bench_pictures.h kPictureMinSide: 28 px x 3
+assert c.shape[2] == 3 and c.shape[0] >= 2 * CELL and c.shape[1] >= 6 * CELL, c.shape
+assert a.shape[2] == 3 and a.shape[0] >= 2 * CELL and a.shape[1] >= 3 * CELL, a.shape
+# Rows of cells from the bottom-right corner (the labels sit left and on top): the last row is PGD.
+gap = 4
+right = a.shape[1] - gap
+row = a[a.shape[0] - gap - CELL:a.shape[0] - gap]
+pert, adv, clean = (row[:, right - (k + 1) * CELL - k * gap:right - k * (CELL + gap)] for k in range(3))
+assert np.abs(adv.astype(int) - clean.astype(int)).max() > 0, "the PGD image equals the clean one"
+assert pert.std() > 0, "the perturbation panel is flat"
+PY
 
 # --- 1 vs 2 ranks: the same numbers ---
 "${MPI[@]}" "$bin" "${bench[@]}" --out "$tmp/b2" > "$tmp/b2.out" 2>&1 || { fail "bench (2 ranks)"; tail "$tmp/b2.out"; }

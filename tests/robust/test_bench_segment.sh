@@ -56,6 +56,22 @@ done
   && ok "outputs: bench.md (clean mIoU, per-corruption mean mIoU, mean; a row per checkpoint), SVGs with error bars, one file per item" \
   || { fail "bench.md / svg content"; cat "$tmp/b1/bench.md"; }
 grep -q "c/contrast/5 \[" "$tmp/b1.out" "$tmp/b1.err" && ok "a progress line per suite item" || fail "no progress line"
+# corruption_predictions.png: one image clean and under the 2 corruptions at severity 3 (3 rows), each row image |
+# ground truth | prediction; the noisy row's image panel differs from the clean row's.
+PYTHONPATH="$src" "$py" - "$tmp/b1/corruption_predictions.png" <<'PY' && ok "corruption_predictions.png: 3 rows" || fail "corruption_predictions.png"
+import sys
+import numpy as np
+from bench.pyref.png import read_png
+p = read_png(sys.argv[1])
+assert p.ndim == 3 and p.shape[2] == 3, p.shape
+# The rows: white 4-px gaps between them; count the horizontal bands of non-white pixels in the right half,
+# below the column caption (gap 4 + text 10 + gap 4 px: datasets/picture.cpp labelled_grid).
+HEADER = 18
+right = p[HEADER:, p.shape[1] // 2:]
+ink = (right < 250).any(axis=2).any(axis=1)
+bands = int(ink[0]) + int(((~ink[:-1]) & ink[1:]).sum())
+assert bands == 3, f"{bands} rows of pictures, expected 3 (clean, gaussian_noise 3, contrast 3)"
+PY
 
 # --- 1 vs 2 ranks: the same numbers ---
 "${MPI[@]}" "$bin" "${bench[@]}" --out "$tmp/b2" > "$tmp/b2.out" 2> "$tmp/b2.err" || { fail "bench (2 ranks)"; tail "$tmp/b2.err"; }

@@ -7,7 +7,9 @@
 #   - the JSON line, the JSON table and the Markdown table agree, and every metric in them follows from the
 #     table's confusion matrix (recomputed here with mmseg's nanmean rules); the class names are the data
 #     set's (background + the 10 Fashion-MNIST names); every pixel of every label, at its original size,
-#     is counted once.
+#     is counted once;
+#   - --save-predictions / --save-logits write the per-image pictures, label PNGs and scores, which agree;
+#     the training run showed 4 validation pictures in TensorBoard.
 set -u
 bin="$1"; src="$RPCT_SOURCE_DIR"; py="${RPCT_PYTHON:-python3}"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
@@ -89,5 +91,47 @@ for c, line in enumerate(rows):
         assert cell == ("-" if v is None else f"{100 * v:.2f}"), (c, cell, v)
 print("ok   Markdown table rows match the JSON table (names, IoU %, Acc %)")
 PY
+# Per-image outputs (single scale): --save-predictions writes image | ground truth | prediction pictures and the
+# predictions as ADE20K-convention label PNGs; --save-logits the class scores; the label PNGs are the scores'
+# argmax + 1, ids are the scenes' file stems. And the training run showed 4 validation pictures in TensorBoard.
+limit=3
+"$bin" eval "${cfg[@]}" --checkpoint "$tmp/run" --save-predictions "$tmp/pred" --save-logits "$tmp/scores.safetensors" \
+  --limit $limit > "$tmp/eval3.out" 2>&1 || { fail "eval --save-predictions"; tail -n 5 "$tmp/eval3.out"; }
+PYTHONPATH="$src" "$py" - "$tmp" $limit $size <<'PY' || fail "saved predictions / logits / TensorBoard pictures"
+import glob, json, os, sys
+import numpy as np
+from safetensors.numpy import load_file
+from bench.pyref.png import read_png
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+tmp, limit, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+r = json.loads(open(os.path.join(tmp, "eval3.out")).read().splitlines()[-1])
+ids = r["logits"]["images"]
+assert r["predictions"]["images"] == limit == len(ids), r
+scores = load_file(os.path.join(tmp, "scores.safetensors"))
+assert sorted(scores) == sorted(ids), (sorted(scores), ids)
+names = sorted(os.path.basename(p)[:-4] for p in glob.glob(os.path.join(tmp, "data/ADEChallengeData2016/images/validation/*.jpg")))
+for i in ids:
+    assert i in names, (i, names[:3])
+    s = scores[i]
+    assert s.shape == (11, size, size) and s.dtype == np.float32, (s.shape, s.dtype)
+    label = read_png(os.path.join(tmp, "pred/labels", i + ".png"))
+    assert label.shape == (size, size), label.shape  # 8-bit grayscale
+    assert (label == s.argmax(0) + 1).all(), f"{i}: the label PNG is not the scores' argmax + 1"
+    pic = read_png(os.path.join(tmp, "pred", i + ".png"))
+    assert pic.ndim == 3 and pic.shape[2] == 3 and pic.shape[1] >= 3 * size, pic.shape  # three panels side by side
+print(f"ok   --save-predictions / --save-logits: {limit} images, label PNGs = argmax(scores) + 1, ids = file stems")
+acc = EventAccumulator(os.path.join(tmp, "run/tb"), size_guidance={"images": 0})
+acc.Reload()
+tags = acc.Tags()["images"]
+assert len(tags) == 4 and all(t.startswith("test/prediction/") for t in tags), tags
+img = acc.Images(tags[0])[-1]
+assert img.encoded_image_string[:8] == b"\x89PNG\r\n\x1a\n" and img.width >= 3 * size, (img.width, img.height)
+print(f"ok   TensorBoard: {len(tags)} prediction pictures ({img.width}x{img.height})")
+PY
+"$bin" eval --config "$src/configs/fmnist_quick.yaml" --checkpoint "$tmp/run" --save-predictions "$tmp/x" > "$tmp/eval4.out" 2>&1
+rc=$?
+[ $rc = 2 ] && grep -q "for segmentation configs" "$tmp/eval4.out" && echo "ok   --save-predictions on a classification config: usage error" \
+  || fail "--save-predictions on a classification config: exit $rc"
+
 [ $fails = 0 ] && echo "all segmentation eval checks passed" && exit 0
 exit 1
