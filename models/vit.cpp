@@ -99,9 +99,10 @@ ViTImpl::ViTImpl(const ViTOptions& m)
   for (int i = 0; i < m.depth; ++i) {
     // Stochastic depth rate grows linearly with depth, as in DeiT/timm.
     const double dp = m.depth > 1 ? m.drop_path * i / (m.depth - 1) : m.drop_path;
-    blocks_->push_back(Block(m.attention.for_block(i, m.dim, m.heads, grid, m.dropout), m.mlp_ratio, dp, m.dropout));
+    blocks_->push_back(
+        Block(m.attention.for_block(i, m.dim, m.heads, grid, m.dropout), m.mlp_ratio, dp, m.dropout, m.ln_eps));
   }
-  norm_ = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({m.dim}).eps(1e-6)));
+  norm_ = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({m.dim}).eps(m.ln_eps)));
   TORCH_CHECK(m.num_classes >= 0, "ViT: num_classes must be >= 0, got ", m.num_classes);
   if (m.num_classes > 0) head_ = register_module("head", torch::nn::Linear(m.dim, m.num_classes));
 

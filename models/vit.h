@@ -73,6 +73,9 @@ struct ViTOptions {
   // Swin; timm's global_pool='avg' normalises after pooling instead). With avg every patch token is trained
   // to carry the class, a better start for a segmentation encoder (configs/fmnist_seg.yaml).
   bool avg_pool = false;
+  // The encoder LayerNorms' epsilon (the blocks' norm1 / norm2 and the final norm): timm's and DeiT's 1e-6;
+  // Segmenter's encoder (and the RPC authors' Segmenter) uses torch's default 1e-5.
+  double ln_eps = 1e-6;
   AttentionPlan attention;
 };
 

@@ -17,6 +17,7 @@ ViTOptions vit_options(const Config& cfg) {
   o.drop_path = m.drop_path;
   o.dropout = m.dropout;
   o.avg_pool = m.global_pool == "avg";
+  o.ln_eps = m.ln_eps;
   o.attention.kind = parse_attention_kind(a.kind);
   o.attention.path = parse_attention_path(a.impl);
   o.attention.attn_drop = a.attn_drop;

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from bench.pyref.attention import rpc_attention
 
-LAYER_NORM_EPS = 1e-6  # models/vit.cpp: the ViT's LayerNorms (timm's)
+LAYER_NORM_EPS = 1e-6  # model.ln_eps's default (timm's), for configs saved before the key existed
 TRUNC_NORMAL = dict(std=0.02, a=-0.04, b=0.04)  # timm's init: truncated normal within 2 std
 
 
@@ -32,7 +32,8 @@ def vit_spec(cfg):
     layers = a["rpc"]["layers"]
     return {
         "model": {k: m[k] for k in ("img_size", "patch", "in_chans", "num_classes", "dim", "depth", "heads",
-                                    "mlp_ratio", "drop_path", "dropout", "global_pool")},
+                                    "mlp_ratio", "drop_path", "dropout", "global_pool")}
+                 | {"ln_eps": m.get("ln_eps", LAYER_NORM_EPS)},
         "attention": {"kind": a["kind"], "attn_drop": a["attn_drop"], "rpc_n_iter": a["rpc"]["n_iter"],
                       "rpc_lambda": a["rpc"]["lambda"], "rpc_layers": "all" if layers == "all" else list(layers)},
     }
@@ -181,11 +182,11 @@ class ViT(nn.Module):
         self.pos_embed = nn.Parameter(torch.zeros(1, 1 + grid * grid, m["dim"]))
         self.pos_drop = nn.Dropout(m["dropout"])
         self.blocks = nn.ModuleList(
-            Block(m["dim"], m["mlp_ratio"], dp, m["dropout"], LAYER_NORM_EPS, heads=m["heads"],
+            Block(m["dim"], m["mlp_ratio"], dp, m["dropout"], m.get("ln_eps", LAYER_NORM_EPS), heads=m["heads"],
                   kind=block_kind(a["kind"], i, a["rpc_layers"]), grid=grid, attn_drop=a["attn_drop"],
                   rpc_n_iter=a["rpc_n_iter"], rpc_lambda=a["rpc_lambda"])
             for i, dp in enumerate(linear_rates(m["drop_path"], m["depth"])))
-        self.norm = nn.LayerNorm(m["dim"], eps=LAYER_NORM_EPS)
+        self.norm = nn.LayerNorm(m["dim"], eps=m.get("ln_eps", LAYER_NORM_EPS))
         self.head = nn.Linear(m["dim"], m["num_classes"]) if head else None
 
     def init_weights(self):

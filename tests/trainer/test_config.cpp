@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "trainer/config.h"
+#include "trainer/model_options.h"
 #include "trainer/data.h"
 
 using rpct::ConfigError;
@@ -72,6 +73,16 @@ TEST(Config, OverridesApplyAndAreChecked) {
   expect_error("", {"--set", "train.nope"}, {"train.nope=1"});
   expect_error("", {"train.lr", "expected a number"}, {"train.lr=abc"});
   expect_error("", {"--set", "expected key.sub=value"}, {"novalue"});
+  // An empty value is the empty string: it clears a path key (seg.backbone), and is a type error elsewhere.
+  EXPECT_EQ(parse_config("seg: {backbone: runs/b}\ndata: {kind: ade20k}\n", "x.yaml", {"seg.backbone="}).seg.backbone, "");
+  expect_error("", {"train.lr", "expected a number"}, {"train.lr="});
+}
+
+TEST(Config, LayerNormEpsilon) {
+  EXPECT_DOUBLE_EQ(parse_config("", "x.yaml").model.ln_eps, 1e-6) << "timm's, and what configs saved before the key mean";
+  EXPECT_DOUBLE_EQ(parse_config("model: {ln_eps: 1.0e-5}\n", "x.yaml").model.ln_eps, 1e-5);
+  EXPECT_DOUBLE_EQ(rpct::vit_options(parse_config("model: {ln_eps: 1.0e-5}\n", "x.yaml")).ln_eps, 1e-5);
+  expect_error("model: {ln_eps: 0.5}\n", {"model.ln_eps", "out of range"});
 }
 
 TEST(Config, PresetsAndRoundTrip) {

@@ -34,6 +34,8 @@ cases=(
 rpc,sym,decoder:rpc,decoder:sym"
   "linear_kvpos|attention.kind=kvpos seg.decoder=linear|32 32|kvpos,kvpos"
   "mask_softmax|attention.kind=softmax seg.decoder=mask|48 40|softmax,softmax,decoder:softmax,decoder:softmax"
+  "mask_rpc_ln_eps|attention.kind=rpc attention.rpc.layers=[0] attention.rpc.n_iter=6 seg.decoder=mask model.ln_eps=1e-5|\
+32 48|rpc,sym,decoder:rpc,decoder:sym"
 )
 for c in "${cases[@]}"; do
   IFS='|' read -r name overrides size kinds <<<"$c"
