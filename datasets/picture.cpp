@@ -148,13 +148,16 @@ Image labelled_grid(const std::vector<std::vector<Image>>& cells, const std::vec
   for (const auto& row : cells) columns = std::max(columns, row.size());
   int label_w = 0;
   for (const auto& l : row_labels) label_w = std::max(label_w, text_width(l));
+  int col_w = cw;  // columns as wide as their widest caption, cells centred in them
+  for (const auto& l : column_labels) col_w = std::max(col_w, text_width(l));
   const int head_h = column_labels.empty() ? 0 : text_height() + gap;
   const int left = gap + label_w + (label_w > 0 ? gap : 0), top = gap + head_h;
-  Image out = blank_image(left + static_cast<int>(columns) * (cw + gap), top + static_cast<int>(cells.size()) * (ch + gap),
-                          {255, 255, 255});
+  Image out = blank_image(left + static_cast<int>(columns) * (col_w + gap),
+                          top + static_cast<int>(cells.size()) * (ch + gap), {255, 255, 255});
   const Rgb ink = {0, 0, 0};
   for (size_t c = 0; c < column_labels.size() && c < columns; ++c)
-    draw_text(out, left + static_cast<int>(c) * (cw + gap), gap, column_labels[c], ink);
+    draw_text(out, left + static_cast<int>(c) * (col_w + gap) + (col_w - text_width(column_labels[c])) / 2, gap,
+              column_labels[c], ink);
   for (size_t r = 0; r < cells.size(); ++r) {
     const int y = top + static_cast<int>(r) * (ch + gap);
     if (r < row_labels.size()) draw_text(out, gap, y + (ch - text_height()) / 2, row_labels[r], ink);
@@ -163,7 +166,7 @@ Image labelled_grid(const std::vector<std::vector<Image>>& cells, const std::vec
       if (cell.pixels.empty()) continue;
       TORCH_CHECK(cell.width == cw && cell.height == ch, "labelled_grid: cell (", r, ", ", c, ") is ", cell.width,
                   "x", cell.height, ", not ", cw, "x", ch);
-      paste(out, cell, left + static_cast<int>(c) * (cw + gap), y);
+      paste(out, cell, left + static_cast<int>(c) * (col_w + gap) + (col_w - cw) / 2, y);
     }
   }
   return out;

@@ -37,7 +37,8 @@ int draw_text(Image& img, int x, int y, const std::string& text, Rgb colour, int
 int text_width(const std::string& text, int scale = 2);
 int text_height(int scale = 2);
 // A grid: cells[r][c] (all cells the size of the first; an empty image leaves its cell blank), a caption left of
-// each row and above each column, `gap` pixels between cells, on white.
+// each row and above each column (a column is as wide as its caption, the cells centred), `gap` pixels between
+// cells, on white.
 Image labelled_grid(const std::vector<std::vector<Image>>& cells, const std::vector<std::string>& row_labels,
                     const std::vector<std::string>& column_labels, int gap = 4);
 
