@@ -8,12 +8,9 @@
 #include <string>
 
 #include "datasets/batch_source.h"
+#include "datasets/fashion_mnist_geometry.h"
 
 namespace rpct {
-
-constexpr int kFashionMnistSide = 28;         // every image is kFashionMnistSide x kFashionMnistSide pixels
-constexpr double kFashionMnistMean = 0.2860;  // over the 60k training images, pixel/255
-constexpr double kFashionMnistStd = 0.3530;
 
 struct ImageSet {
   torch::Tensor images;  // (N, H, W) uint8
@@ -59,22 +56,6 @@ uint64_t mix64(uint64_t x);
 // The hash every per-sample draw starts from: mix64(mix64(mix64(seed) ^ epoch) ^ index). A purpose of its own
 // (another stream of draws for the same sample) goes into the seed or is mixed in after.
 uint64_t per_sample_hash(uint64_t seed, int64_t epoch, int64_t index);
-
-// The side of n pixels scaled by `scale` (nearest neighbour, rounded): an item's extent on the canvas / scene.
-inline int64_t scaled_extent(int64_t n, double scale) { return std::lround(static_cast<double>(n) * scale); }
-
-// Nearest-neighbour scaling of an h x w item by `scale` (output lround(h x scale) x lround(w x scale)): calls
-// f(y, x, source offset sy * w + sx) for every output pixel. make_batch's canvas and prepare-data's scenes both
-// scale items with it, so the backbone's scaled items are the scenes' items.
-template <class F>
-void for_each_scaled_pixel(int64_t h, int64_t w, double scale, F&& f) {
-  const int64_t oh = scaled_extent(h, scale), ow = scaled_extent(w, scale);
-  for (int64_t y = 0; y < oh; ++y) {
-    const int64_t sy = std::min<int64_t>(h - 1, static_cast<int64_t>(static_cast<double>(y) / scale));
-    for (int64_t x = 0; x < ow; ++x)
-      f(y, x, sy * w + std::min<int64_t>(w - 1, static_cast<int64_t>(static_cast<double>(x) / scale)));
-  }
-}
 
 // Fashion-MNIST as a BatchSource: 1-channel 28x28 batches (or on `canvas`), shift/flip augmentation when
 // `augment`.

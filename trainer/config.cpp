@@ -1,6 +1,6 @@
 #include "trainer/config.h"
 
-#include "datasets/fashion_mnist.h"  // kFashionMnistSide, scaled_extent
+#include "datasets/fashion_mnist_geometry.h"  // kFashionMnistSide, scaled_extent
 
 #include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
