@@ -169,73 +169,173 @@ TEST(GradSync, BroadcastMakesEveryRankEqualToRoot) {
   for (size_t i = 0; i < params.size(); ++i) EXPECT_TRUE(params[i].equal(rp[i])) << i;
 }
 
+// The data-parallel tests below train on real images: a rank's share of each global batch of 2b, and the
+// reference (one process, no GradSync) on the whole global batch. The ranks' shards are contiguous halves of
+// the global batch drawn by `whole`, so rank 0 + rank 1 = the reference's batch, sample for sample.
+namespace {
+
+struct GlobalBatches {
+  explicit GlobalBatches(const rpct::Config& cfg, int64_t per_rank)
+      : data(rpct::load_fashion_mnist(cfg.data.root, "train", 2048)),
+        b(per_rank),
+        shard(data.size(), b, 2, dist().rank(), 3),
+        whole(data.size(), 2 * b, 1, 0, 3) {}
+  rpct::Batch of(const std::vector<int64_t>& idx) const {
+    rpct::Batch batch;
+    std::tie(batch.x, batch.y) = rpct::make_batch(data, idx, false, 0, 0);
+    return batch;
+  }
+  // Micro-batch a (of `accum`) of this rank's share of global batch `step`.
+  rpct::Batch micro(int64_t step, int a, int accum) {
+    const auto idx = shard.batch(0, step);
+    return of(std::vector<int64_t>(idx.begin() + a * b / accum, idx.begin() + (a + 1) * b / accum));
+  }
+  rpct::Batch global(int64_t step) { return of(whole.batch(0, step)); }
+
+  rpct::ImageSet data;
+  int64_t b;
+  rpct::DistributedSampler shard, whole;
+};
+
+// Plain SGD: the update is lr x gradient, so an error in the gradient's scale moves the weights (AdamW's
+// update and gradient clipping are blind to a constant scale); no clipping, so .grad stays as GradSync left it.
+void use_plain_sgd(rpct::Config& cfg) {
+  cfg.train.optimizer = "sgd";
+  cfg.train.momentum = 0.0;
+  cfg.train.clip_grad = 0.0;
+  cfg.train.lr = 0.1;
+}
+
+// Weights after data-parallel steps vs one process: float32 reductions summed in another order (per-rank
+// means, then averaged) differ from the single-batch mean by rounding only. AdamW + clipping: measured up to
+// 3.3e-6 after 4 steps of lr 2e-3 (its division by sqrt(exp_avg_sq) magnifies the rounding of tiny
+// gradients). Plain SGD: up to 1.5e-8 after 2 steps of lr 0.1, while a gradient off by a factor 2 moves the
+// weights apart by lr x |gradient|, 3e-5 to 2e-2 here.
+constexpr double kAdamWParamTol = 1e-5, kSgdParamTol = 1e-6;
+
+}  // namespace
+
 // k steps with 2 ranks x batch b == k steps with 1 rank x batch 2b, and the same with gradient accumulation
 // (2 micro-batches of b/2, no_sync on the first). Two ways to use GradSync: the trainer's own step
 // (Trainer::step: .grad are bucket views zeroed in place, the loss pre-scaled by 1/world), and a plain
 // LibTorch loop (optimizer zero_grad = set_to_none; GradSync copies each gradient into its bucket and
-// averages). The reference is Trainer::step in one process (no GradSync) on the whole global batch.
+// averages). The reference is Trainer::step in one process (no GradSync) on the whole global batch. All with
+// AdamW + clipping (the DeiT recipe, 4 steps); the plain loop also with plain SGD (2 steps), where a gradient
+// off by a constant factor shows in the weights (Trainer::step with SGD: SyncedGradientsEqualTheFullBatchGradient).
 TEST(GradSync, TwoRanksEqualOneRankWithDoubleBatch) {
   REQUIRE_TWO_RANKS();
   torch::set_num_threads(1);
-  auto cfg = tiny_config();
-  auto data = rpct::load_fashion_mnist(cfg.data.root, "train", 2048);
-  const int64_t b = 32, steps = 4;
-  auto batch_of = [&](const std::vector<int64_t>& idx) {
-    rpct::Batch batch;
-    std::tie(batch.x, batch.y) = rpct::make_batch(data, idx, false, 0, 0);
-    return batch;
-  };
   struct Mode {
     bool trainer_step;
     int accum;
     const char* overlap;  // dist.overlap of the Trainer
   };
   const Mode modes[] = {{true, 1, "on"}, {true, 2, "on"}, {true, 2, "off"}, {false, 1, "on"}, {false, 2, "on"}};
-  for (const auto& [trainer_step, accum, overlap] : modes) {
-    SCOPED_TRACE(std::string(trainer_step ? "Trainer::step" : "plain loop, set_to_none") + ", accum " +
-                 std::to_string(accum) + ", overlap " + overlap);
+  for (const std::string optimizer : {"adamw", "sgd"}) {
+    auto cfg = tiny_config();  // AdamW, lr 2e-3, clip_grad 1.0
+    if (optimizer == "sgd") use_plain_sgd(cfg);
+    const int64_t steps = optimizer == "sgd" ? 2 : 4;
+    GlobalBatches batches(cfg, 32);
+    for (const auto& [trainer_step, accum, overlap] : modes) {
+      if (optimizer == "sgd" && trainer_step) continue;  // the test below, gradient by gradient
+      SCOPED_TRACE(optimizer + ", " + (trainer_step ? "Trainer::step" : "plain loop, set_to_none") + ", accum " +
+                   std::to_string(accum) + ", overlap " + overlap);
+      cfg.dist.overlap = overlap;
+      torch::manual_seed(7);
+      rpct::Trainer dp(cfg, dist(), rpct::make_task(cfg, torch::kCPU));
+      ASSERT_EQ(dp.grad_sync().overlaps(), cfg.dist.overlap == "on");
+      ASSERT_EQ(rpct::optimizer_kind(dp.optimizer()), optimizer);
+      torch::manual_seed(7);
+      rpct::Trainer single(cfg, dist(), rpct::make_task(cfg, torch::kCPU), /*data_parallel=*/false);
+      // The plain loop's own model, optimizer and GradSync (averaging copy, no pre-scaled loss).
+      torch::manual_seed(7);
+      auto plain = rpct::make_task(cfg, torch::kCPU);
+      auto opt = rpct::make_optimizer(*plain, cfg.train);
+      std::vector<std::pair<std::string, torch::Tensor>> plain_params;
+      for (const auto& p : plain->model().named_parameters()) plain_params.emplace_back(p.key(), p.value());
+      rpct::GradSync sync(plain_params, dist(), rpct::make_mpi_backend(dist()), rpct::GradSyncOptions{0.01, 0.05});
+      for (int64_t s = 0; s < steps; ++s) {
+        if (trainer_step) {
+          int a = 0;
+          dp.step(accum, [&] { return batches.micro(s, a++, accum); }, cfg.train.lr);
+        } else {
+          plain->model().train();
+          opt->zero_grad();
+          for (int a = 0; a < accum; ++a) {
+            sync.set_sync(a == accum - 1);
+            (plain->train_loss(batches.micro(s, a, accum)) / accum).backward();
+          }
+          sync.finish();
+          if (cfg.train.clip_grad > 0)
+            torch::nn::utils::clip_grad_norm_(plain->model().parameters(), cfg.train.clip_grad);
+          opt->step();
+        }
+        single.step(batches.global(s), cfg.train.lr);
+      }
+      const double tol = optimizer == "sgd" ? kSgdParamTol : kAdamWParamTol;
+      const auto& ref = single.params();
+      for (size_t i = 0; i < ref.size(); ++i) {
+        const auto& got = trainer_step ? dp.params()[i].second : plain_params[i].second;
+        EXPECT_TRUE(torch::allclose(got, ref[i].second, tol, tol))
+            << ref[i].first << " max diff " << (got - ref[i].second).abs().max().item<double>();
+      }
+    }
+  }
+}
+
+// The gradients themselves, not only the weights they lead to. After each Trainer::step with 2 ranks x batch
+// b (the loss pre-scaled by 1/world, the .grad views into GradSync's buckets, all-reduced during backward with
+// overlap on or in finish() with it off; with accumulation 2 the first micro-batch under no_sync), every
+// parameter's .grad on every rank equals, elementwise, the gradient of one process on the whole global batch
+// of 2b. A sum over ranks instead of the mean, or a wrong count under accumulation, is off by a factor 2.
+// Plain SGD steps between (no clipping, so nothing rescales .grad after the sync); the weights after them
+// match too.
+TEST(GradSync, SyncedGradientsEqualTheFullBatchGradient) {
+  REQUIRE_TWO_RANKS();
+  torch::set_num_threads(1);
+  auto cfg = tiny_config();
+  use_plain_sgd(cfg);
+  GlobalBatches batches(cfg, 32);
+  const int64_t steps = 2;  // the first at the same initial weights, the second after one synced update
+  // Gradients are float32 means over 64 samples; the ranks sum them in another grouping (means of 32, or of
+  // 16 under accumulation, then the all-reduce), which changes only the rounding: measured up to 1.6e-6 of the
+  // tensor's largest gradient. Each element must be within 1e-5 of that largest |gradient| (a factor 2 error
+  // is off by up to 1, in units of it).
+  constexpr double kGradTolOfMax = 1e-5;
+  struct Mode {
+    int accum;
+    const char* overlap;  // dist.overlap of the Trainer
+  };
+  for (const auto& [accum, overlap] : {Mode{1, "on"}, Mode{1, "off"}, Mode{2, "on"}, Mode{2, "off"}}) {
+    SCOPED_TRACE("accum " + std::to_string(accum) + ", overlap " + overlap);
     cfg.dist.overlap = overlap;
     torch::manual_seed(7);
     rpct::Trainer dp(cfg, dist(), rpct::make_task(cfg, torch::kCPU));
+    ASSERT_TRUE(dp.grad_sync().active());
     ASSERT_EQ(dp.grad_sync().overlaps(), cfg.dist.overlap == "on");
     torch::manual_seed(7);
     rpct::Trainer single(cfg, dist(), rpct::make_task(cfg, torch::kCPU), /*data_parallel=*/false);
-    // The plain loop's own model, optimizer and GradSync (averaging copy, no pre-scaled loss).
-    torch::manual_seed(7);
-    auto plain = rpct::make_task(cfg, torch::kCPU);
-    auto opt = rpct::make_optimizer(*plain, cfg.train);
-    std::vector<std::pair<std::string, torch::Tensor>> plain_params;
-    for (const auto& p : plain->model().named_parameters()) plain_params.emplace_back(p.key(), p.value());
-    rpct::GradSync sync(plain_params, dist(), rpct::make_mpi_backend(dist()), rpct::GradSyncOptions{0.01, 0.05});
-    rpct::DistributedSampler shard(data.size(), b, 2, dist().rank(), 3), whole(data.size(), 2 * b, 1, 0, 3);
+    ASSERT_FALSE(single.grad_sync().active());
     for (int64_t s = 0; s < steps; ++s) {
-      const auto idx = shard.batch(0, s);  // this rank's b samples, in `accum` micro-batches
-      auto micro = [&](int a) {
-        return batch_of(std::vector<int64_t>(idx.begin() + a * b / accum, idx.begin() + (a + 1) * b / accum));
-      };
-      if (trainer_step) {
-        int a = 0;
-        dp.step(accum, [&] { return micro(a++); }, cfg.train.lr);
-      } else {
-        plain->model().train();
-        opt->zero_grad();
-        for (int a = 0; a < accum; ++a) {
-          sync.set_sync(a == accum - 1);
-          (plain->train_loss(micro(a)) / accum).backward();
-        }
-        sync.finish();
-        torch::nn::utils::clip_grad_norm_(plain->model().parameters(), cfg.train.clip_grad);
-        opt->step();
+      SCOPED_TRACE("step " + std::to_string(s));
+      int a = 0;
+      dp.step(accum, [&] { return batches.micro(s, a++, accum); }, cfg.train.lr);
+      single.step(batches.global(s), cfg.train.lr);
+      const auto& ref = single.params();
+      for (size_t i = 0; i < ref.size(); ++i) {
+        const auto& got = dp.params()[i].second.grad();
+        const auto& want = ref[i].second.grad();
+        ASSERT_TRUE(got.defined() && want.defined()) << ref[i].first;
+        const double scale = want.abs().max().item<double>();
+        const double diff = (got - want).abs().max().item<double>();
+        EXPECT_LE(diff, kGradTolOfMax * scale) << ref[i].first << ".grad: max difference " << diff
+                                               << ", largest |full-batch gradient| " << scale;
       }
-      single.step(batch_of(whole.batch(0, s)), cfg.train.lr);
     }
-    // float32 reductions summed in another order (per-rank means, then averaged) differ from the
-    // single-batch mean by rounding only; after 4 Adam steps of lr 2e-3 that stays below 1e-5.
-    constexpr double kParamTol = 1e-5;
     const auto& ref = single.params();
     for (size_t i = 0; i < ref.size(); ++i) {
-      const auto& got = trainer_step ? dp.params()[i].second : plain_params[i].second;
-      EXPECT_TRUE(torch::allclose(got, ref[i].second, kParamTol, kParamTol))
+      const auto& got = dp.params()[i].second;
+      EXPECT_TRUE(torch::allclose(got, ref[i].second, kSgdParamTol, kSgdParamTol))
           << ref[i].first << " max diff " << (got - ref[i].second).abs().max().item<double>();
     }
   }
