@@ -1,15 +1,20 @@
 // trainer/checkpoint in one process (world size 1): Checkpointer save -> load restores parameters,
-// buffers, EMA, AdamW state (or SGD's momentum buffers), the train state and the RNG stream; a checkpoint
-// of the other optimizer is an error naming the file and both; verify_checkpoint rejects a directory
-// without DONE, with a damaged, truncated or missing file, naming the file; resume "auto" skips such a
-// checkpoint for the previous one; copy_named_tensors names the file and the tensor of a wrong shape,
-// a missing tensor or a wrong dtype.
+// buffers, EMA, AdamW state (or SGD's momentum buffers), the train state and the RNG stream (a state of the
+// other optimizer is test_optimizer's); verify_checkpoint rejects a directory without DONE, with a damaged,
+// truncated or missing file, naming the file; resume "auto" skips such a checkpoint for the previous one;
+// saving prunes to the newest ckpt.keep complete checkpoints plus the best, leaving an incomplete one newer
+// than all of them; copy_named_tensors names the file and the tensor of a wrong shape, a missing tensor or a
+// wrong dtype.
 #include <gtest/gtest.h>
 
 #include <boost/filesystem.hpp>
+#include <cstdio>
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
+#include <string>
+#include <vector>
 
 #include "distributed/dist_context.h"
 #include "tests/expect_error.h"
@@ -159,13 +164,6 @@ TEST_F(Checkpoint, SaveThenLoadRestoresSgdMomentumBuffers) {
   }
 }
 
-// A checkpoint of one optimizer loaded into a run with the other names the file and both optimizers.
-TEST_F(Checkpoint, LoadIntoAnotherOptimizerNamesFileAndBoth) {
-  TinyRun adamw("adamw"), sgd("sgd");
-  const auto dir = adamw.save(ck_, state_at(10));
-  expect_error_naming([&] { sgd.load(ck_, dir); }, {dir + "/optim.safetensors", "'adamw'", "'sgd'"});
-}
-
 TEST_F(Checkpoint, NothingToResumeIsNotAnError) {
   TinyRun run;
   EXPECT_FALSE(run.load(ck_, "auto").has_value());
@@ -217,6 +215,56 @@ TEST_F(Checkpoint, AutoResumeSkipsADamagedNewestCheckpoint) {
   ASSERT_TRUE(loaded.has_value());
   EXPECT_EQ(loaded->dir, older);
   EXPECT_EQ(loaded->state.step, 5);
+}
+
+// Retention (ckpt.keep 2): each save keeps the newest 2 complete checkpoints plus the best one (the train
+// state's best_step, here 20 from its save on) however old, and removes the rest. Before the last save, two
+// incomplete directories (no DONE): step 60, newer than every complete checkpoint, may be a write in progress
+// and is left alone; step 35, older than the complete step 40, is an interrupted write's debris and goes.
+// Steps 10..50 (not 1..5) leave room for the incomplete step between two complete ones.
+TEST_F(Checkpoint, SavePrunesToTheNewestCompleteOnesAndTheBest) {
+  rpct::Config cfg = cfg_;
+  cfg.ckpt.keep = 2;
+  rpct::Checkpointer ck(run_dir_.str(), cfg, rpct::DistContext::get());
+  TinyRun run;
+  const int64_t best = 20;
+  auto name = [](int64_t step) {
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "step_%08lld", static_cast<long long>(step));
+    return std::string(buf);
+  };
+  auto remaining = [&] {
+    std::set<std::string> out;
+    for (const auto& e : boost::filesystem::directory_iterator(ck.ckpt_root()))
+      if (e.path().filename().string().rfind("step_", 0) == 0) out.insert(e.path().filename().string());
+    return out;
+  };
+  auto save = [&](int64_t step) {
+    auto s = state_at(step);
+    s.best_step = step >= best ? best : -1;
+    const auto dir = run.save(ck, s);
+    EXPECT_EQ(boost::filesystem::path(dir).filename().string(), name(step)) << "the naming this test assumes";
+  };
+  std::vector<int64_t> saved;
+  for (int64_t step : {10, 20, 30, 40}) {
+    save(step);
+    saved.push_back(step);
+    std::set<std::string> expected;  // the two newest, and the best once there is one
+    for (size_t i = saved.size() < 2 ? 0 : saved.size() - 2; i < saved.size(); ++i) expected.insert(name(saved[i]));
+    if (step >= best) expected.insert(name(best));
+    EXPECT_EQ(remaining(), expected) << "after saving step " << step;
+  }
+  for (int64_t step : {35, 60}) {
+    const std::string dir = ck.ckpt_root() + "/" + name(step);
+    boost::filesystem::create_directories(dir);
+    write_bytes(dir + "/model.safetensors", "a partial write");
+  }
+  save(50);
+  EXPECT_EQ(remaining(), (std::set<std::string>{name(20), name(40), name(50), name(60)}));
+  const std::string partial = ck.ckpt_root() + "/" + name(60) + "/model.safetensors";
+  ASSERT_TRUE(boost::filesystem::exists(partial)) << "the incomplete newest directory was removed";
+  EXPECT_EQ(read_bytes(partial), "a partial write") << "the incomplete newest directory was touched";
+  for (int64_t step : {20, 40, 50}) EXPECT_EQ(rpct::verify_checkpoint(ck.ckpt_root() + "/" + name(step)), "");
 }
 
 // Loading into a model of another shape names the file and the tensor (and both shapes).

@@ -2,7 +2,8 @@
 // optimizer steps with train.iters) against their closed forms; make_optimizer's SGD against a momentum
 // update computed by hand, weight decay only in the decay group; the optimizer state as named tensors
 // (what optim.safetensors holds) round-trips for AdamW and SGD, a state of the other optimizer is an error
-// naming the file and both, and an AdamW state without the "optimizer" key (older checkpoints) loads.
+// naming the file and both (the one test of that error below the CLI), and an AdamW state without the
+// "optimizer" key (older checkpoints) loads. The train.* defaults (AdamW, cosine) are test_config's.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -132,13 +133,6 @@ struct TinyTask {
 constexpr double kFloat32UpdateTolerance = 1e-5;
 
 }  // namespace
-
-TEST(Optimizer, AdamWIsTheDefault) {
-  TinyTask run("{}");
-  EXPECT_EQ(rpct::optimizer_kind(*run.opt), "adamw");
-  EXPECT_EQ(run.cfg.train.schedule, "cosine");
-  EXPECT_EQ(run.cfg.train.iters, 0);
-}
 
 // Two SGD steps: buf = g (first step), then buf = momentum * buf + g; p -= lr * buf, with g the gradient
 // plus weight_decay * p in the decay group only (PyTorch's SGD, dampening 0, no Nesterov).

@@ -2,7 +2,9 @@
 
 #include <boost/filesystem.hpp>
 
+#include <algorithm>
 #include <thread>
+#include <vector>
 
 #include "datasets/fashion_mnist.h"
 #include "trainer/trainer.h"
@@ -57,6 +59,43 @@ TEST(Train, OverlapSettingFollowsTheCores) {
   torch::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   EXPECT_FALSE(rpct::overlap_all_reduce("auto", torch::kCPU, dist)) << "every core computes: no spare one to poll";
   torch::set_num_threads(threads);
+}
+
+// train.ema: the EMA (trainer/ema.h) starts as a copy of the initial parameters and after every optimizer step
+// becomes decay * ema + (1 - decay) * param, with the parameters after that step (a fixed decay, no warmup);
+// it covers the parameters only, not the buffers. Checked against the same loop in float64 after each of 3
+// AdamW steps of a large LR (so the weights move and the EMA visibly lags behind them).
+TEST(Train, EmaIsTheDecayedAverageOfTheParametersAfterEachStep) {
+  torch::manual_seed(0);
+  torch::set_num_threads(1);
+  constexpr double kDecay = 0.75;
+  auto cfg = rpct::parse_config(
+      "model: {patch: 7, dim: 16, depth: 1, heads: 2}\ntrain: {lr: 1.0e-2, clip_grad: 0.0, ema: 0.75}\n", "t.yaml");
+  rpct::Trainer trainer(cfg, rpct::DistContext::get(), rpct::make_task(cfg, torch::kCPU));
+  const auto& params = trainer.params();
+  const auto& ema = trainer.ema_tensors();
+  ASSERT_EQ(ema.size(), params.size()) << "one EMA tensor per parameter";
+  std::vector<torch::Tensor> expected;
+  for (const auto& [name, p] : params) expected.push_back(p.detach().to(torch::kFloat64));
+  rpct::Batch batch;
+  batch.x = torch::randn({8, 1, 28, 28});
+  batch.y = torch::randint(0, 10, {8}, torch::kLong);
+  // The EMA is float32 arithmetic on values of order 1, 3 updates: a few float32 ulps (1.2e-7) each.
+  constexpr double kEmaTol = 1e-6;
+  for (int step = 1; step <= 3; ++step) {
+    SCOPED_TRACE("after step " + std::to_string(step));
+    trainer.step(batch, cfg.train.lr);
+    double lag = 0;  // how far the EMA is behind the parameters: it must be well above the tolerance
+    for (size_t i = 0; i < params.size(); ++i) {
+      const auto p = params[i].second.detach().to(torch::kFloat64);
+      expected[i] = kDecay * expected[i] + (1.0 - kDecay) * p;
+      ASSERT_EQ(ema[i].sizes(), params[i].second.sizes()) << params[i].first;
+      const double diff = (ema[i].to(torch::kFloat64) - expected[i]).abs().max().item<double>();
+      EXPECT_LE(diff, kEmaTol) << "ema of " << params[i].first << ": max difference " << diff;
+      lag = std::max(lag, (p - expected[i]).abs().max().item<double>());
+    }
+    EXPECT_GT(lag, 1000 * kEmaTol) << "the weights barely moved: the check above would not see a wrong decay";
+  }
 }
 
 TEST(Train, ShortRunIsDeterministic) {
