@@ -92,16 +92,16 @@ void blend_with_value(Image& img, double value, double factor) {
   for (size_t i = 0, n = img.pixels.size(); i < n; ++i) p[i] = clamp_u8(value + factor * (double(p[i]) - value));
 }
 
-// The 4 bicubic (Keys, a = -0.5) weights at distances 1 + t, t, 1 - t, 2 - t for t in [0, 1):
-// bicubic_w evaluated in closed form, without its branches (this runs for every output pixel).
-inline void bicubic_taps(float t, float w[4]) {
-  constexpr float a = -0.5f;
-  const float u = 1.0f - t;
-  w[0] = a * t * u * u;
-  w[1] = ((a + 2.0f) * t - (a + 3.0f)) * t * t + 1.0f;
-  w[2] = ((a + 2.0f) * u - (a + 3.0f)) * u * u + 1.0f;
-  w[3] = a * u * t * t;
+// Pillow's Image.transform BICUBIC (libImaging/Geometry.c): Keys' cubic with a = -1 (not resize's -0.5) through
+// v1..v4 at distances 1 + d, d, 1 - d, 2 - d, in Pillow's order of double operations, so the result is Pillow's
+// to the last bit (it is truncated to 8 bits afterwards, where one ulp can change the level; the build targets
+// baseline x86-64, which has no FMA for the compiler to contract these into).
+inline double pil_transform_cubic(double v1, double v2, double v3, double v4, double d) {
+  const double p1 = v2, p2 = -v1 + v3, p3 = 2 * (v1 - v2) + v3 - v4, p4 = -v1 + v2 - v3 + v4;
+  return p1 + d * (p2 + d * (p3 + d * p4));
 }
+// Pillow's clip and truncation of the interpolated value.
+inline uint8_t pil_transform_u8(double v) { return v <= 0.0 ? 0 : (v >= 255.0 ? 255 : static_cast<uint8_t>(v)); }
 
 // OpenCV-style 8-bit HSV (H in [0, 180)).
 void rgb_to_hsv(const uint8_t* p, double* hsv) {
@@ -226,7 +226,6 @@ void affine(Image& img, const double m[6]) {
   out.height = h;
   out.channels = 3;
   out.pixels.resize(img.pixels.size());
-  const size_t stride = static_cast<size_t>(w) * 3;
   for (int y = 0; y < h; ++y) {
     uint8_t* o = out.row(y);
     for (int x = 0; x < w; ++x, o += 3) {
@@ -238,42 +237,22 @@ void affine(Image& img, const double m[6]) {
         o[2] = kFill[2];
         continue;
       }
+      // Pillow's bicubic_filter32RGB: rows and columns outside the image clamp to its edge.
       const double sx = u - 0.5, sy = v - 0.5;
       const int ix = static_cast<int>(std::floor(sx)), iy = static_cast<int>(std::floor(sy));
-      const float fx = static_cast<float>(sx - ix), fy = static_cast<float>(sy - iy);
-      float wx[4], wy[4];
-      bicubic_taps(fx, wx);
-      bicubic_taps(fy, wy);
-      float acc0 = 0, acc1 = 0, acc2 = 0;
-      if (ix >= 1 && ix + 2 < w && iy >= 1 && iy + 2 < h) {  // interior: no clamping
-        const uint8_t* base = img.pixels.data() + (iy - 1) * stride + (ix - 1) * 3;
-        for (int ky = 0; ky < 4; ++ky, base += stride) {
-          float r0 = 0, r1 = 0, r2 = 0;
-          for (int kx = 0; kx < 4; ++kx) {
-            r0 += wx[kx] * base[kx * 3];
-            r1 += wx[kx] * base[kx * 3 + 1];
-            r2 += wx[kx] * base[kx * 3 + 2];
-          }
-          acc0 += wy[ky] * r0;
-          acc1 += wy[ky] * r1;
-          acc2 += wy[ky] * r2;
-        }
-      } else {
-        for (int ky = 0; ky < 4; ++ky) {
-          const int yy = std::min(std::max(iy + ky - 1, 0), h - 1);
-          const uint8_t* r = img.row(yy);
-          for (int kx = 0; kx < 4; ++kx) {
-            const int xx = std::min(std::max(ix + kx - 1, 0), w - 1);
-            const float wt = wx[kx] * wy[ky];
-            acc0 += wt * r[xx * 3];
-            acc1 += wt * r[xx * 3 + 1];
-            acc2 += wt * r[xx * 3 + 2];
-          }
-        }
+      const double dx = sx - ix, dy = sy - iy;
+      int cols[4];
+      const uint8_t* rows[4];
+      for (int k = 0; k < 4; ++k) {
+        cols[k] = std::min(std::max(ix + k - 1, 0), w - 1) * 3;
+        rows[k] = img.row(std::min(std::max(iy + k - 1, 0), h - 1));
       }
-      o[0] = round_u8(acc0);
-      o[1] = round_u8(acc1);
-      o[2] = round_u8(acc2);
+      for (int c = 0; c < 3; ++c) {
+        double r[4];
+        for (int k = 0; k < 4; ++k)
+          r[k] = pil_transform_cubic(rows[k][cols[0] + c], rows[k][cols[1] + c], rows[k][cols[2] + c], rows[k][cols[3] + c], dx);
+        o[c] = pil_transform_u8(pil_transform_cubic(r[0], r[1], r[2], r[3], dy));
+      }
     }
   }
   img = std::move(out);
@@ -449,9 +428,9 @@ Image resample_box(const Image& src, double x0, double y0, double x1, double y1,
           a1 += k[t] * p[1];
           a2 += k[t] * p[2];
         }
-        o[x * 3] = a0;
-        o[x * 3 + 1] = a1;
-        o[x * 3 + 2] = a2;
+        o[x * 3] = round_u8(a0);  // 8 bits between the passes, as Pillow (bicubic overshoot clipped here)
+        o[x * 3 + 1] = round_u8(a1);
+        o[x * 3 + 2] = round_u8(a2);
       }
       continue;
     }
@@ -464,7 +443,7 @@ Image resample_box(const Image& src, double x0, double y0, double x1, double y1,
         const uint8_t* p = in + (s + t) * C;
         for (int c = 0; c < C; ++c) acc[c] += k[t] * p[c];
       }
-      for (int c = 0; c < C; ++c) o[x * C + c] = acc[c];
+      for (int c = 0; c < C; ++c) o[x * C + c] = round_u8(acc[c]);
     }
   }
   Image out;

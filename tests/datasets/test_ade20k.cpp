@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <mutex>
 #include <set>
 #include <tuple>
@@ -139,8 +140,7 @@ TEST(Ade20k, TrainTransformCropsPadsAndKeepsLabelsValid) {
     EXPECT_TRUE(((y >= 0) & ((y < kAde20kClasses) | (y == kIgnoreLabel))).all().item<bool>());
     ignore += (y == kIgnoreLabel).sum().item<int64_t>();
     labelled += (y != kIgnoreLabel).sum().item<int64_t>();
-    // padding: where the label is padding the image is exactly 0
-    EXPECT_TRUE(torch::isfinite(b.x).all().item<bool>());
+    EXPECT_TRUE(torch::isfinite(b.x).all().item<bool>());  // padding and alignment: TrainAndEvalKeepImageAndLabelAligned
   }
   EXPECT_GT(ignore, 0);    // label-0 shapes and/or padding
   EXPECT_GT(labelled, 0);
@@ -151,6 +151,167 @@ TEST(Ade20k, TrainTransformCropsPadsAndKeepsLabelsValid) {
   EXPECT_TRUE(torch::equal(a.y[1], c.y[0]));
   Batch e = src->make_batch(4, {1});
   EXPECT_FALSE(torch::equal(e.x[0], c.x[0]));
+}
+
+// The image and its label stay aligned pixel for pixel through every train step (random rescale, crop with
+// cat_max_ratio, flip, pad) and in the eval transform. The 60 x 45 source encodes its coordinates (R = 4x, G = 5y,
+// B mixed) and its label is a function of them ((x + 3y) mod 150, every pixel labelled). Train, photometric
+// distortion off: the output image (de-normalized) must be found exactly as a crop, flipped or not, of the
+// source rescaled by one of the sizes the ratio range allows (resample_box, bilinear); the output label must then
+// be the same crop of the label rescaled by nearest neighbour (mmcv's imrescale of the map), and the padding
+// exactly the pad values (mmseg pads after Normalize: image 0, label 255). With the distortion on, the label and
+// the padding are the same (the distortion changes colours only). Eval: each scale's image samples the source at
+// its pixel centres ((X + 0.5) W / w - 0.5, read back from the R and G ramps), and the label is the source's.
+TEST(Ade20k, TrainAndEvalKeepImageAndLabelAligned) {
+  constexpr int W = 60, H = 45, S = 48, kSamples = 40;
+  // A de-normalized value is an 8-bit level up to float32 rounding of (v / 255 - mean) / std.
+  constexpr double kLevelTol = 1e-3;
+  // Eval: a bilinear resample of a linear ramp is the ramp at the pixel centre, up to the 8-bit rounding of each
+  // pass (0.5 level each): 1 level, i.e. 1/4 px on R (4 levels per px) and 1/5 px on G; a pixel off is 4 or 5.
+  constexpr double kEvalLevelTol = 1.0;
+  TempDir d;
+  Image src = test::make_solid(W, H, 3, {0});
+  Image raw_label = test::make_solid(W, H, 1, {0});
+  for (int y = 0; y < H; ++y)
+    for (int x = 0; x < W; ++x) {
+      uint8_t* p = src.row(y) + 3 * x;
+      p[0] = static_cast<uint8_t>(4 * x);
+      p[1] = static_cast<uint8_t>(5 * y);
+      p[2] = static_cast<uint8_t>((7 * x + 13 * y) % 256);
+      raw_label.row(y)[x] = static_cast<uint8_t>(1 + (x + 3 * y) % 150);  // reduced: (x + 3y) % 150
+    }
+  const auto image_bytes = encode_png(src), label_bytes = encode_png(raw_label);
+  Image label = raw_label;
+  reduce_zero_label(label.pixels.data(), label.pixels.size());
+  SegmentationTransformOptions o;
+  o.crop = S;
+  o.scale_long = W;  // rescaled size = ratio x (60, 45), ratio in [0.5, 2]: 30 x 23 (padded) .. 120 x 90 (cropped)
+  o.scale_short = H;
+  o.photometric = false;
+
+  // Every size a ratio in [ratio_min, ratio_max] can give, with the source and the label rescaled to it.
+  struct Scaled {
+    int w, h;
+    Image img, lab;
+  };
+  std::vector<Scaled> sizes;
+  for (int k = 0; k <= 15000; ++k) {
+    const auto [w, h] = rescaled_size(W, H, o.scale_long * (o.ratio_min + k * 1e-4), o.scale_short * (o.ratio_min + k * 1e-4));
+    if (sizes.empty() || sizes.back().w != w || sizes.back().h != h)
+      sizes.push_back({w, h, resample_box(src, 0, 0, W, H, w, h, Filter::kBilinear), resize_nearest(label, w, h)});
+  }
+  auto level = [&](float v, int c) {  // the 8-bit value normalize_into wrote as v
+    const double u = (double(v) * o.std[c] + o.mean[c]) * 255;
+    EXPECT_NEAR(u, std::round(u), kLevelTol) << "not a normalized 8-bit value";
+    return static_cast<int>(std::lround(u));
+  };
+  const size_t plane = size_t(S) * S;
+  std::vector<float> x(3 * plane), x_photo(3 * plane);
+  std::vector<int64_t> y(plane), y_photo(plane);
+  std::set<bool> flips;
+  int padded = 0, cropped = 0;
+  std::set<std::pair<int, int>> sizes_seen;
+  for (int64_t i = 0; i < kSamples; ++i) {
+    SCOPED_TRACE("sample " + std::to_string(i));
+    o.photometric = false;
+    segmentation_train_transform(image_bytes, "s.png", label_bytes, "s_label.png", o, 7, 1, i, x.data(), y.data());
+    // The labelled area is the top-left cw x ch rectangle (the label has no ignore pixel); the rest is padding.
+    int cw = 0, ch = 0;
+    while (cw < S && y[cw] != kIgnoreLabel) ++cw;
+    while (ch < S && y[size_t(ch) * S] != kIgnoreLabel) ++ch;
+    ASSERT_GT(cw, 0);
+    ASSERT_GT(ch, 0);
+    for (int yy = 0; yy < S; ++yy)
+      for (int xx = 0; xx < S; ++xx) {
+        const bool inside = yy < ch && xx < cw;
+        ASSERT_EQ(y[size_t(yy) * S + xx] != kIgnoreLabel, inside) << "label at (" << xx << ", " << yy << ")";
+        if (!inside) {
+          for (int c = 0; c < 3; ++c) ASSERT_EQ(x[c * plane + size_t(yy) * S + xx], 0.f) << "image padding at (" << xx << ", " << yy << ")";
+        }
+      }
+    std::vector<uint8_t> out(size_t(cw) * ch * 3);
+    for (int yy = 0; yy < ch; ++yy)
+      for (int xx = 0; xx < cw; ++xx)
+        for (int c = 0; c < 3; ++c) out[(size_t(yy) * cw + xx) * 3 + c] = static_cast<uint8_t>(level(x[c * plane + size_t(yy) * S + xx], c));
+    // Find the output image as a crop (flipped or not) of a rescaled source; its label crop must be the output's.
+    int matches = 0;
+    for (const auto& sc : sizes) {
+      if ((cw < S && sc.w != cw) || (cw == S && sc.w < S) || (ch < S && sc.h != ch) || (ch == S && sc.h < S)) continue;
+      for (int flip = 0; flip < 2; ++flip)
+        for (int oy = 0; oy + ch <= sc.h; ++oy)
+          for (int ox = 0; ox + cw <= sc.w; ++ox) {
+            auto src_x = [&](int xx) { return ox + (flip ? cw - 1 - xx : xx); };
+            bool same = true;
+            for (int yy = 0; yy < ch && same; ++yy)
+              for (int xx = 0; xx < cw && same; ++xx)
+                same = std::memcmp(&out[(size_t(yy) * cw + xx) * 3], sc.img.row(oy + yy) + 3 * src_x(xx), 3) == 0;
+            if (!same) continue;
+            ++matches;
+            flips.insert(flip != 0);
+            sizes_seen.insert({sc.w, sc.h});
+            padded += cw < S || ch < S;
+            cropped += sc.w > S || sc.h > S;
+            for (int yy = 0; yy < ch; ++yy)
+              for (int xx = 0; xx < cw; ++xx)
+                ASSERT_EQ(y[size_t(yy) * S + xx], int64_t{sc.lab.row(oy + yy)[src_x(xx)]})
+                    << "label at (" << xx << ", " << yy << ") vs the image's crop at (" << ox << ", " << oy << ") of the "
+                    << sc.w << "x" << sc.h << " rescale, " << (flip ? "flipped" : "not flipped");
+          }
+    }
+    ASSERT_GE(matches, 1) << "the output image is no crop of the rescaled source";
+    // The photometric distortion changes colours only: the same label, and the image padding still 0.
+    o.photometric = true;
+    segmentation_train_transform(image_bytes, "s.png", label_bytes, "s_label.png", o, 7, 1, i, x_photo.data(), y_photo.data());
+    EXPECT_EQ(y_photo, y);
+    for (int yy = 0; yy < S; ++yy)
+      for (int xx = 0; xx < S; ++xx)
+        if (yy >= ch || xx >= cw) {
+          for (int c = 0; c < 3; ++c) ASSERT_EQ(x_photo[c * plane + size_t(yy) * S + xx], 0.f);
+        }
+  }
+  // The draws covered what the checks are about: both flips, padding, cropping, many scales.
+  std::printf("%d samples: flips %zu kinds, %d padded, %d cropped, %zu rescaled sizes\n", kSamples, flips.size(), padded,
+              cropped, sizes_seen.size());
+  EXPECT_EQ(flips.size(), 2u);
+  EXPECT_GT(padded, 3);
+  EXPECT_GT(cropped, 3);
+  EXPECT_GT(sizes_seen.size(), 10u);
+
+  // Eval, at three scales: each view samples the source at its pixel centres; the label is the source's.
+  o.eval_scales = {0.5, 1.0, 1.75};
+  const auto s = segmentation_eval_transform(image_bytes, "s.png", label_bytes, "s_label.png", o);
+  ASSERT_EQ(s.label.sizes(), (std::vector<int64_t>{H, W}));
+  for (int yy = 0; yy < H; ++yy)
+    for (int xx = 0; xx < W; ++xx) ASSERT_EQ(s.label[yy][xx].item<int64_t>(), label.row(yy)[xx]) << "eval label at (" << xx << ", " << yy << ")";
+  ASSERT_EQ(s.images.size(), 3u);
+  for (size_t k = 0; k < s.images.size(); ++k) {
+    SCOPED_TRACE("eval scale " + std::to_string(o.eval_scales[k]));
+    const auto img = s.images[k].contiguous();
+    const int h = static_cast<int>(img.size(1)), w = static_cast<int>(img.size(2));
+    const auto [ew, eh] = rescaled_size(W, H, static_cast<int>(o.scale_long * o.eval_scales[k]),
+                                        static_cast<int>(o.scale_short * o.eval_scales[k]));
+    ASSERT_EQ(w, ew);
+    ASSERT_EQ(h, eh);
+    const float* p = img.data_ptr<float>();
+    const double sx = double(W) / w, sy = double(H) / h;
+    const double support_x = std::max(sx, 1.0), support_y = std::max(sy, 1.0);  // bilinear's, in source pixels
+    int checked = 0, off = 0;
+    std::string first_off;
+    for (int yy = 0; yy < h; ++yy)
+      for (int xx = 0; xx < w; ++xx) {
+        const double u = (xx + 0.5) * sx - 0.5, v = (yy + 0.5) * sy - 0.5;  // the source point of this pixel
+        if (u - support_x < 0 || u + support_x > W - 1 || v - support_y < 0 || v + support_y > H - 1) continue;  // edge
+        const size_t at = size_t(yy) * w + xx;
+        const int r = level(p[at], 0), g = level(p[size_t(h) * w + at], 1);
+        ++checked;
+        if (std::abs(r - 4 * u) <= kEvalLevelTol && std::abs(g - 5 * v) <= kEvalLevelTol) continue;
+        if (off++ == 0)
+          first_off = "(" + std::to_string(xx) + ", " + std::to_string(yy) + "): R " + std::to_string(r) + " vs 4x = " +
+                      std::to_string(4 * u) + ", G " + std::to_string(g) + " vs 5y = " + std::to_string(5 * v);
+      }
+    EXPECT_EQ(off, 0) << off << " of " << checked << " pixels do not sample the source at their centre, first at " << first_off;
+    EXPECT_GT(checked, w * h / 3);
+  }
 }
 
 TEST(Ade20k, SmallImageIsPaddedWithIgnore) {

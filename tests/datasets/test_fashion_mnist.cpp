@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <boost/filesystem.hpp>
+#include <cstdio>
 #include <fstream>
 #include <map>
 #include <numeric>
@@ -213,4 +215,69 @@ TEST(FashionMnist, RepeatedCopiesAreAugmentedDifferently) {
   auto [aug, ya] = rpct::make_batch(set, {5, 5 + n, 5 + 2 * n}, true, 1, 0);
   // Keyed on the code: at least two of the three copies differ (each draw has 50 shift/flip outcomes).
   EXPECT_FALSE(aug[0].equal(aug[1]) && aug[1].equal(aug[2]));
+}
+
+// The shift/flip augmentation (datasets/fashion_mnist.cpp augment_shift_flip, max_shift 2): every augmented
+// sample is one of the 5 x 5 x 2 candidates built here from the raw image (the image shifted by dx, dy in -2..2
+// with zero fill, mirrored or not), and over many draws every candidate occurs.
+TEST(FashionMnist, ShiftFlipIsOneOfTheFiftyCandidatesAndCoversThemAll) {
+  constexpr int kMaxShift = 2, kSide = rpct::kFashionMnistSide;
+  constexpr int kCandidates = (2 * kMaxShift + 1) * (2 * kMaxShift + 1) * 2;
+  // Draws per image: a candidate has probability 1/50, so one is missing with chance <= 50 (49/50)^1000 ~ 9e-8;
+  // the draws are keyed on (seed, epoch, code) with fixed values here, so the run is deterministic.
+  constexpr int kDrawsPerImage = 1000;
+  // A de-normalized value is an 8-bit level up to float32 rounding of (v / 255 - mean) / std.
+  constexpr double kLevelTol = 1e-3;
+  auto set = rpct::load_fashion_mnist(kRoot, "test", 200);
+  const int64_t n = set.size();
+  auto candidates = [&](int64_t idx) {
+    const auto img = set.images[idx].contiguous();
+    const uint8_t* src = img.data_ptr<uint8_t>();
+    std::vector<std::vector<uint8_t>> out;
+    for (int flip = 0; flip < 2; ++flip)
+      for (int dy = -kMaxShift; dy <= kMaxShift; ++dy)
+        for (int dx = -kMaxShift; dx <= kMaxShift; ++dx) {
+          std::vector<uint8_t> c(kSide * kSide, 0);
+          for (int y = 0; y < kSide; ++y)
+            for (int x = 0; x < kSide; ++x) {
+              const int sy = y + dy, sx = x + dx;  // shift with zero fill ...
+              if (sy < 0 || sy >= kSide || sx < 0 || sx >= kSide) continue;
+              c[y * kSide + (flip ? kSide - 1 - x : x)] = src[sy * kSide + sx];  // ... then mirror
+            }
+          out.push_back(std::move(c));
+        }
+    return out;
+  };
+  // Two items whose 50 candidates are all different (a symmetric or empty-edged item could make two equal).
+  std::vector<int64_t> items;
+  for (int64_t i = 0; i < n && items.size() < 2; ++i) {
+    auto c = candidates(i);
+    std::sort(c.begin(), c.end());
+    if (std::adjacent_find(c.begin(), c.end()) == c.end()) items.push_back(i);
+  }
+  ASSERT_EQ(items.size(), 2u);
+  for (int64_t item : items) {
+    SCOPED_TRACE("item " + std::to_string(item));
+    const auto cands = candidates(item);
+    std::vector<int64_t> codes(kDrawsPerImage);  // repeated-augmentation codes of this item: item + k n
+    for (int k = 0; k < kDrawsPerImage; ++k) codes[k] = item + k * n;
+    auto [x, labels] = rpct::make_batch(set, codes, /*augment=*/true, /*seed=*/17, /*epoch=*/2);
+    ASSERT_EQ(x.sizes(), (std::vector<int64_t>{kDrawsPerImage, 1, kSide, kSide}));
+    const auto u = x.to(torch::kFloat64).mul(rpct::kFashionMnistStd).add(rpct::kFashionMnistMean).mul(255);  // levels
+    ASSERT_LT((u - u.round()).abs().max().item<double>(), kLevelTol) << "not normalized 8-bit values";
+    const auto levels = u.round().to(torch::kUInt8).contiguous();
+    const uint8_t* p = levels.data_ptr<uint8_t>();
+    std::vector<int> seen(kCandidates, 0);
+    for (int k = 0; k < kDrawsPerImage; ++k) {
+      const std::vector<uint8_t> got(p + k * kSide * kSide, p + (k + 1) * kSide * kSide);
+      const auto it = std::find(cands.begin(), cands.end(), got);
+      ASSERT_NE(it, cands.end()) << "draw " << k << " (code " << codes[k] << ") is no shift by -2..2 (zero fill) with or without a flip";
+      ++seen[it - cands.begin()];
+    }
+    const int missing = static_cast<int>(std::count(seen.begin(), seen.end(), 0));
+    EXPECT_EQ(missing, 0) << "of the " << kCandidates << " shift/flip candidates, " << missing << " never occur in "
+                          << kDrawsPerImage << " draws";
+    std::printf("item %ld: %d draws, candidate counts %d..%d\n", static_cast<long>(item), kDrawsPerImage,
+                *std::min_element(seen.begin(), seen.end()), *std::max_element(seen.begin(), seen.end()));
+  }
 }
