@@ -5,7 +5,8 @@ rpct_add_test(test_rpc_attention_composed LABELS unit SOURCES test_rpc_attention
 # The fused segmentation loss (bilinear upsampling + pixel cross-entropy) against the composed LibTorch ops.
 rpct_add_test(test_upsample_cross_entropy LABELS unit SOURCES test_upsample_cross_entropy.cpp)
 # CUDA kernels run on the CPU through kernels/cuda_emu (label emu), and the same kernels on a GPU
-# (label gpu; skip with a reason without a device or without a CUDA build).
+# (label gpu: without a device or a CUDA build every case skips with a reason, and ctest reports the test as
+# Skipped, not Passed: tests/CMakeLists.txt).
 rpct_add_test(test_emu_runtime NO_PCH LABELS emu SOURCES test_emu_runtime.cpp)
 rpct_add_test(test_emu_attention LABELS emu SOURCES test_emu_attention.cpp)
 rpct_add_test(test_emu_composed LABELS emu SOURCES test_emu_composed.cpp)
