@@ -18,6 +18,10 @@ print(json.dumps(value) if isinstance(value, (bool, dict, list)) else value)
 PY
 }
 
+# same A B: A equals B and is not empty (a missing field or file gives "", and "" = "" must not pass); prints both
+# when they differ.
+same() { [ -n "$1" ] && [ "$1" = "$2" ] || { echo "  '$1' vs '$2'"; return 1; }; }
+
 # wait_until SECONDS CMD...: polls CMD every 50 ms until it succeeds (0) or SECONDS pass (1).
 wait_until() {
   local limit="$1"; shift

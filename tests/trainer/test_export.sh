@@ -4,20 +4,18 @@ set -u
 bin="$1"; src="$RPCT_SOURCE_DIR"; py="${RPCT_PYTHON:-python3}"
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
 fails=0; fail() { echo "FAIL $*"; fails=$((fails+1)); }
-field() {  # field FILE CMD KEY: KEY of the last JSON result line of command CMD in FILE
-  "$py" - "$@" <<'PY'
-import json, sys
-rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
-print([r for r in rows if r.get("cmd") == sys.argv[2]][-1][sys.argv[3]])
-PY
-}
+source "$src/tests/script_lib.sh"
+field() { result_field "$@"; }  # field FILE CMD KEY: KEY of the last result line of command CMD ("" when absent)
 cfg=(--config "$src/configs/fmnist_quick.yaml" --set data.limit_train=1024 --set data.limit_test=300)
 "$bin" train "${cfg[@]}" --run-dir "$tmp/run" > "$tmp/train.out" 2>&1 || { fail "train"; tail "$tmp/train.out"; }
+train_sha="$(field "$tmp/train.out" train params_sha256)"
+[ ${#train_sha} = 64 ] || fail "train: params_sha256 '$train_sha' is not 64 hex digits"
 ckpt="$(ls -d "$tmp"/run/ckpt/step_* | sort | tail -n 1)"
+[ -n "$ckpt" ] || fail "train wrote no checkpoint"
 "$bin" inspect "$ckpt" > "$tmp/inspect.out" 2>&1 || fail "inspect"
-[ "$(field "$tmp/inspect.out" inspect params_sha256)" = "$(field "$tmp/train.out" train params_sha256)" ] \
+same "$(field "$tmp/inspect.out" inspect params_sha256)" "$train_sha" \
   && echo "ok   inspect: params_sha256 equals the trained model's" || fail "inspect params_sha256"
-[ "$(field "$tmp/inspect.out" inspect world_size)" = 1 ] && echo "ok   inspect: world_size" || fail "inspect world_size"
+same "$(field "$tmp/inspect.out" inspect world_size)" 1 && echo "ok   inspect: world_size" || fail "inspect world_size"
 "$bin" export "$ckpt" --format safetensors --out "$tmp/vit.safetensors" > "$tmp/export.out" 2>&1 || fail "export"
 "$py" - "$tmp/vit.safetensors" <<'PY' && echo "ok   export loads in Python (safetensors) with timm key names" || fail "python load"
 import sys
@@ -30,17 +28,17 @@ PY
 # A run directory means its newest complete checkpoint; a newer one without DONE (a crash) is skipped.
 cp -r "$ckpt" "$tmp/run/ckpt/step_99999999" && rm "$tmp/run/ckpt/step_99999999/DONE"
 "$bin" inspect "$tmp/run" > "$tmp/inspect_run.out" 2>&1 || { fail "inspect RUN_DIR"; tail -n 3 "$tmp/inspect_run.out"; }
-[ "$(field "$tmp/inspect_run.out" inspect checkpoint)" = "$ckpt" ] \
+same "$(field "$tmp/inspect_run.out" inspect checkpoint)" "$ckpt" \
   && grep -q "(skipped $tmp/run/ckpt/step_99999999: incomplete (no DONE marker))" "$tmp/inspect_run.out" \
   && echo "ok   inspect RUN_DIR: newest complete checkpoint, the incomplete one named" || fail "inspect RUN_DIR picked"
 "$bin" export "$tmp/run" --out "$tmp/vit_run.safetensors" > "$tmp/export_run.out" 2>&1 || fail "export RUN_DIR"
-cmp -s "$tmp/vit_run.safetensors" "$tmp/vit.safetensors" \
+[ -s "$tmp/vit.safetensors" ] && cmp -s "$tmp/vit_run.safetensors" "$tmp/vit.safetensors" \
   && echo "ok   export RUN_DIR writes the same file as export CKPT_DIR" || fail "export RUN_DIR differs"
 "$bin" import "$tmp/vit.safetensors" "${cfg[@]}" --out "$tmp/back.safetensors" > "$tmp/import.out" 2>&1 || fail "import"
-[ "$(field "$tmp/import.out" import params_sha256)" = "$(field "$tmp/train.out" train params_sha256)" ] \
+same "$(field "$tmp/import.out" import params_sha256)" "$train_sha" \
   && echo "ok   export -> import round trip is bit-exact" || fail "round trip"
 "$bin" eval "${cfg[@]}" --checkpoint "$tmp/vit.safetensors" > "$tmp/eval.out" 2>&1 || fail "eval of exported weights"
-[ "$(field "$tmp/eval.out" eval top1)" = "$(field "$tmp/train.out" train top1)" ] \
+same "$(field "$tmp/eval.out" eval top1)" "$(field "$tmp/train.out" train top1)" \
   && echo "ok   eval of the exported timm-named file gives the run's top-1" || fail "eval top1 differs"
 "$bin" import "$tmp/vit.safetensors" --config "$src/configs/fmnist_vit.yaml" --out "$tmp/x.safetensors" > "$tmp/bad.out" 2>&1 \
   && fail "import into a mismatched model succeeded"

@@ -14,10 +14,8 @@ set -u
 bin="$1"; logits_tool="$2"; src="$RPCT_SOURCE_DIR"; py="${RPCT_PYTHON:-python3}"
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
 fails=0; fail() { echo "FAIL $*"; fails=$((fails+1)); }
-field() {  # field FILE KEY: KEY of the last JSON result line in FILE
-  "$py" -c 'import json, sys
-print([json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")][-1][sys.argv[2]])' "$@"
-}
+source "$src/tests/script_lib.sh"
+field() { result_field "$@"; }  # field FILE CMD KEY: KEY of the last result line of command CMD ("" when absent)
 parity() { "$py" "$src/tests/trainer/segmenter_parity.py" "$@"; }
 
 "$bin" prepare-data ade20k-synthetic --out "$tmp/data" --train 32 --val 4 --width 40 --height 40 --classes 5 \
@@ -50,11 +48,11 @@ for c in "${cases[@]}"; do
   "$logits_tool" "$run/config.yaml" "$tmp/$name.safetensors" "$tmp/$name.input" "$tmp/$name.exported.logits" \
     && "$logits_tool" "$run/config.yaml" "$run" "$tmp/$name.input" "$tmp/$name.ckpt.logits" \
     || { fail "$name: segmenter_logits"; continue; }
-  cmp -s "$tmp/$name.exported.logits" "$tmp/$name.ckpt.logits" \
+  [ -s "$tmp/$name.exported.logits" ] && cmp -s "$tmp/$name.exported.logits" "$tmp/$name.ckpt.logits" \
     && echo "ok   $name: exported weights give the checkpoint's logits bit for bit" || fail "$name: round-trip logits"
   "$bin" import "$tmp/$name.safetensors" --config "$run/config.yaml" --out "$tmp/$name.back" >"$tmp/$name.import" 2>&1 \
     || { fail "$name: import"; tail -n 3 "$tmp/$name.import"; }
-  [ "$(field "$tmp/$name.import" params_sha256)" = "$(field "$tmp/$name.train" params_sha256)" ] \
+  same "$(field "$tmp/$name.import" import params_sha256)" "$(field "$tmp/$name.train" train params_sha256)" \
     && echo "ok   $name: export -> import gives the trained parameters" || fail "$name: import params_sha256"
   parity compare "$run/config.yaml" "$tmp/$name.safetensors" "$tmp/$name.input" "$tmp/$name.exported.logits" "$kinds" \
     && echo "ok   $name: PyTorch reference gives rpctrain's logits" || fail "$name: PyTorch parity"
