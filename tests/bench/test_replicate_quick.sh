@@ -54,6 +54,61 @@ if abs(t["mean"]["sym"]["mCE vs sym"] - 1) > 0.05: bad.append(f"sym mCE {t['mean
 for b in bad[:10]: print("  ", b)
 sys.exit(1 if bad else 0)
 PY
+# results_md_matches DIR: DIR/RESULTS.md's four tables (classification and segmentation: mean ± std per variant,
+# difference to sym) against DIR/tables.json, every cell; the formats RESULTS.md promises are written out below.
+results_md_matches() {
+  "$py" - "$1" <<'PY'
+import json, sys
+# Formats: mean ± std in percent with 2 decimals; a difference in points with its sign and 2 decimals, then
+# the Welch p-value with 3 decimals (scientific notation with 1 decimal under 0.001; n/a without one).
+d = sys.argv[1]
+t = json.load(open(d + "/tables.json"))
+lines = open(d + "/RESULTS.md").read().splitlines()
+def tables(first):  # every Markdown table whose header starts with `first`: (header cells, rows of cells)
+    out = []
+    for i, l in enumerate(lines):
+        if l.startswith(first):
+            cells = lambda s: [c.strip() for c in s.strip()[1:-1].split("|")]
+            rows = []
+            assert lines[i + 1].startswith("| --- |"), lines[i + 1]
+            for r in lines[i + 2:]:
+                if not r.startswith("|"): break
+                rows.append(cells(r))
+            out.append((cells(l), rows))
+    return out
+pm = lambda m, s: f"{100 * m:.2f} ± {100 * s:.2f}"
+pv = lambda p: "n/a" if p is None else (f"{p:.3f}" if p >= 0.001 else f"{p:.1e}")
+diff = lambda r: f"{100 * r['diff']:+.2f} (p {pv(r['p'])})"
+bad, cells = [], 0
+parts = [("classification", t)] + ([("segmentation", t["seg"])] if "seg" in t else [])
+means, diffs = tables("| variant | seeds |"), tables("| variant - sym |")
+if len(means) != len(parts): bad.append(f"{len(means)} mean ± std tables for {len(parts)} parts")
+if len(diffs) != len(parts): bad.append(f"{len(diffs)} difference tables for {len(parts)} parts")
+for (what, s), (head, rows), (dhead, drows) in zip(parts, means, diffs):
+    if head != ["variant", "seeds"] + s["columns"]: bad.append(f"{what}: header {head}")
+    if [r[0] for r in rows] != s["variants"]: bad.append(f"{what}: rows {[r[0] for r in rows]}")
+    for r in rows:
+        v = r[0]
+        want = [v, str(s["seeds"].get(v))] + [pm(s["mean"][v][c], s["std"][v][c]) for c in s["columns"]]
+        bad += [f"{what} {v} {h}: '{a}', tables.json gives '{b}'" for h, a, b in zip(head, r, want) if a != b]
+        if len(r) != len(want): bad.append(f"{what} {v}: {len(r)} cells, expected {len(want)}")
+        cells += len(r)
+    if dhead != ["variant - sym"] + s["columns"]: bad.append(f"{what}: difference header {dhead}")
+    dvars = [v for v in s["variants"] if v in s["vs_sym"]]
+    if [r[0] for r in drows] != dvars or not dvars: bad.append(f"{what}: difference rows {[r[0] for r in drows]}")
+    for r in drows:
+        v = r[0]
+        want = [v] + [diff(s["vs_sym"][v][c]) for c in s["columns"]]
+        bad += [f"{what} {v} - sym {h}: '{a}', tables.json gives '{b}'" for h, a, b in zip(dhead, r, want) if a != b]
+        if len(r) != len(want): bad.append(f"{what} {v} - sym: {len(r)} cells, expected {len(want)}")
+        cells += len(r)
+for b in bad[:10]: print("  ", b)
+print(f"  {cells} cells compared")
+sys.exit(1 if bad or cells == 0 else 0)
+PY
+}
+results_md_matches "$out" && ok "RESULTS.md: every cell of its 4 tables equals tables.json's (mean ± std, difference, p)" \
+  || fail "RESULTS.md tables differ from tables.json"
 md="$out/RESULTS.md"
 if [ -s "$md" ] && ! grep -qi "nan\|n/a\| inf" "$md" && grep -q "^| rpc_all | 2 | " "$md" && grep -q "^| rpc | .*(p " "$md" \
    && grep -q "^- RPC-SymViT beats SymViT on clean accuracy" "$md" && grep -q "^- RPC improves segmentation.*points, p " "$md" \
@@ -121,6 +176,9 @@ bash "$src/bench/replicate/run.sh" --tables-only "$tmp/pub" > "$tmp/run5.out" 2>
 same_tables "$pub/tables.json" "$tmp/pub/tables.json" && [ -s "$tmp/pub/curves.svg" ] \
   && ok "bench/replicate/fmnist: its committed tables.json is what its committed results give" \
   || fail "bench/replicate/fmnist/tables.json differs from its results (rebuild: bench/run replicate --tables-only bench/replicate/fmnist)"
+results_md_matches "$tmp/pub" && results_md_matches "$pub" \
+  && ok "bench/replicate/fmnist: RESULTS.md's tables, rebuilt and committed, equal tables.json cell by cell" \
+  || fail "bench/replicate/fmnist/RESULTS.md tables differ from its tables.json"
 
 # Bad input: an unknown variant is named.
 bash "$src/bench/replicate/run.sh" --variants sym,qkv --out "$tmp/x" > "$tmp/u.out" 2>&1

@@ -13,6 +13,8 @@ ok() { echo "ok   $*"; }
 MPI=(mpirun -np 2 --oversubscribe --bind-to none)
 source "$src/tests/script_lib.sh"
 check() { bench_check "$@"; }
+# md_matches DIR HEADER...: DIR/bench.md's table equals DIR/bench.json, every cell (tests/robust/check_bench_md.py).
+md_matches() { "$py" "$src/tests/robust/check_bench_md.py" "$@"; }
 
 # --- a small Fashion-MNIST model (seconds) ---
 cfg=(--config "$src/configs/fmnist_quick.yaml" --set data.limit_train=4096 --set train.epochs=2
@@ -41,6 +43,9 @@ done
   && grep -q "^| run | " "$tmp/b1/bench.md" && grep -q "class=\"errorbar\"" "$tmp/b1/c_noise.svg" \
   && ok "outputs: bench.json, bench.md (row per checkpoint), well-formed SVGs with error bars, one file per item" \
   || fail "bench.md / svg content"
+md_matches "$tmp/b1" "clean top-1" mCE "rel. mCE" "FGSM 2" "FGSM 8" "FGSM 32" "PGD 2" "PGD 8" "PGD 32" \
+  && ok "bench.md: clean top-1, mCE, relative mCE, FGSM / PGD at each eps; every cell is bench.json's value" \
+  || fail "bench.md table differs from bench.json"
 grep -q "pgd/pixel/8 \[" "$tmp/b1.out" && ok "a progress line per suite item" || fail "no progress line"
 # The pictures: corruptions.png (2 corruptions x clean + 5 severities, 28-px images enlarged to 84 px) and
 # attacks.png (FGSM, PGD: clean | adversarial | perturbation); the adversarial image differs from the clean one.
@@ -54,12 +59,16 @@ a = read_png(d + "/attacks.png")
 CELL = 84  # robust/bench_pictures.h kPictureMinSide: 28 px x 3
 assert c.shape[2] == 3 and c.shape[0] >= 2 * CELL and c.shape[1] >= 6 * CELL, c.shape
 assert a.shape[2] == 3 and a.shape[0] >= 2 * CELL and a.shape[1] >= 3 * CELL, a.shape
-# Rows of cells from the bottom-right corner (the labels sit left and on top): the last row is PGD.
-gap = 4
-right = a.shape[1] - gap
-row = a[a.shape[0] - gap - CELL:a.shape[0] - gap]
-pert, adv, clean = (row[:, right - (k + 1) * CELL - k * gap:right - k * (CELL + gap)] for k in range(3))
-assert np.abs(adv.astype(int) - clean.astype(int)).max() > 0, "the PGD image equals the clean one"
+# The last row of cells (PGD), its cells found as the runs of columns that are not all white (white gaps
+# between cells; the row's caption is the first run): clean, adversarial, perturbation.
+GAP = 4
+row = a[a.shape[0] - GAP - CELL:a.shape[0] - GAP]
+inked = (row < 255).any(axis=2).any(axis=0)
+edges = np.flatnonzero(np.diff(np.concatenate([[0], inked.astype(int), [0]])))
+runs = [(b, e) for b, e in zip(edges[::2], edges[1::2])]
+assert len(runs) >= 4 and all(e - b == CELL for b, e in runs[-3:]), runs
+clean, adv, pert = (row[:, b:e].astype(int) for b, e in runs[-3:])
+assert np.abs(adv - clean).max() > 0, "the PGD image equals the clean one"
 assert pert.std() > 0, "the perturbation panel is flat"
 PY
 
@@ -72,6 +81,8 @@ diff = [(k, a[k], b.get(k)) for k in a if a[k] != b.get(k)]
 for d in diff[:5]: print("  ", d)
 sys.exit(1 if diff or a.keys() != b.keys() else 0)
 PY
+md_matches "$tmp/b2" "clean top-1" mCE "rel. mCE" "FGSM 2" "FGSM 8" "FGSM 32" "PGD 2" "PGD 8" "PGD 32" \
+  && ok "bench.md of the 2-rank run: every cell is bench.json's value" || fail "bench.md (2 ranks) differs from bench.json"
 
 # --- resume: everything done is skipped; a missing item is run again ---
 "$bin" "${bench[@]}" --out "$tmp/b1" --resume > "$tmp/r1.out" 2>&1 || fail "resume run"
@@ -111,6 +122,9 @@ check "$tmp/bi.out" 'all(items()["c/contrast/%d" % s]["top1"] == items()["clean"
   'r["checkpoints"][0]["o_aupr"] == items()["o"]["aupr"]' \
   && ok "ImageNet-C folder (clean copies score the clean top-1), A / R (logits masked, above chance), O (AUROC > 0.5)" \
   || fail "imagenet-layout suites"
+md_matches "$tmp/bi" "clean top-1" mCE "rel. mCE" "IN-A top-1" "IN-R top-1" "IN-O AUPR" \
+  && ok "bench.md (ImageNet layout): clean top-1, mCE, IN-A / IN-R top-1, IN-O AUPR; every cell is bench.json's value" \
+  || fail "bench.md (imagenet layout) differs from bench.json"
 
 # --- usage errors ---
 "$bin" bench classify "${cfg[@]}" --checkpoint "$tmp/run" --suite clean,a > "$tmp/u1.out" 2>&1

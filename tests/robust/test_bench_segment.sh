@@ -11,6 +11,8 @@ set -u
 bin="$1"; src="$RPCT_SOURCE_DIR"; py="${RPCT_PYTHON:-python3}"
 source "$src/tests/script_lib.sh"
 check() { bench_check "$@"; }
+# md_matches DIR HEADER...: DIR/bench.md's table equals DIR/bench.json, every cell (tests/robust/check_bench_md.py).
+md_matches() { "$py" "$src/tests/robust/check_bench_md.py" "$@"; }
 fails=0; fail() { echo "FAIL $*"; fails=$((fails+1)); }
 ok() { echo "ok   $*"; }
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
@@ -55,6 +57,9 @@ done
   && grep -q "class=\"errorbar\"" "$tmp/b1/c_noise.svg" \
   && ok "outputs: bench.md (clean mIoU, per-corruption mean mIoU, mean; a row per checkpoint), SVGs with error bars, one file per item" \
   || { fail "bench.md / svg content"; cat "$tmp/b1/bench.md"; }
+md_matches "$tmp/b1" "clean mIoU" gaussian_noise contrast mean \
+  && ok "bench.md: clean mIoU, each corruption's mean mIoU, their mean; every cell is bench.json's value" \
+  || fail "bench.md table differs from bench.json"
 grep -q "c/contrast/5 \[" "$tmp/b1.out" "$tmp/b1.err" && ok "a progress line per suite item" || fail "no progress line"
 # corruption_predictions.png: one image clean and under the 2 corruptions at severity 3 (3 rows), each row image |
 # ground truth | prediction; the noisy row's image panel differs from the clean row's.
@@ -82,6 +87,8 @@ diff = [(k, a[k], b.get(k)) for k in a if a[k] != b.get(k)]
 for d in diff[:5]: print("  ", d)
 sys.exit(1 if diff or a.keys() != b.keys() or len(a) != 5 else 0)
 PY
+md_matches "$tmp/b2" "clean mIoU" gaussian_noise contrast mean \
+  && ok "bench.md of the 2-rank run: every cell is bench.json's value" || fail "bench.md (2 ranks) differs from bench.json"
 
 # --- resume: everything done is skipped; a missing item is run again ---
 "$bin" "${bench[@]}" --out "$tmp/b1" --resume > "$tmp/r1.out" 2> "$tmp/r1.err" || fail "resume run"
