@@ -8,6 +8,8 @@ broken list entry, not a bug some test saw).
 
   bash scripts/mutate.sh --list          the mutations, numbered
   bash scripts/mutate.sh [N ...]         run mutations N (default: all)
+  bash scripts/mutate.sh --rev REV [N ...]   the same against another commit's code and tests (e.g. the commit
+                                         before a test was strengthened: the bug it now sees should survive there)
 
 Env: RPCT_MUTATE_DIR (default ~/.cache/rpctrain/mutate): the scratch worktree and its build directory.
 A mutation costs a rebuild of the library part it touches (one unity batch) and one test run: minutes each, so
@@ -58,11 +60,13 @@ def run(cmd, **kw):
     return subprocess.run(cmd, text=True, capture_output=True, **kw)
 
 
-def worktree():
-    """The scratch worktree at HEAD (created once, reset to HEAD each run) and its configured build directory."""
+def worktree(rev):
+    """The scratch worktree at `rev` (created once, reset to `rev` each run) and its configured build directory."""
     base = os.environ.get("RPCT_MUTATE_DIR", os.path.expanduser("~/.cache/rpctrain/mutate"))
     tree = os.path.join(base, "tree")
-    head = run(["git", "-C", REPO, "rev-parse", "HEAD"]).stdout.strip()
+    head = run(["git", "-C", REPO, "rev-parse", rev]).stdout.strip()
+    if not head:
+        raise SystemExit(f"git rev-parse {rev}: no such commit")
     if not os.path.isdir(tree):
         os.makedirs(base, exist_ok=True)
         run(["git", "-C", REPO, "worktree", "prune"])
@@ -88,7 +92,7 @@ def targets_of(build, test):
     listing = json.loads(run(["ctest", "-N", "--show-only=json-v1", "-R", f"^{test}$"], cwd=build).stdout)
     tests = listing["tests"]
     if not tests:
-        raise SystemExit(f"no test named {test}")
+        return None
     names = set()
     real_build = os.path.realpath(build) + "/"
     for t in tests:
@@ -107,8 +111,13 @@ def main(argv):
         for i, m in enumerate(mutations, 1):
             print(f"{i:3d}  {m['title']}  [{m['file']} -> {m['test']}]")
         return 0
+    rev = "HEAD"
+    if argv[:1] == ["--rev"]:
+        if len(argv) < 2:
+            raise SystemExit("--rev needs a commit")
+        rev, argv = argv[1], argv[2:]
     chosen = [int(a) for a in argv] if argv else list(range(1, len(mutations) + 1))
-    tree, build, env, head = worktree()
+    tree, build, env, head = worktree(rev)
     env["OMPI_ALLOW_RUN_AS_ROOT"] = env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
     rows = []
     for n in chosen:
@@ -123,6 +132,9 @@ def main(argv):
         try:
             open(path, "w").write(source.replace(m["find"], m["replace"]))
             targets = targets_of(build, m["test"])
+            if targets is None:
+                rows.append((n, m, f"no test {m['test']} at this commit", time.time() - t0))
+                continue
             b = run(["cmake", "--build", build, "-j", os.environ.get("RPCT_JOBS", "2"), "--target"] + targets, env=env)
             if b.returncode:
                 verdict = "does not build (fix the mutation)"  # a compile error is not a test seeing the bug

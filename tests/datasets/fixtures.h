@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <stdexcept>
 #include <boost/filesystem.hpp>
 #include <cstdint>
 #include <string>
@@ -47,7 +48,11 @@ inline Image make_rgb(int w, int h, int seed = 0) {
   return img;
 }
 
+// value: one level per channel (value.size() == channels).
 inline Image make_solid(int w, int h, int channels, std::vector<uint8_t> value) {
+  if (value.size() != static_cast<size_t>(channels))
+    throw std::invalid_argument("make_solid: " + std::to_string(value.size()) + " values for " +
+                                std::to_string(channels) + " channels");
   Image img;
   img.width = w;
   img.height = h;

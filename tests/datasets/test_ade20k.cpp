@@ -170,7 +170,7 @@ TEST(Ade20k, TrainAndEvalKeepImageAndLabelAligned) {
   // pass (0.5 level each): 1 level, i.e. 1/4 px on R (4 levels per px) and 1/5 px on G; a pixel off is 4 or 5.
   constexpr double kEvalLevelTol = 1.0;
   TempDir d;
-  Image src = test::make_solid(W, H, 3, {0});
+  Image src = test::make_solid(W, H, 3, {0, 0, 0});
   Image raw_label = test::make_solid(W, H, 1, {0});
   for (int y = 0; y < H; ++y)
     for (int x = 0; x < W; ++x) {

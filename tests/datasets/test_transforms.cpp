@@ -429,7 +429,7 @@ TEST(Transforms, PhotometricDistortionMatchesMmsegRangesAndProbabilities) {
           colours.push_back(c);
         }
   const int n_grey = kGreyHi - kGreyLo + 1, n_colour = static_cast<int>(colours.size());
-  probe = test::make_solid(n_grey + n_colour, 1, 3, {0});
+  probe = test::make_solid(n_grey + n_colour, 1, 3, {0, 0, 0});
   for (int g = kGreyLo; g <= kGreyHi; ++g)
     for (int c = 0; c < 3; ++c) probe.pixels[(g - kGreyLo) * 3 + c] = static_cast<uint8_t>(g);
   for (int i = 0; i < n_colour; ++i)
