@@ -2,7 +2,8 @@
 """Mutation testing by a list the project keeps (tests/mutations.txt): each mutation is one exact piece of product
 code, the bug that replaces it, and the test that must then fail. For each selected mutation, in a scratch
 worktree of HEAD (its own build directory, kept between runs so builds are incremental): apply it, build only what
-the test needs, run the test, expect red, restore. Prints a table: killed (the test failed) or survived, seconds.
+the test needs, run the test, expect red, restore. First every named test runs once without a mutation and must
+pass (else its mutations are not run: a red test kills nothing). Prints a table: killed (the test failed) or survived, seconds.
 Exit code 1 when any survived, could not be applied or did not build (a mutation that does not compile is a
 broken list entry, not a bug some test saw).
 
@@ -119,11 +120,25 @@ def main(argv):
     chosen = [int(a) for a in argv] if argv else list(range(1, len(mutations) + 1))
     tree, build, env, head = worktree(rev)
     env["OMPI_ALLOW_RUN_AS_ROOT"] = env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
+    # Baseline: each named test must pass without a mutation, or its failures would count as kills.
+    baseline = {}
+    for test in sorted({mutations[n - 1]["test"] for n in chosen}):
+        targets = targets_of(build, test)
+        if targets is None:
+            baseline[test] = f"no test {test} at this commit"
+            continue
+        b = run(["cmake", "--build", build, "-j", os.environ.get("RPCT_JOBS", "2"), "--target"] + targets, env=env)
+        t = run(["ctest", "-R", f"^{test}$"], cwd=build, env=env) if b.returncode == 0 else b
+        baseline[test] = "green" if t.returncode == 0 else "fails without a mutation"
+        print(f"[mutate] baseline {test}: {baseline[test]}", file=sys.stderr, flush=True)
     rows = []
     for n in chosen:
         m = mutations[n - 1]
         path = os.path.join(tree, m["file"])
         t0 = time.time()
+        if baseline[m["test"]] != "green":
+            rows.append((n, m, f"not run: {m['test']} {baseline[m['test']]}", 0.0))
+            continue
         source = open(path).read()
         count = source.count(m["find"])
         if count != 1:
