@@ -106,6 +106,11 @@ def targets_of(build, test):
     return sorted(names)
 
 
+def build_targets(build, targets, env):
+    """Builds `targets` in `build` (RPCT_JOBS jobs, default 2)."""
+    return run(["cmake", "--build", build, "-j", os.environ.get("RPCT_JOBS", "2"), "--target"] + targets, env=env)
+
+
 def main(argv):
     mutations = parse(LIST)
     if argv[:1] == ["--list"]:
@@ -127,7 +132,7 @@ def main(argv):
         if targets is None:
             baseline[test] = f"no test {test} at this commit"
             continue
-        b = run(["cmake", "--build", build, "-j", os.environ.get("RPCT_JOBS", "2"), "--target"] + targets, env=env)
+        b = build_targets(build, targets, env)
         t = run(["ctest", "-R", f"^{test}$"], cwd=build, env=env) if b.returncode == 0 else b
         baseline[test] = "green" if t.returncode == 0 else "fails without a mutation"
         print(f"[mutate] baseline {test}: {baseline[test]}", file=sys.stderr, flush=True)
@@ -150,7 +155,7 @@ def main(argv):
             if targets is None:
                 rows.append((n, m, f"no test {m['test']} at this commit", time.time() - t0))
                 continue
-            b = run(["cmake", "--build", build, "-j", os.environ.get("RPCT_JOBS", "2"), "--target"] + targets, env=env)
+            b = build_targets(build, targets, env)
             if b.returncode:
                 verdict = "does not build (fix the mutation)"  # a compile error is not a test seeing the bug
             else:
