@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # bench/run train-step [rounds]: the training loop of `rpctrain train` vs the same model, recipe and
-# per-rank batch in PyTorch DistributedDataParallel (gloo, train_step_ref.py), 2 ranks under mpirun,
-# 1 intra-op thread per rank, warm steps only. Two models:
+# per-rank batch in PyTorch DistributedDataParallel (gloo, train_step_ref.py: eager, torch.compile, and
+# torch.compile with bf16 autocast), 2 ranks under mpirun, 1 intra-op thread per rank, warm steps only; the
+# achieved GFLOP/s (bench/pyref/flops.py) of each column as a fraction of the GEMM peak measured first in the
+# same run (bench/pyref/peak.py, 2 threads). Two models:
 #   fmnist_vit       the main job's model and recipe, configs/fmnist_vit.yaml as it is
 #                    (28x28x1, patch 7 -> 17 tokens, dim 128, depth 4, heads 4, MLP 2x, softmax).
 #   deit_tiny_28     DeiT-Tiny's transformer (dim 192, depth 12, heads 3, MLP 4x) on the same 28x28
@@ -39,24 +41,46 @@ models=(
 only="${RPCT_BENCH_MODELS:-}"   # e.g. fmnist_vit: run one model only
 extra="${RPCT_BENCH_SET:-}"     # extra rpctrain overrides for an A/B, e.g. "dist.bucket_mb=1000"
 
+# Columns (RPCT_BENCH_COLUMNS, default all): rpctrain in float32 and in bf16 (train.precision bf16: CPU bfloat16
+# autocast), PyTorch DDP eager float32, compiled (torch.compile) float32, compiled with bf16 autocast.
+columns="${RPCT_BENCH_COLUMNS:-rpctrain rpctrain_bf16 eager compiled compiled_bf16}"
+has() { [[ " $columns " == *" $1 "* ]]; }
+echo "[train-step] GEMM peak, $ranks threads (load: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+"$RPCT_PYTHON" -m bench.pyref.peak --threads "$ranks" >"$work/peak.log"
+sed 's/^/  /' "$work/peak.log" | grep -v '^  {' >&2
+
 for ((r = 1; r <= rounds; ++r)); do
   for m in "${models[@]}"; do
     IFS='|' read -r name overrides S E <<<"$m"
     [ -n "$only" ] && [[ " $only " != *" $name "* ]] && continue
-    run="$work/$name.$r"
-    sets=(--set train.epochs="$E" --set train.batch_size="$batch" --set data.limit_train=$((S * batch * ranks))
-          --set data.limit_test=500
-          --set ckpt.epoch_end=false --set train.threads=1 --set train.log_every=1000000)
-    for o in $overrides $extra; do sets+=(--set "$o"); done
-    echo "[train-step] round $r/$rounds $name: rpctrain, $E epochs x $S steps (load: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
-    (cd "$repo" && "${mpi[@]}" "$RPCT_BUILD/rpctrain" train --config configs/fmnist_vit.yaml "${sets[@]}" \
-      --run-dir "$run") >"$run.cpp.log" 2>&1 || { tail -n 30 "$run.cpp.log" >&2; exit 1; }
-    grep -h "\] model:\|\] epoch $E/$E" "$run.cpp.log" | sed 's/^/  /' >&2 || true
-    echo "[train-step] round $r/$rounds $name: PyTorch DDP, $S + $(((E - 1) * S)) steps (load: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
-    LD_PRELOAD="$RPCT_MALLOC" "${mpi[@]}" -x MASTER_ADDR -x MASTER_PORT "$RPCT_PYTHON" "$here/train_step_ref.py" --run "$run" \
-      --warmup-steps "$S" --steps $(((E - 1) * S)) --check-against "$run/model.safetensors" >"$run.py.log" 2>&1 \
-      || { tail -n 30 "$run.py.log" >&2; exit 1; }
-    echo "$name $run/metrics.jsonl $(tail -n 1 "$run.py.log")" >>"$work/runs.txt"
+    for side in rpctrain rpctrain_bf16; do
+      has "$side" || continue
+      run="$work/$name.$r.$side"
+      sets=(--set train.epochs="$E" --set train.batch_size="$batch" --set data.limit_train=$((S * batch * ranks))
+            --set data.limit_test=500
+            --set ckpt.epoch_end=false --set train.threads=1 --set train.log_every=1000000)
+      [ "$side" = rpctrain_bf16 ] && sets+=(--set train.precision=bf16)
+      for o in $overrides $extra; do sets+=(--set "$o"); done
+      echo "[train-step] round $r/$rounds $name: $side, $E epochs x $S steps (load: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+      (cd "$repo" && "${mpi[@]}" "$RPCT_BUILD/rpctrain" train --config configs/fmnist_vit.yaml "${sets[@]}" \
+        --run-dir "$run") >"$run.log" 2>&1 || { tail -n 30 "$run.log" >&2; exit 1; }
+      grep -h "\] model:\|\] epoch $E/$E" "$run.log" | sed 's/^/  /' >&2 || true
+      echo "$name $side $run" >>"$work/runs.txt"
+      cpp_run="$run"
+    done
+    for side in eager compiled compiled_bf16; do
+      has "$side" || continue
+      [ -n "${cpp_run:-}" ] || { echo "train-step: the PyTorch columns read the recipe of an rpctrain column" >&2; exit 2; }
+      flags=()
+      [[ "$side" == compiled* ]] && flags+=(--compile)
+      [[ "$side" == *bf16 ]] && flags+=(--bf16)
+      echo "[train-step] round $r/$rounds $name: PyTorch DDP $side, $S + $(((E - 1) * S)) steps (load: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+      LD_PRELOAD="$RPCT_MALLOC" "${mpi[@]}" -x MASTER_ADDR -x MASTER_PORT "$RPCT_PYTHON" "$here/train_step_ref.py" \
+        --run "$cpp_run" --warmup-steps "$S" --steps $(((E - 1) * S)) --check-against "$cpp_run/model.safetensors" \
+        "${flags[@]}" >"$work/$name.$r.$side.log" 2>&1 || { tail -n 30 "$work/$name.$r.$side.log" >&2; exit 1; }
+      echo "$name $side $(tail -n 1 "$work/$name.$r.$side.log")" >>"$work/runs.txt"
+    done
+    unset cpp_run
   done
 done
-"$RPCT_PYTHON" "$here/summarize.py" "$work/runs.txt" "$ranks" "$batch"
+"$RPCT_PYTHON" "$here/summarize.py" "$work/runs.txt" "$ranks" "$batch" "$(tail -n 1 "$work/peak.log")"

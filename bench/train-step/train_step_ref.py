@@ -3,6 +3,13 @@
 gloo, one process per rank under mpirun, 1 intra-op thread each. Times `--steps` warm steps after
 `--warmup-steps` and prints, last, one JSON line (rank 0): images/s over the timed steps, all ranks.
 
+PyTorch runs as a performance-minded user would run it: fused AdamW (`--adamw`, default fused), SDPA for the
+softmax and symmetric layers (bench/pyref/vit.py), tcmalloc preloaded (bench/train-step/run.sh); `--compile`
+wraps the DDP module in torch.compile (inductor, default mode; DDP's graph breaks at bucket boundaries), whose
+compilation happens in the warm-up steps and is reported apart (`compile_s`: the first step's seconds, the
+warm-up steps' total in `warmup_s`); `--bf16` runs forward and loss under CPU bfloat16 autocast (weights,
+gradients and optimizer float32), as train.precision bf16 does in rpctrain.
+
 Data: the first data.limit_train real Fashion-MNIST training images, normalized as datasets/fashion_mnist.cpp
 does (bench/pyref/fashion_mnist.py), held in memory as one float tensor; a step's batch is one index gather from
 it in the training thread (~0.1 ms for 64 images), so data loading costs next to nothing here (rpctrain builds
@@ -14,7 +21,7 @@ rpctrain's without the `mlp.`; vit.rpctrain_param); with `--check-against FILE` 
 that every parameter name and shape matches, so the two sides train the same model.
 
   PYTHONPATH=REPO python bench/train-step/train_step_ref.py --run RUN_DIR [--warmup-steps S] [--steps T]
-      [--check-against RUN_DIR/model.safetensors] [--fused-adamw]
+      [--check-against RUN_DIR/model.safetensors] [--adamw fused|foreach|loop] [--compile] [--bf16]
   (one process per rank under mpirun, MASTER_ADDR / MASTER_PORT set; bench/run sets PYTHONPATH)
 """
 import argparse
@@ -38,7 +45,8 @@ def make_optimizer(model, a):
         skip = p.dim() <= 1 or "cls_token" in name or "pos_embed" in name
         (no_decay if skip else decay).append(p)
     return torch.optim.AdamW([{"params": decay, "weight_decay": a.weight_decay},
-                              {"params": no_decay, "weight_decay": 0.0}], lr=a.lr, fused=a.fused_adamw or None)
+                              {"params": no_decay, "weight_decay": 0.0}], lr=a.lr,
+                             fused=a.adamw == "fused" or None, foreach=a.adamw == "foreach" or None)
 
 
 def check_against(model, path):
@@ -74,11 +82,14 @@ def main():
     ap.add_argument("--warmup-steps", type=int, default=20)
     ap.add_argument("--steps", type=int, default=100)
     ap.add_argument("--check-against", default="", help="rpctrain model.safetensors to compare names/shapes with")
-    ap.add_argument("--fused-adamw", action="store_true", help="AdamW(fused=True) instead of the default")
+    ap.add_argument("--adamw", choices=("fused", "foreach", "loop"), default="fused",
+                    help="AdamW's implementation: fused (one kernel, the default), foreach, loop (per parameter)")
+    ap.add_argument("--compile", action="store_true", help="torch.compile the DDP model (inductor, default mode)")
+    ap.add_argument("--bf16", action="store_true", help="forward and loss under CPU bfloat16 autocast")
     args = ap.parse_args()
     cfg = rconfig.load(args.run)
     a = recipe_from_config(cfg)
-    a.fused_adamw, a.warmup_steps, a.steps = args.fused_adamw, args.warmup_steps, args.steps
+    a.adamw, a.warmup_steps, a.steps = args.adamw, args.warmup_steps, args.steps
     a.check_against = args.check_against
 
     rank = int(os.environ.get("OMPI_COMM_WORLD_RANK", 0))
@@ -94,6 +105,7 @@ def main():
     # gradient_as_bucket_view: .grad are views into the buckets, as in GradSync; default bucket sizes
     # (1 MB first, then 25 MB) are also GradSync's defaults (dist.first_bucket_mb / dist.bucket_mb).
     ddp = nn.parallel.DistributedDataParallel(model, gradient_as_bucket_view=True)
+    net = torch.compile(ddp) if args.compile else ddp
     opt = make_optimizer(model, a)
     x_all, y_all = fashion_mnist.load(a.data_root, "train", a.limit_train)
     global_batch = a.batch_size * world
@@ -106,7 +118,8 @@ def main():
         idx = order[s * global_batch + rank * a.batch_size:][:a.batch_size]
         x, y = x_all[idx], y_all[idx]
         opt.zero_grad(set_to_none=False)  # in place, as GradSync::zero_grad
-        loss = F.cross_entropy(ddp(x), y, label_smoothing=a.label_smoothing)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+            loss = F.cross_entropy(net(x), y, label_smoothing=a.label_smoothing)
         loss.backward()
         if a.clip_grad > 0:
             nn.utils.clip_grad_norm_(model.parameters(), a.clip_grad)
@@ -114,8 +127,12 @@ def main():
         return loss.item()
 
     ddp.train()
+    warm0 = time.perf_counter()
     for i in range(a.warmup_steps):
         step(i)
+        if i == 0:
+            compile_s = time.perf_counter() - warm0
+    warmup_s = time.perf_counter() - warm0
     dist.barrier()
     t0, cpu0 = time.perf_counter(), time.process_time()
     for i in range(a.warmup_steps, a.warmup_steps + a.steps):
@@ -127,7 +144,9 @@ def main():
                           "steps": a.steps, "images_per_s": round(a.steps * global_batch / seconds, 1),
                           "seconds": round(seconds, 3),
                           "rank0_cpu_ms_per_step": round(1e3 * cpu_seconds / a.steps, 2), "last_loss": round(loss, 4),
-                          "fused_adamw": a.fused_adamw}), flush=True)
+                          "adamw": a.adamw, "compile": args.compile, "bf16": args.bf16,
+                          "compile_s": round(compile_s, 2) if args.compile else 0.0,
+                          "warmup_s": round(warmup_s, 2)}), flush=True)
     dist.destroy_process_group()
 
 
