@@ -327,8 +327,9 @@ Registry make_registry(Config& c) {
            "flush denormals to zero in every compute thread (CPU GEMMs slow down ~10x on them)");
   r.choice("train.device", &t.device, {"auto", "cpu", "cuda"},
            "auto (cuda:<local rank> when there is a GPU per rank, else CPU), cpu or cuda");
-  r.choice("train.precision", &t.precision, {"fp32", "bf16"},
-           "fp32, or bf16 (forward and loss under bfloat16 autocast; weights and optimizer stay float32)");
+  r.choice("train.precision", &t.precision, {"fp32", "bf16", "auto"},
+           "fp32, bf16 (forward and loss under bfloat16 autocast; weights and optimizer stay float32), or auto "
+           "(bf16 on CUDA and on CPUs with AMX-BF16 / AVX512-BF16, else fp32; the log says which)");
   r.boolean("train.tf32", &t.tf32,
            "TF32 tensor cores for float32 matmuls on CUDA (Ampere and later)");
   r.choice("train.on_nonfinite", &t.on_nonfinite, {"abort", "skip"},

@@ -118,7 +118,7 @@ struct TrainConfig {
   std::string device = "auto";  // auto | cpu | cuda (auto: cuda:<local rank> when available)
   // Forward (and loss) under autocast to bfloat16 on the training device (bf16), or plain float32 (fp32).
   // Parameters, gradients and optimizer state stay float32 either way; backward runs outside autocast.
-  std::string precision = "fp32";  // fp32 | bf16
+  std::string precision = "fp32";  // fp32 | bf16 | auto (resolve_precision, trainer/runtime.h)
   // TF32 tensor cores for float32 matmuls and convolutions on CUDA (Ampere and later); no effect on CPU.
   bool tf32 = true;
   // A step whose loss is NaN or inf on any rank: abort (an error naming the step and the rank) or skip (no

@@ -55,6 +55,30 @@ torch::Device pick_device(const Config& cfg, const DistContext& dist) {
   return choice.device;
 }
 
+std::string resolve_precision(const std::string& setting, torch::Device device, std::string* why) {
+  if (setting != "auto") return setting;
+  std::string chosen = "fp32", reason;
+  if (device.is_cuda()) {
+    chosen = "bf16";
+    reason = "CUDA device";
+  } else {
+#if defined(__GNUC__) && defined(__x86_64__)
+    __builtin_cpu_init();
+    const bool amx = __builtin_cpu_supports("amx-bf16") != 0, avx512bf16 = __builtin_cpu_supports("avx512bf16") != 0;
+#else
+    const bool amx = false, avx512bf16 = false;
+#endif
+    if (amx || avx512bf16) {
+      chosen = "bf16";
+      reason = std::string("this CPU has ") + (amx ? "AMX-BF16" : "AVX512-BF16");
+    } else {
+      reason = "this CPU has neither AMX-BF16 nor AVX512-BF16 (bfloat16 products would be emulated, slower than float32)";
+    }
+  }
+  if (why != nullptr) *why = "train.precision auto: " + chosen + " (" + reason + ")";
+  return chosen;
+}
+
 AutocastScope::AutocastScope(const std::string& precision, torch::Device device) {
   if (precision == "fp32") return;
   TORCH_CHECK(precision == "bf16", "train.precision must be fp32 or bf16, got '", precision, "'");

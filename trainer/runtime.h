@@ -34,6 +34,10 @@ DeviceChoice choose_device(const std::string& setting, int cuda_devices, int ran
 // The device of this rank (choose_device with this process's CUDA devices); rank 0 logs a warning if any.
 torch::Device pick_device(const Config& cfg, const DistContext& dist);
 
+// train.precision resolved for `device`: "fp32" or "bf16" as set; "auto" is bf16 on CUDA and on a CPU with
+// bfloat16 matrix units (AMX-BF16 or AVX512-BF16), else fp32. *why (when given) says what auto chose and why.
+std::string resolve_precision(const std::string& setting, torch::Device device, std::string* why = nullptr);
+
 // The forward pass under autocast to bfloat16 on `device` while in scope when `precision` is "bf16";
 // nothing for "fp32". Parameters stay float32; run backward after the scope ends (PyTorch's AMP recipe).
 class AutocastScope {

@@ -100,6 +100,9 @@ Trainer::Trainer(const Config& cfg, DistContext& dist, std::unique_ptr<Task> tas
   opt_ = make_optimizer(*task_, cfg.train);
   const bool synced = data_parallel && dist.world_size() > 1;
   const torch::Device device = task_->device();
+  std::string precision_note;
+  cfg_.train.precision = resolve_precision(cfg.train.precision, device, &precision_note);  // auto -> fp32 | bf16
+  if (!precision_note.empty() && dist.is_root()) log_info("%s", precision_note.c_str());
   // Before any backend exists: its set-up is a collective (NCCL's communicator init, on every rank's
   // device), so ranks that disagree about the config, the model or the device must be named here first.
   GradSync::check_fingerprint(dist, to_yaml(cfg), params_);

@@ -11,7 +11,9 @@ classes with 5% ignore pixels), reused every step: the values do not change the 
 and augments its synthetic ADE20K scenes on a loader thread instead (bench/segmenter/run.sh).
 
   PYTHONPATH=REPO python bench/segmenter/bench_segmenter.py --run RUN_DIR --weights EXPORT.safetensors
-      [--warmup-steps S] [--steps T]     (one process per rank under mpirun; bench/run sets PYTHONPATH)
+      [--warmup-steps S] [--steps T] [--compile]   (one process per rank under mpirun; bench/run sets PYTHONPATH)
+`--compile`: the DDP model under torch.compile (inductor, default mode); compilation happens in the warm-up
+steps, its seconds (the first step's) reported apart as `compile_s`.
 """
 import argparse
 import json
@@ -53,6 +55,7 @@ def main():
     ap.add_argument("--weights", required=True, help="the C++ run's model, exported (rpctrain export)")
     ap.add_argument("--warmup-steps", type=int, default=2)
     ap.add_argument("--steps", type=int, default=4)
+    ap.add_argument("--compile", action="store_true", help="torch.compile the DDP model (inductor, default mode)")
     args = ap.parse_args()
     config = rconfig.load(args.run)
     train = config["train"]
@@ -68,6 +71,7 @@ def main():
     model = segmenter_ref.Segmenter(segmenter_ref.segmenter_spec(config))
     segmenter_ref.load_exported(model, load_file(args.weights), args.weights)
     ddp = nn.parallel.DistributedDataParallel(model, gradient_as_bucket_view=True)
+    net = torch.compile(ddp) if args.compile else ddp
     opt = make_optimizer(model, config)
     batch, crop, n_cls = train["batch_size"], config["data"]["seg_crop"], config["model"]["num_classes"]
     images = torch.randn(batch, config["model"]["in_chans"], crop, crop)
@@ -77,7 +81,7 @@ def main():
 
     def step():
         opt.zero_grad(set_to_none=False)
-        loss = F.cross_entropy(ddp(images), labels, ignore_index=IGNORE_LABEL)
+        loss = F.cross_entropy(net(images), labels, ignore_index=IGNORE_LABEL)
         loss.backward()
         if clip > 0:
             nn.utils.clip_grad_norm_(model.parameters(), clip)
@@ -85,15 +89,19 @@ def main():
         return loss.item()
 
     ddp.train()
-    for _ in range(args.warmup_steps):
+    warm0 = time.perf_counter()
+    for i in range(args.warmup_steps):
         step()
+        if i == 0:
+            compile_s = time.perf_counter() - warm0
     dist.barrier()
     t0 = time.perf_counter()
     for _ in range(args.steps):
         loss = step()
     seconds = time.perf_counter() - t0
     if rank == 0:
-        print(json.dumps({"side": "pytorch_eager_ddp", "torch": torch.__version__, "ranks": world, "threads": threads,
+        print(json.dumps({"side": "pytorch_compiled_ddp" if args.compile else "pytorch_eager_ddp",
+                          "compile_s": round(compile_s, 2) if args.compile else 0.0, "torch": torch.__version__, "ranks": world, "threads": threads,
                           "batch_per_rank": batch, "crop": crop, "warmup_steps": args.warmup_steps, "steps": args.steps,
                           "images_per_s": round(args.steps * batch * world / seconds, 3),
                           "seconds": round(seconds, 2), "last_loss": round(loss, 4),

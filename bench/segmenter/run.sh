@@ -3,8 +3,9 @@
 # (crop 512 -> 32x32 patches + cls = 1025 tokens, batch 2 per rank, DeiT-Tiny encoder: width 192, depth 12,
 # 3 heads, MLP 4x, patch 16; mask-transformer decoder, depth 2; RPC-Attention in encoder block 0 and decoder
 # block 0, n_iter 6, lambda 4, symmetric KV attention elsewhere; 150 classes), `rpctrain train` vs the same
-# model in PyTorch eager (segmenter_ref.py, bench_segmenter.py: DDP over gloo), 2 ranks under mpirun, 1
-# intra-op thread per rank, warm steps only, and the peak memory (max RSS, GNU time) of each rank.
+# model in PyTorch eager and under torch.compile (segmenter_ref.py, bench_segmenter.py: DDP over gloo), 2 ranks
+# under mpirun, 1 intra-op thread per rank, warm steps only, and the peak memory (max RSS, GNU time) of each
+# rank; achieved GFLOP/s (bench/pyref/flops.py) as a fraction of the float32 GEMM peak measured in the same run.
 # rpctrain trains E epochs of S steps (default 2 x 3) on synthetic ADE20K-layout scenes (prepare-data
 # ade20k-synthetic, 512x512, Segmenter augmentation); its metrics.jsonl gives the warm rate of epochs 2..E
 # (bench/pyref/metrics.py). PyTorch starts from rpctrain's exported weights, runs S warm-up steps,
@@ -45,9 +46,16 @@ grep -h "\] model:\|\] epoch $E/$E" "$work/cpp.log" | sed 's/^/  /' >&2 || true
 "$RPCT_BUILD/rpctrain" export "$work/run/model.safetensors" --out "$work/segmenter.safetensors" \
   >"$work/export.log" 2>&1 \
   || { tail -n 5 "$work/export.log" >&2; exit 1; }
-echo "[segmenter] PyTorch eager DDP: $S + $(((E - 1) * S)) steps (load: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
-LD_PRELOAD="$RPCT_MALLOC" "${mpi[@]}" "$work/py.rss" "$RPCT_PYTHON" "$here/bench_segmenter.py" --run "$work/run" \
-  --weights "$work/segmenter.safetensors" --warmup-steps "$S" --steps $(((E - 1) * S)) >"$work/py.log" 2>&1 \
-  || { tail -n 30 "$work/py.log" >&2; exit 1; }
-"$RPCT_PYTHON" "$here/summarize.py" "$work/run/metrics.jsonl" "$(tail -n 1 "$work/py.log")" "$ranks" "$batch" \
-  "$work/cpp.rss" "$work/py.rss"
+echo "[segmenter] GEMM peak, $ranks threads (load: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+"$RPCT_PYTHON" -m bench.pyref.peak --threads "$ranks" >"$work/peak.log"
+# PyTorch columns (RPCT_BENCH_COLUMNS, default both): eager, and compiled (torch.compile, compile time apart).
+for side in ${RPCT_BENCH_COLUMNS:-eager compiled}; do
+  echo "[segmenter] PyTorch $side DDP: $S + $(((E - 1) * S)) steps (load: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+  flags=(); [ "$side" = compiled ] && flags+=(--compile)
+  LD_PRELOAD="$RPCT_MALLOC" "${mpi[@]}" "$work/$side.rss" "$RPCT_PYTHON" "$here/bench_segmenter.py" --run "$work/run" \
+    --weights "$work/segmenter.safetensors" --warmup-steps "$S" --steps $(((E - 1) * S)) "${flags[@]}" \
+    >"$work/$side.log" 2>&1 || { tail -n 30 "$work/$side.log" >&2; exit 1; }
+  tail -n 1 "$work/$side.log" >"$work/$side.json"
+done
+"$RPCT_PYTHON" "$here/summarize.py" --metrics "$work/run/metrics.jsonl" --run "$work/run" --ranks "$ranks" \
+  --batch "$batch" --cpp-rss "$work/cpp.rss" --work "$work" --peak "$(tail -n 1 "$work/peak.log")"

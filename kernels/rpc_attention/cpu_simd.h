@@ -174,6 +174,20 @@ struct AdmmBackward {
   }
 };
 
+// float -> bfloat16 bits, rounded to nearest even (the bf16 GEMM operands of the kernel's bf16 path): the upper
+// 16 bits of x after adding 0x7FFF plus the lowest kept bit; a NaN stays a (quiet) NaN. Integer ops and a
+// select, so it vectorizes (c10::BFloat16's constructor does the same per element through a call).
+struct ToBf16 {
+  RPCT_ALWAYS_INLINE static void run(const float* x, uint16_t* out, int64_t n) {
+#pragma omp simd
+    for (int64_t e = 0; e < n; ++e) {
+      uint32_t u = __builtin_bit_cast(uint32_t, x[e]);
+      const uint32_t rounded = (u + 0x7FFFu + ((u >> 16) & 1u)) >> 16;
+      out[e] = static_cast<uint16_t>(x[e] != x[e] ? 0x7FC0u : rounded);
+    }
+  }
+};
+
 // The ISA variants. An always-inline body inlines into a caller whose target is a superset of its own.
 #if defined(__GNUC__) && defined(__x86_64__)
 #define RPCT_TARGET_AVX512 __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma,f16c")))

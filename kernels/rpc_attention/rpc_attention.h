@@ -34,7 +34,7 @@ enum class RpcAttentionBackend { kCpu, kCuda };
 // The op's one input check, for the kernels of `backend` (throws c10::Error naming what failed):
 //   both:  k, v (B, H, N, D) of one shape, dtype and device; n_iter >= 0; for n_iter >= 1 lambda
 //          finite and >= 0, model_dim >= 1;
-//   kCpu:  float32 or float64; N < 2^20 and N * D < 2^31;
+//   kCpu:  float32, float64 or bfloat16 (float32 inside, bf16 GEMM operands); N < 2^20 and N * D < 2^31;
 //   kCuda: float32 or bfloat16; D in {32, 64, 128}; B, H, N >= 1; B * H * N * D < 2^31 - 1 and
 //          B * H < 65536 (int indexing, grid y).
 // The kernel entry points below trust that it passed. Public so that the tests check the CUDA rules on

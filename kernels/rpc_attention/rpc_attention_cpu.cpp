@@ -8,7 +8,12 @@
 // every recomputed row of P sums to 1 to rounding (see sym_attention_backward; flash-attention style
 // recomputation, without its saved log-sum-exp).
 // GEMMs go straight to the BLAS that LibTorch carries (MKL's sgemm_/dgemm_), looked up as weak symbols with a
-// plain fallback, so a LibTorch without them still works (slower). The elementwise work (softmax rows with an
+// plain fallback, so a LibTorch without them still works (slower).
+// bfloat16 (the path CPU bf16 autocast takes): the kernel runs in float32 (PCP state, softmax statistics, score
+// tiles, accumulators, the saved L_t) and only the GEMM operands are rounded to bfloat16: K2_t and V, the
+// probability tile P, dO and the score-gradient tile dS, multiplied by MKL's cblas_gemm_bf16bf16f32 (float32
+// accumulation and output; AMX / AVX512-BF16 where the CPU has them) -- the split that flash-attention kernels
+// make on tensor cores. Inputs and outputs are bfloat16 tensors. The elementwise work (softmax rows with an
 // inlined exp, the ADMM updates and their adjoints) is in cpu_simd.h, vectorized per ISA.
 // Each task runs with flush-to-zero (core/ftz.h): the softmax of the later ADMM iterations is sharply
 // peaked, exp(s - max) underflows into denormals for a large share of the scores (36% at the 4th iteration
@@ -37,6 +42,12 @@ void dgemm_(const char* transa, const char* transb, const int* m, const int* n, 
 // The Fortran entry (argument by pointer). The C entry MKL_Set_Num_Threads_Local(int) was seen to bind
 // to this same address in some link orders, which then dereferenced the value 1 as a pointer.
 int mkl_set_num_threads_local_(const int* n) __attribute__((weak));
+// MKL's bf16 GEMM (CBLAS, LP64): C (float) = alpha op(A) op(B) + beta C, A and B bfloat16 bit patterns.
+void cblas_gemm_bf16bf16f32(int layout, int transa, int transb, int m, int n, int k, float alpha, const uint16_t* a,
+                            int lda, const uint16_t* b, int ldb, float beta, float* c, int ldc) __attribute__((weak));
+}
+namespace {
+constexpr int kCblasRowMajor = 101, kCblasNoTrans = 111, kCblasTrans = 112;  // mkl_cblas.h's enum values
 }
 
 // Inside an at::parallel_for task MKL must run single-threaded (else it opens a nested OpenMP team per
@@ -83,6 +94,37 @@ void gemm_rm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T
     }
 }
 
+// The same product with bfloat16 operands (bit patterns) and a float32 result.
+void gemm_rm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const uint16_t* A, int64_t lda,
+             const uint16_t* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  if (M == 0 || N == 0) return;
+  if (cblas_gemm_bf16bf16f32 != nullptr)
+    return cblas_gemm_bf16bf16f32(kCblasRowMajor, ta ? kCblasTrans : kCblasNoTrans, tb ? kCblasTrans : kCblasNoTrans,
+                                  static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), alpha, A,
+                                  static_cast<int>(lda), B, static_cast<int>(ldb), beta, C, static_cast<int>(ldc));
+  auto f = [](uint16_t b) { return __builtin_bit_cast(float, static_cast<uint32_t>(b) << 16); };
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t j = 0; j < N; ++j) {
+      float acc = 0;
+      for (int64_t p = 0; p < K; ++p) acc += f(ta ? A[p * lda + i] : A[i * lda + p]) * f(tb ? B[j * ldb + p] : B[p * ldb + j]);
+      C[i * ldc + j] = alpha * acc + (beta == 0.0f ? 0.0f : beta * C[i * ldc + j]);
+    }
+}
+
+// The GEMM operand type G of element type T: T itself, or bfloat16 (uint16_t bit patterns) for float's bf16 path.
+// operand(x, n, scratch): x as G -- x itself, or its rounding written to scratch.
+template <typename T, typename G>
+const G* operand(const T* x, int64_t n, G* scratch) {
+  if constexpr (std::is_same_v<T, G>) {
+    return x;
+  } else {
+    cpu_simd::dispatch<cpu_simd::ToBf16>(x, scratch, n);
+    return scratch;
+  }
+}
+template <typename T, typename G>
+constexpr bool kRounds = !std::is_same_v<T, G>;
+
 // Rows per score tile: rows * N elements of T within ~256 KiB (an L2 share), at least 8, at most N.
 template <typename T>
 int64_t tile_rows(int64_t N) {
@@ -92,14 +134,18 @@ int64_t tile_rows(int64_t N) {
 
 // O = softmax(scale * Q Q^T) V over row tiles.
 // Q, V, O: (N, D); tile: rows * N workspace; rowstat: 2 * rows scratch (a tile's row max and 1/rowsum).
-template <typename T>
+// G: the GEMM operand type (T, or bfloat16 bits for float; then g16 holds 2 N D + rows N of scratch).
+template <typename T, typename G = T>
 void sym_attention_forward(const T* Q, const T* V, T* O, int64_t N, int64_t D, T scale, T* tile, T* rowstat,
-                           int64_t rows) {
+                           int64_t rows, G* g16 = nullptr) {
+  const G* Qg = operand<T, G>(Q, N * D, g16);
+  const G* Vg = operand<T, G>(V, N * D, g16 + (kRounds<T, G> ? N * D : 0));
+  G* tile_g = kRounds<T, G> ? g16 + 2 * N * D : nullptr;
   for (int64_t i0 = 0; i0 < N; i0 += rows) {
     const int64_t r = std::min(rows, N - i0);
-    gemm_rm<T>(false, true, r, N, D, scale, Q + i0 * D, D, Q, D, T(0), tile, N);  // (r, N)
+    gemm_rm(false, true, r, N, D, scale, Qg + i0 * D, D, Qg, D, T(0), tile, N);  // (r, N)
     cpu_simd::dispatch<cpu_simd::SoftmaxRows>(tile, r, N, rowstat, rowstat + rows);
-    gemm_rm<T>(false, false, r, D, N, T(1), tile, N, V, D, T(0), O + i0 * D, D);  // (r, D)
+    gemm_rm(false, false, r, D, N, T(1), operand<T, G>(tile, r * N, tile_g), N, Vg, D, T(0), O + i0 * D, D);  // (r, D)
   }
 }
 
@@ -113,24 +159,43 @@ void sym_attention_forward(const T* Q, const T* V, T* O, int64_t N, int64_t D, T
 // further from float64 than LibTorch's float32 autograd on ~9% of random draws (README.md "Fused CPU
 // kernel"). A softmax of the backward's own scores sums to 1 (its max entry is exp(0) = 1 exactly).
 // Q, V, dO, dQ, dV: (N, D); tile_p, tile_dp: rows * N workspace; rowstat: 2 * rows scratch.
-template <typename T>
+// G as in sym_attention_forward; g16 then holds 3 N D + rows N of scratch.
+template <typename T, typename G = T>
 void sym_attention_backward(const T* Q, const T* V, const T* dO, T* dQ, T* dV, int64_t N, int64_t D, T scale,
-                            T* tile_p, T* tile_dp, T* rowstat, int64_t rows) {
+                            T* tile_p, T* tile_dp, T* rowstat, int64_t rows, G* g16 = nullptr) {
+  const int64_t ND = kRounds<T, G> ? N * D : 0;
+  const G* Qg = operand<T, G>(Q, N * D, g16);
+  const G* Vg = operand<T, G>(V, N * D, g16 + ND);
+  const G* dOg = operand<T, G>(dO, N * D, g16 + 2 * ND);
+  G* tile_g = g16 + 3 * ND;
   std::fill(dQ, dQ + N * D, T(0));
   for (int64_t i0 = 0; i0 < N; i0 += rows) {
     const int64_t r = std::min(rows, N - i0);
-    gemm_rm<T>(false, true, r, N, D, scale, Q + i0 * D, D, Q, D, T(0), tile_p, N);  // scores (r, N)
+    gemm_rm(false, true, r, N, D, scale, Qg + i0 * D, D, Qg, D, T(0), tile_p, N);  // scores (r, N)
     cpu_simd::dispatch<cpu_simd::SoftmaxRows>(tile_p, r, N, rowstat, rowstat + rows);  // P (r, N)
-    gemm_rm<T>(true, false, N, D, r, T(1), tile_p, N, dO + i0 * D, D, T(1), dV, D);      // dV += P^T dO
-    gemm_rm<T>(false, true, r, N, D, T(1), dO + i0 * D, D, V, D, T(0), tile_dp, N);      // dP = dO V^T
+    gemm_rm(true, false, N, D, r, T(1), operand<T, G>(tile_p, r * N, tile_g), N, dOg + i0 * D, D, T(1), dV,
+            D);                                                                       // dV += P^T dO
+    gemm_rm(false, true, r, N, D, T(1), dOg + i0 * D, D, Vg, D, T(0), tile_dp, N);  // dP = dO V^T
     cpu_simd::dispatch<cpu_simd::SoftmaxGradRows>(tile_p, tile_dp, r, N, scale);  // d(scores) * scale
     // scores_ij = scale q_i . q_j: dQ_i += dS_i: Q, dQ_j += dS_:j^T Q_i
-    gemm_rm<T>(false, false, r, D, N, T(1), tile_dp, N, Q, D, T(1), dQ + i0 * D, D);
-    gemm_rm<T>(true, false, N, D, r, T(1), tile_dp, N, Q + i0 * D, D, T(1), dQ, D);
+    const G* dSg = operand<T, G>(tile_dp, r * N, tile_g);
+    gemm_rm(false, false, r, D, N, T(1), dSg, N, Qg, D, T(1), dQ + i0 * D, D);
+    gemm_rm(true, false, N, D, r, T(1), dSg, N, Qg + i0 * D, D, T(1), dQ, D);
   }
 }
 
-template <typename T>
+// The bf16 GEMM scratch of one task (G != T): `elems` bfloat16 values, else none.
+template <typename T, typename G>
+torch::Tensor g16_scratch(int64_t elems) {
+  return torch::empty({kRounds<T, G> ? elems : 0}, torch::kBFloat16);
+}
+template <typename T, typename G>
+G* g16_ptr(torch::Tensor& t) {
+  if constexpr (kRounds<T, G>) return reinterpret_cast<G*>(t.data_ptr<at::BFloat16>());
+  return nullptr;
+}
+
+template <typename T, typename G = T>
 void forward_impl(const torch::Tensor& k, const torch::Tensor& v, int64_t n_iter, double lambda, int64_t model_dim,
                   torch::Tensor& out, torch::Tensor& Ls, torch::Tensor& stats) {
   const int64_t BH = k.size(0) * k.size(1), N = k.size(2), D = k.size(3), T_ = std::max<int64_t>(n_iter, 1);
@@ -146,6 +211,8 @@ void forward_impl(const torch::Tensor& k, const torch::Tensor& v, int64_t n_iter
     ScopedFlushDenormal ftz;  // see core/ftz.h: saturated softmax rows underflow into denormals
     // Workspace as one tensor (through c10's CPU allocator, so memory accounting sees it).
     auto ws = at::zeros({rows * N + 2 * rows + 5 * ND}, k.options());
+    auto ws16 = g16_scratch<T, G>(2 * ND + rows * N);
+    G* g16 = g16_ptr<T, G>(ws16);
     T* tile = ws.data_ptr<T>();
     T* rowstat = tile + rows * N;
     T* Y = rowstat + 2 * rows;
@@ -164,14 +231,14 @@ void forward_impl(const torch::Tensor& k, const torch::Tensor& v, int64_t n_iter
       stp[bh * 2] = static_cast<T>(sum_abs);
       stp[bh * 2 + 1] = static_cast<T>(thresh);
       if (n_iter == 0) {
-        sym_attention_forward<T>(K, V, Lb, N, D, scale, tile, rowstat, rows);
+        sym_attention_forward<T, G>(K, V, Lb, N, D, scale, tile, rowstat, rows, g16);
       } else {
         std::fill(Y, Y + ND, T(0));
         const T th = static_cast<T>(thresh);
         for (int64_t t = 0; t < n_iter; ++t) {
           const T* Lprev = t == 0 ? zeros : Lb + (t - 1) * ND;
           cpu_simd::dispatch<cpu_simd::AdmmPrepare>(K, Lprev, Y, th, X, S, K2, ND);
-          sym_attention_forward<T>(K2, V, Lb + t * ND, N, D, scale, tile, rowstat, rows);
+          sym_attention_forward<T, G>(K2, V, Lb + t * ND, N, D, scale, tile, rowstat, rows, g16);
           cpu_simd::dispatch<cpu_simd::AdmmDual>(K, Lb + t * ND, S, Y, ND);
         }
       }
@@ -180,7 +247,7 @@ void forward_impl(const torch::Tensor& k, const torch::Tensor& v, int64_t n_iter
   });
 }
 
-template <typename T>
+template <typename T, typename G = T>
 void backward_impl(const torch::Tensor& g, const torch::Tensor& k, const torch::Tensor& v, const torch::Tensor& Ls,
                    const torch::Tensor& stats, int64_t n_iter, double lambda,
                    int64_t model_dim, torch::Tensor& gk, torch::Tensor& gv) {
@@ -200,6 +267,8 @@ void backward_impl(const torch::Tensor& g, const torch::Tensor& k, const torch::
     // Workspace as one tensor (see forward): score tiles and their row statistics, per-iteration recomputed
     // states X_t and K2_t (this task only; O(n_iter N D)), adjoints.
     auto ws = at::zeros({2 * rows * N + 6 * ND + 2 * n_iter * ND + 2 * rows}, k.options());
+    auto ws16 = g16_scratch<T, G>(3 * ND + rows * N);
+    G* g16 = g16_ptr<T, G>(ws16);
     T* tile_p = ws.data_ptr<T>();
     T* tile_dp = tile_p + rows * N;
     T* gL = tile_dp + rows * N;
@@ -212,7 +281,7 @@ void backward_impl(const torch::Tensor& g, const torch::Tensor& k, const torch::
     T* K2s = Xs + n_iter * ND;
     T* rowstat = K2s + n_iter * ND;
     for (int64_t bh = begin; bh < end; ++bh) {
-      const T* G = gp + bh * ND;
+      const T* Gout = gp + bh * ND;
       const T* K = kp + bh * ND;
       const T* V = vp + bh * ND;
       const T* Lb = lp + bh * T_ * ND;
@@ -220,7 +289,7 @@ void backward_impl(const torch::Tensor& g, const torch::Tensor& k, const torch::
       T* GV = gvp + bh * ND;
       std::fill(GV, GV + ND, T(0));
       if (n_iter == 0) {
-        sym_attention_backward<T>(K, V, G, GK, GV, N, D, scale, tile_p, tile_dp, rowstat, rows);
+        sym_attention_backward<T, G>(K, V, Gout, GK, GV, N, D, scale, tile_p, tile_dp, rowstat, rows, g16);
         continue;
       }
       const double sum_abs = static_cast<double>(stp[bh * 2]);
@@ -233,7 +302,7 @@ void backward_impl(const torch::Tensor& g, const torch::Tensor& k, const torch::
         cpu_simd::dispatch<cpu_simd::AdmmDual>(K, Lb + t * ND, S, Y, ND);
       }
       // Reverse sweep. gL: adjoint of L_t; gY: adjoint of Y_t (Y_T is unused: 0).
-      std::copy(G, G + ND, gL);
+      std::copy(Gout, Gout + ND, gL);
       std::fill(gY, gY + ND, T(0));
       std::fill(GK, GK + ND, T(0));
       double g_thresh = 0;
@@ -241,7 +310,7 @@ void backward_impl(const torch::Tensor& g, const torch::Tensor& k, const torch::
         // Y_t = Y_{t-1} + K - L_t - S_t
         for (int64_t e = 0; e < ND; ++e) gL[e] -= gY[e];
         // L_t = softmax(scale K2_t K2_t^T) V
-        sym_attention_backward<T>(K2s + t * ND, V, gL, dK2, GV, N, D, scale, tile_p, tile_dp, rowstat, rows);
+        sym_attention_backward<T, G>(K2s + t * ND, V, gL, dK2, GV, N, D, scale, tile_p, tile_dp, rowstat, rows, g16);
         // K2_t = K - S_t - Y_{t-1};  S_t = shrink(X_t, thresh);  X_t = K - L_{t-1} + Y_{t-1}
         g_thresh += cpu_simd::dispatch<cpu_simd::AdmmBackward>(Xs + t * ND, th, dK2, gY, gL, GK, ND);
       }
@@ -260,6 +329,14 @@ void backward_impl(const torch::Tensor& g, const torch::Tensor& k, const torch::
 std::vector<torch::Tensor> rpc_attention_cpu_forward(const torch::Tensor& k, const torch::Tensor& v, int64_t n_iter,
                                                      double lambda, int64_t model_dim) {
   const int64_t B = k.size(0), H = k.size(1), N = k.size(2), D = k.size(3), T_ = std::max<int64_t>(n_iter, 1);
+  if (k.scalar_type() == torch::kBFloat16) {  // float32 inside, bf16 GEMM operands; L_t and stats saved in float32
+    auto kf = k.to(torch::kFloat), vf = v.to(torch::kFloat);
+    auto out = torch::empty_like(kf);
+    auto Ls = torch::empty({B, H, T_, N, D}, kf.options());
+    auto stats = torch::empty({B, H, 2}, kf.options());
+    forward_impl<float, uint16_t>(kf, vf, n_iter, lambda, model_dim, out, Ls, stats);
+    return {out.to(torch::kBFloat16), Ls, stats};
+  }
   auto out = torch::empty_like(k);                                  // (B, H, N, D)
   auto Ls = torch::empty({B, H, T_, N, D}, k.options());            // every iteration's L
   auto stats = torch::empty({B, H, 2}, k.options());                // {sum|K|, thresh}
@@ -273,6 +350,12 @@ std::vector<torch::Tensor> rpc_attention_cpu_backward(const torch::Tensor& grad_
                                                       const torch::Tensor& v, const std::vector<torch::Tensor>& saved,
                                                       int64_t n_iter, double lambda, int64_t model_dim) {
   TORCH_INTERNAL_ASSERT(saved.size() == 2, "rpc_attention_cpu_backward: saved is not what the forward returned");
+  if (k.scalar_type() == torch::kBFloat16) {
+    auto kf = k.to(torch::kFloat), vf = v.to(torch::kFloat), gf = grad_out.to(torch::kFloat);
+    auto gk = torch::empty_like(kf), gv = torch::empty_like(vf);
+    backward_impl<float, uint16_t>(gf, kf, vf, saved[0], saved[1], n_iter, lambda, model_dim, gk, gv);
+    return {gk.to(torch::kBFloat16), gv.to(torch::kBFloat16)};
+  }
   auto gk = torch::empty_like(k), gv = torch::empty_like(v);
   AT_DISPATCH_FLOATING_TYPES(k.scalar_type(), "rpc_attention_cpu_backward", [&] {
     backward_impl<scalar_t>(grad_out, k, v, saved[0], saved[1], n_iter, lambda, model_dim, gk, gv);

@@ -26,7 +26,7 @@ std::optional<RpcAttentionBackend> backend_for(const torch::Device& device) {
 
 bool backend_supports_dtype(RpcAttentionBackend backend, torch::ScalarType dtype) {
   switch (backend) {
-    case RpcAttentionBackend::kCpu: return dtype == torch::kFloat || dtype == torch::kDouble;
+    case RpcAttentionBackend::kCpu: return dtype == torch::kFloat || dtype == torch::kDouble || dtype == torch::kBFloat16;
     case RpcAttentionBackend::kCuda: return dtype == torch::kFloat || dtype == torch::kBFloat16;
   }
   return false;
@@ -120,7 +120,7 @@ std::string backend_rejects(RpcAttentionBackend backend, const torch::Tensor& k)
   std::ostringstream why;
   if (!backend_supports_dtype(backend, k.scalar_type())) {
     why << "the " << backend_name(backend) << " take "
-        << (backend == RpcAttentionBackend::kCpu ? "float32 or float64" : "float32 or bfloat16") << ", got "
+        << (backend == RpcAttentionBackend::kCpu ? "float32, float64 or bfloat16" : "float32 or bfloat16") << ", got "
         << k.scalar_type();
     return why.str();
   }

@@ -34,6 +34,22 @@ constexpr double kFp32GradRelNorm = 2e-3;
 // differs; the backward defect this guards against was 10-400x).
 constexpr double kVsFp32RefFactor = 4.0;
 
+// bfloat16 path vs float64 on the kernel's own shrink branches (Bfloat16MatchesFloat64Reference). Every GEMM
+// operand is rounded to bf16 (relative 2^-9): a score s = scale K2_i . K2_j then carries an error ~2^-9 |s|, and
+// scores of 10-50 (N = 1025, lambda 4) move P by a few percent; outputs and gradients are rounded to bf16 again.
+// Measured over 30 draws of the cases below (2026-12-08, this machine): out <= 0.024, dK <= 0.033, dV <= 0.023, all
+// at N = 1025; <= 0.01 elsewhere. The bounds leave >2x margin; a wrong product (a transpose, a missed scale, a
+// stale tile) gives O(1). Shapes where the unrolled iteration amplifies rounding itself are left to the float32 and
+// float64 tests: at N = 7, 4 iterations, bf16 errors reach 0.1 (LibTorch's own bf16 reference is as far off; its
+// float32 is 9e-3 off on 1% of draws, kVsFp32RefFactor), and in the saturated regime (N 197, lambda 4) the key
+// gradient cancels to ~1e-7 of |dV| and no bf16 computation resolves it (relative error ~1 for LibTorch's too).
+constexpr double kBf16OutTol = 0.06;
+constexpr double kBf16GradRelNorm = 0.08;
+// Branches that differ from float64's: the bf16 products move the ADMM state X by up to the output error (scaled to
+// |X| ~ 1-3); the widest measured was 0.032. A mask computed from a wrong quantity is off by O(thresh) (>= 0.16).
+constexpr double kBf16TieWindow = 0.1;
+constexpr int kBf16Draws = 6;
+
 struct Case {
   int64_t B, H, N, D, n_iter;
   double lambda;
@@ -53,23 +69,29 @@ std::string describe(const Case& c) {
 // on = |x| - thresh > 0, Y_t = Y_{t-1} + ((K - L_t) - S_t). Those are single IEEE additions and subtractions
 // in float32 (no product to contract), so LibTorch's float32 ops in the same order give the same bits; a branch
 // recomputed wrongly would fail the check's tie test.
-rpct::test::Float32Run fused_cpu_float32_run(const torch::Tensor& k, const torch::Tensor& v, const torch::Tensor& w,
-                                             int64_t n_iter, double lambda, int64_t model_dim) {
-  auto fwd = rpct::rpc_attention_cpu_forward(k, v, n_iter, lambda, model_dim);  // {out, L_t (B,H,T,N,D), stats}
-  auto g = rpct::rpc_attention_cpu_backward(w, k, v, {fwd[1], fwd[2]}, n_iter, lambda, model_dim);
-  rpct::test::Float32Run run{fwd[0], g[0], g[1], {}};
-  auto thresh = fwd[2].select(-1, 1).view({k.size(0), k.size(1), 1, 1});  // stats: {sum|K|, thresh}
+// The shrink branches the kernel took in each iteration, from its float32 keys k, saved L_t and stats (see above).
+std::vector<torch::Tensor> kernel_masks(const torch::Tensor& k, const torch::Tensor& Ls, const torch::Tensor& stats,
+                                        int64_t n_iter) {
+  std::vector<torch::Tensor> masks;
+  auto thresh = stats.select(-1, 1).view({k.size(0), k.size(1), 1, 1});  // stats: {sum|K|, thresh}
   auto L = torch::zeros_like(k), Y = torch::zeros_like(k);
   for (int64_t t = 0; t < n_iter; ++t) {
     auto x = (k - L) + Y;
     auto shrunk = x.abs() - thresh;
     auto on = shrunk > 0;
-    run.masks.push_back(on);
+    masks.push_back(on);
     auto S = torch::where(on, torch::copysign(shrunk, x), torch::zeros_like(x));
-    L = fwd[1].select(2, t);
+    L = Ls.select(2, t);
     Y = Y + ((k - L) - S);
   }
-  return run;
+  return masks;
+}
+
+rpct::test::Float32Run fused_cpu_float32_run(const torch::Tensor& k, const torch::Tensor& v, const torch::Tensor& w,
+                                             int64_t n_iter, double lambda, int64_t model_dim) {
+  auto fwd = rpct::rpc_attention_cpu_forward(k, v, n_iter, lambda, model_dim);  // {out, L_t (B,H,T,N,D), stats}
+  auto g = rpct::rpc_attention_cpu_backward(w, k, v, {fwd[1], fwd[2]}, n_iter, lambda, model_dim);
+  return {fwd[0], g[0], g[1], kernel_masks(k, fwd[1], fwd[2], n_iter)};
 }
 
 // Runs the fused op in `dtype` and the reference in float64 on the same inputs; checks out, dk, dv. float32:
@@ -169,6 +191,54 @@ TEST(RpcAttentionFused, Float32PeakedSoftmaxAtModelShapes) {
         [&](const torch::Tensor& k, const torch::Tensor& v, const torch::Tensor& w) {
           return fused_cpu_float32_run(k, v, w, c.n_iter, c.lambda, c.H * c.D);
         });
+}
+
+// bfloat16, the path CPU bf16 autocast takes (rpc_attention_cpu.cpp: float32 inside, the GEMM operands K2_t, V,
+// P, dO and dS rounded to bf16, output and gradients rounded to bf16). K, V and the cotangent are bf16 draws; the
+// kernel is compared with float64 on the same values and on the shrink branches the kernel took (its float32
+// state: kernel_masks), as the float32 checks do (float32_check.h); every branch that differs from float64's own
+// must lie within kBf16TieWindow of the threshold. Errors: out scaled_err, dK and dV relative Frobenius norm.
+TEST(RpcAttentionFused, Bfloat16MatchesFloat64Reference) {
+  torch::manual_seed(rpct::test::test_seed());
+  double worst[4] = {0, 0, 0, 0};  // out, dK, dV, tie margin: printed, for the record of the tolerances
+  for (int draw = 0; draw < kBf16Draws; ++draw)
+    for (const Case& c : {Case{2, 3, 7, 16, 2, 4.0}, Case{1, 2, 197, 64, 4, 0.5}, Case{1, 1, 61, 64, 0, 0.0},
+                          Case{2, 1, 33, 64, 6, 0.5}, Case{1, 1, 1025, 64, 2, 4.0}}) {
+      SCOPED_TRACE(describe(c) + " bf16, draw " + std::to_string(draw));
+      const int64_t C = c.H * c.D;
+      auto k16 = torch::randn({c.B, c.H, c.N, c.D}).to(torch::kBFloat16);
+      auto v16 = torch::randn({c.B, c.H, c.N, c.D}).to(torch::kBFloat16);
+      auto w16 = torch::randn({c.B, c.H, c.N, c.D}).to(torch::kBFloat16);  // the cotangent, bf16 as autocast's
+      auto fwd = rpct::rpc_attention_cpu_forward(k16, v16, c.n_iter, c.lambda, C);  // {out, L_t, stats}
+      auto grads = rpct::rpc_attention_cpu_backward(w16, k16, v16, {fwd[1], fwd[2]}, c.n_iter, c.lambda, C);
+      ASSERT_EQ(fwd[0].scalar_type(), torch::kBFloat16);
+      ASSERT_EQ(grads[0].scalar_type(), torch::kBFloat16);
+      const auto masks = kernel_masks(k16.to(torch::kFloat), fwd[1], fwd[2], c.n_iter);
+      std::vector<torch::Tensor> own, margins;
+      {
+        torch::NoGradGuard no_grad;
+        rpct::test::rpc_reference_on_branches(k16.to(torch::kDouble), v16.to(torch::kDouble), c.n_iter, c.lambda, C,
+                                              nullptr, &own, &margins);
+      }
+      for (int64_t t = 0; t < c.n_iter; ++t) {
+        auto differ = masks[t] != own[t];
+        if (differ.any().item<bool>())
+          worst[3] = std::max(worst[3], margins[t].abs().masked_select(differ).max().item<double>());
+      }
+      EXPECT_LE(worst[3], kBf16TieWindow) << "a shrink branch that is not a bf16 rounding tie";
+      auto k = k16.to(torch::kDouble).requires_grad_(true), v = v16.to(torch::kDouble).requires_grad_(true);
+      auto exact = rpct::test::rpc_reference_on_branches(k, v, c.n_iter, c.lambda, C, &masks);
+      (exact * w16.to(torch::kDouble)).sum().backward();
+      const double e[3] = {scaled_err(fwd[0], exact), rel_norm_err(grads[0], k.grad()), rel_norm_err(grads[1], v.grad())};
+      const double tol[3] = {kBf16OutTol, kBf16GradRelNorm, kBf16GradRelNorm};
+      const char* names[3] = {"out", "dK", "dV"};
+      for (int i = 0; i < 3; ++i) {
+        worst[i] = std::max(worst[i], e[i]);
+        EXPECT_LE(e[i], tol[i]) << names[i];
+      }
+    }
+  std::printf("bf16 worst: out %.3g, dK %.3g, dV %.3g; branches differing from float64's within %.3g of the "
+              "threshold\n", worst[0], worst[1], worst[2], worst[3]);
 }
 
 // float32_check.h's reference with explicit shrink branches, on its own branches, is the reference: the same
@@ -342,7 +412,7 @@ TEST(RpcAttentionCheckInputs, CudaBackendRules) {
   EXPECT_NO_THROW(check(k, k, 0, -0.5, 0));  // n_iter == 0 uses neither lambda nor model_dim
 }
 
-// The same check with the CPU kernel's rules: float32 and float64, any head dim.
+// The same check with the CPU kernel's rules: float32, float64 and bfloat16, any head dim.
 TEST(RpcAttentionCheckInputs, CpuBackendRules) {
   auto check = [](const torch::Tensor& k, const torch::Tensor& v) {
     rpct::rpc_attention_check_inputs(k, v, 1, 0.3, 64, rpct::RpcAttentionBackend::kCpu);
@@ -352,8 +422,10 @@ TEST(RpcAttentionCheckInputs, CpuBackendRules) {
     EXPECT_NO_THROW(check(k, k)) << dt;
   }
   auto k = torch::randn({1, 2, 8, 32});
-  EXPECT_THROW(check(k.to(torch::kBFloat16), k.to(torch::kBFloat16)), c10::Error);        // no bfloat16 kernel
+  EXPECT_NO_THROW(check(k.to(torch::kBFloat16), k.to(torch::kBFloat16)));                 // the bf16 path
+  EXPECT_THROW(check(k.to(torch::kHalf), k.to(torch::kHalf)), c10::Error);                // no float16 kernel
   EXPECT_THROW(check(torch::empty({1, 1, 1 << 20, 1}), torch::empty({1, 1, 1 << 20, 1})), c10::Error);  // N
   EXPECT_TRUE(rpct::rpc_attention_fused_supports(k));
-  EXPECT_FALSE(rpct::rpc_attention_fused_supports(k.to(torch::kBFloat16)));
+  EXPECT_TRUE(rpct::rpc_attention_fused_supports(k.to(torch::kBFloat16)));
+  EXPECT_FALSE(rpct::rpc_attention_fused_supports(k.to(torch::kHalf)));
 }

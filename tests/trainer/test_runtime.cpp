@@ -5,7 +5,9 @@
 
 #include <ATen/autocast_mode.h>
 
+#include <fstream>
 #include <functional>
+#include <string>
 
 #include "tests/test_seed.h"
 #include "trainer/runtime.h"
@@ -92,4 +94,27 @@ TEST(Runtime, DeviceClippingEqualsLibTorchBitForBit) {
     rpct::clip_grad_norm_on_device(b, max_norm);
     for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i].grad(), b[i].grad())) << "tensor " << i;
   }
+}
+
+// train.precision auto: bf16 on CUDA and on CPUs with bfloat16 matrix units, fp32 elsewhere, and a note that says
+// which and why; fp32 and bf16 pass through without a note. The CPU's answer is checked against /proc/cpuinfo's
+// flags (amx_bf16, avx512_bf16), a source independent of the compiler builtins the resolver uses.
+TEST(Runtime, PrecisionAutoFollowsTheHardware) {
+  std::string why = "unchanged";
+  EXPECT_EQ(rpct::resolve_precision("fp32", torch::kCPU, &why), "fp32");
+  EXPECT_EQ(rpct::resolve_precision("bf16", torch::kCPU, &why), "bf16");
+  EXPECT_EQ(why, "unchanged");
+  EXPECT_EQ(rpct::resolve_precision("auto", torch::Device(torch::kCUDA, 0), &why), "bf16");
+  EXPECT_NE(why.find("CUDA"), std::string::npos) << why;
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::string line, flags;
+  while (std::getline(cpuinfo, line))
+    if (line.rfind("flags", 0) == 0) {
+      flags = line + " ";
+      break;
+    }
+  if (flags.empty()) GTEST_SKIP() << "no /proc/cpuinfo flags to compare with";
+  const bool bf16_units = flags.find(" amx_bf16 ") != std::string::npos || flags.find(" avx512_bf16 ") != std::string::npos;
+  EXPECT_EQ(rpct::resolve_precision("auto", torch::kCPU, &why), bf16_units ? "bf16" : "fp32") << flags;
+  EXPECT_NE(why.find(bf16_units ? "this CPU has" : "neither"), std::string::npos) << why;
 }
