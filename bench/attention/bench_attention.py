@@ -44,6 +44,28 @@ def time_python(s, threads, bf16=False):
     return sorted(t)[len(t) // 2]
 
 
+def time_sdpa_bf16(s, threads):
+    """LibTorch's SDPA (its CPU flash kernel) on bf16 tensors, fwd+bwd: what a symmetric layer (n_iter 0) runs on
+    the composed path, softmax(K K^T / sqrt(D)) V. Median ms."""
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    k = torch.randn(s["B"], s["H"], s["N"], s["D"]).bfloat16().requires_grad_()
+    v = torch.randn(s["B"], s["H"], s["N"], s["D"]).bfloat16().requires_grad_()
+    g = torch.randn(s["B"], s["H"], s["N"], s["D"]).bfloat16()
+
+    def step():
+        k.grad = v.grad = None
+        torch.nn.functional.scaled_dot_product_attention(k, k, v).backward(g)
+
+    step()
+    t = []
+    for _ in range(9):
+        t0 = time.perf_counter()
+        step()
+        t.append((time.perf_counter() - t0) * 1e3)
+    return sorted(t)[len(t) // 2]
+
+
 def main():
     rows = [json.loads(line) for line in sys.stdin if line.startswith("{")]
     threads = rows[0]["threads"] if rows else 2
@@ -52,7 +74,7 @@ def main():
     print(f"torch {torch.__version__}, threads {threads}; forward+backward, median ms; "
           "peak MB = peak live CPU tensor bytes over one fwd+bwd (counting allocator); GEMM peak "
           f"fp32 {pk['fp32_gflops']:.0f}, bf16 {pk['bf16_gflops']:.0f} GFLOP/s")
-    hdr = f"{'shape':<10} {'B':>3} {'H':>2} {'N':>5} {'D':>3} {'it':>2} | {'fused ms':>9} {'composed ms':>11} {'ref ms':>9} " \
+    hdr = f"{'shape':<13} {'B':>3} {'H':>2} {'N':>5} {'D':>3} {'it':>2} | {'fused ms':>9} {'composed ms':>11} {'ref ms':>9} " \
           f"{'python ms':>9} {'refFTZ ms':>9} | {'ref/fused':>9} {'py/fused':>8} {'refFTZ/fused':>12} {'comp/fused':>10} | " \
           f"{'fused MB':>8} {'comp MB':>8} {'ref MB':>8} {'fused/ref':>9}"
     print(hdr)
@@ -61,7 +83,8 @@ def main():
     for r in rows:
         py = time_python(r, threads)
         py16 = time_python(r, threads, bf16=True)
-        print(f"{r['shape']:<10} {r['B']:>3} {r['H']:>2} {r['N']:>5} {r['D']:>3} {r['n_iter']:>2} | "
+        sdpa16 = time_sdpa_bf16(r, threads) if r["n_iter"] == 0 else None
+        print(f"{r['shape']:<13} {r['B']:>3} {r['H']:>2} {r['N']:>5} {r['D']:>3} {r['n_iter']:>2} | "
               f"{r['fused_ms']:>9.2f} {r['composed_ms']:>11.2f} {r['reference_ms']:>9.2f} {py:>9.2f} "
               f"{r['reference_ftz_ms']:>9.2f} | "
               f"{r['reference_ms'] / r['fused_ms']:>8.2f}x {py / r['fused_ms']:>7.2f}x "
@@ -72,9 +95,10 @@ def main():
         f32_frac = peak.fraction(gflop / (r["fused_ms"] / 1e3), pk["fp32_gflops"])
         bf16_frac = peak.fraction(gflop / (r["fused_bf16_ms"] / 1e3), pk["bf16_gflops"])
         bf16_lines.append(
-            f"{r['shape']:<10} {gflop:>7.2f} | {r['fused_ms']:>8.2f} {gflop / r['fused_ms'] * 1e3:>7.0f} {f32_frac:>6.1%} | "
+            f"{r['shape']:<13} {gflop:>7.2f} | {r['fused_ms']:>8.2f} {gflop / r['fused_ms'] * 1e3:>7.0f} {f32_frac:>6.1%} | "
             f"{r['fused_bf16_ms']:>8.2f} {gflop / r['fused_bf16_ms'] * 1e3:>7.0f} {bf16_frac:>6.1%} | {py:>9.2f} {py16:>9.2f} | "
-            f"{py / r['fused_bf16_ms']:>11.2f}x {py16 / r['fused_bf16_ms']:>12.2f}x")
+            f"{py / r['fused_bf16_ms']:>11.2f}x {py16 / r['fused_bf16_ms']:>12.2f}x | "
+            f"{'' if sdpa16 is None else f'{sdpa16:9.2f}':>9}")
         out[r["shape"]] = {"fused_ms": r["fused_ms"], "composed_ms": r["composed_ms"], "reference_ms": r["reference_ms"],
                            "python_ms": round(py, 2), "reference_ftz_ms": r["reference_ftz_ms"],
                            "fused_peak_mb": r["fused_peak_mb"], "composed_peak_mb": r["composed_peak_mb"],
@@ -82,11 +106,15 @@ def main():
                            "python_bf16_ms": round(py16, 2), "fused_peak_fraction": f32_frac,
                            "fused_bf16_peak_fraction": bf16_frac, "gflop": round(gflop, 3),
                            "fused_bf16_peak_mb": r["fused_bf16_peak_mb"]}
+        if sdpa16 is not None:
+            out[r["shape"]]["sdpa_bf16_ms"] = round(sdpa16, 2)
     print()
     print("GFLOP = the op's model FLOPs, fwd+bwd (bench/pyref/flops.py); GFLOP/s and its fraction of the same dtype's "
-          "GEMM peak; py16 = Python eager under bf16 autocast")
-    print(f"{'shape':<10} {'GFLOP':>7} | {'fp32 ms':>8} {'GFLOP/s':>7} {'peak':>6} | {'bf16 ms':>8} {'GFLOP/s':>7} "
-          f"{'peak':>6} | {'python ms':>9} {'py16 ms':>9} | {'py/fusedbf16':>11} {'py16/fusedbf16':>12}")
+          "GEMM peak; py16 = Python eager under bf16 autocast; sdpa16 = LibTorch's SDPA on bf16 "
+          "tensors (n_iter 0 shapes: the composed path)")
+    print(f"{'shape':<13} {'GFLOP':>7} | {'fp32 ms':>8} {'GFLOP/s':>7} {'peak':>6} | {'bf16 ms':>8} {'GFLOP/s':>7} "
+          f"{'peak':>6} | {'python ms':>9} {'py16 ms':>9} | {'py/fusedbf16':>11} {'py16/fusedbf16':>12} | "
+          f"{'sdpa16 ms':>9}")
     for line in bf16_lines:
         print(line)
     print(f"targets: fused float32 >= {TARGETS['fused_peak_fraction']:.0%} of the fp32 peak (Segmenter shape); fused bf16 "

@@ -120,7 +120,8 @@ TEST(RpcAttentionComposed, RejectsBadInputs) {
 // the CPU side and the shared table are visible without a GPU.
 TEST(RpcAttentionComposed, FusedSupportsFollowsTheInputCheck) {
   EXPECT_TRUE(rpct::rpc_attention_fused_supports(torch::randn({1, 2, 8, 16})));
-  EXPECT_FALSE(rpct::rpc_attention_fused_supports(torch::randn({1, 2, 8, 16}).to(torch::kBFloat16)));
+  EXPECT_TRUE(rpct::rpc_attention_fused_supports(torch::randn({1, 2, 8, 16}).to(torch::kBFloat16)));  // the bf16 path
+  EXPECT_FALSE(rpct::rpc_attention_fused_supports(torch::randn({1, 2, 8, 16}).to(torch::kHalf)));
   EXPECT_FALSE(rpct::rpc_attention_fused_supports(torch::randn({8, 16})));  // not (B, H, N, D)
 }
 

@@ -14,6 +14,7 @@
 #include "models/vit.h"
 #include "trainer/classification.h"
 #include "trainer/model_options.h"
+#include "trainer/runtime.h"
 
 using rpct::test::rel_norm_err;
 using rpct::test::scaled_err;
@@ -305,5 +306,39 @@ TEST(AttentionVariants, ViTChoosesPerLayerAndImplsAgree) {
     EXPECT_EQ(y.sizes(), (std::vector<int64_t>{2, 10})) << kind;
     y.sum().backward();
     for (auto& p : m->parameters()) EXPECT_TRUE(p.grad().defined() && torch::isfinite(p.grad()).all().item<bool>());
+  }
+}
+
+// Under CPU bfloat16 autocast (train.precision bf16) the in-projection yields bf16 K and V, and a sym / RPC layer
+// on the fused path must run the fused op's bf16 path (not fall back to the LibTorch-ops reference): the module's
+// output equals, bit for bit, the same steps written out with rpc_attention on the bf16 K and V; the gradients
+// reach the float32 weights.
+TEST(AttentionVariants, Bf16AutocastRunsTheFusedOp) {
+  torch::manual_seed(rpct::test::test_seed());
+  for (auto kind : {rpct::AttentionKind::kRpc, rpct::AttentionKind::kSym}) {
+    auto o = options(kind, 2, 8, 0, rpct::AttentionPath::kFused);
+    rpct::Attention attn(o);
+    attn->eval();
+    auto x = torch::randn({2, 9, 16});
+    torch::Tensor out, expected;
+    {
+      rpct::AutocastScope autocast("bf16", torch::kCPU);
+      out = attn->forward(x);
+      auto children = attn->named_children();
+      auto qkv = children["qkv"]->as<torch::nn::Linear>()->forward(x);
+      ASSERT_EQ(qkv.scalar_type(), torch::kBFloat16);
+      auto parts = qkv.reshape({2, 9, 2, 2, 8}).permute({2, 0, 3, 1, 4}).unbind(0);
+      const int64_t n_iter = kind == rpct::AttentionKind::kRpc ? o.rpc_n_iter : 0;
+      auto y = rpct::rpc_attention(parts[0], parts[1], n_iter, o.rpc_lambda, 16);
+      ASSERT_EQ(y.scalar_type(), torch::kBFloat16);
+      expected = children["proj"]->as<torch::nn::Linear>()->forward(y.transpose(1, 2).reshape({2, 9, 16}));
+    }
+    EXPECT_TRUE(torch::equal(out, expected)) << rpct::attention_kind_name(kind);
+    out.to(torch::kFloat).sum().backward();
+    for (auto& p : attn->parameters()) {
+      ASSERT_TRUE(p.grad().defined());
+      EXPECT_EQ(p.grad().scalar_type(), torch::kFloat);
+      EXPECT_TRUE(torch::isfinite(p.grad()).all().item<bool>());
+    }
   }
 }

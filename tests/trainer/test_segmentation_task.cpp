@@ -5,7 +5,9 @@
 // carries the per-class table files.
 #include <gtest/gtest.h>
 
+#include "kernels/seg_loss/upsample_cross_entropy.h"
 #include "tests/test_seed.h"
+#include "trainer/runtime.h"
 #include "trainer/segmentation.h"
 #include "trainer/trainer.h"
 
@@ -51,6 +53,23 @@ TEST(SegmentationTask, LossIgnoresLabel255) {
   // float32 log-softmax summed in another order than cross_entropy's kernel: a few ulp of a value ~2.
   constexpr double kLossTol = 1e-5;
   EXPECT_NEAR(per_pixel.masked_select(mask).mean().item<double>(), loss, kLossTol);
+}
+
+// Under bf16 autocast (train.precision bf16) the loss is float32 and is the fused kernel's loss on the widened
+// low-resolution logits (as the float32 path), not the composed ops' on (B, K, H, W) bf16 logits: equal, bit for
+// bit, to upsample_cross_entropy of the float32 copy of the bf16 logits, and the fused kernel takes those.
+TEST(SegmentationTask, Bf16AutocastLossIsTheFusedFloat32Loss) {
+  torch::manual_seed(rpct::test::test_seed());
+  rpct::SegmentationTask task(tiny_seg_config(32, 32), torch::kCPU);
+  task.model().eval();
+  auto batch = random_batch(2, 32, 32, 32, 32);
+  rpct::AutocastScope autocast("bf16", torch::kCPU);
+  auto loss = task.train_loss(batch);
+  EXPECT_EQ(loss.scalar_type(), torch::kFloat);
+  auto logits = task.segmenter()->forward_patch_logits(batch.x);
+  ASSERT_EQ(logits.scalar_type(), torch::kBFloat16);
+  ASSERT_TRUE(rpct::upsample_cross_entropy_fused_supports(logits.to(torch::kFloat)));
+  EXPECT_TRUE(torch::equal(loss, rpct::upsample_cross_entropy(logits.to(torch::kFloat), batch.y, 255)));
 }
 
 TEST(SegmentationTask, EvalSumsCountLabelledPixelsAtTheLabelsResolution) {
