@@ -134,13 +134,13 @@ int64_t tile_rows(int64_t N) {
 
 // O = softmax(scale * Q Q^T) V over row tiles.
 // Q, V, O: (N, D); tile: rows * N workspace; rowstat: 2 * rows scratch (a tile's row max and 1/rowsum).
-// G: the GEMM operand type (T, or bfloat16 bits for float; then g16 holds 2 N D + rows N of scratch).
+// G: the GEMM operand type (T, or bfloat16 bits for float). Vg: V as G (the caller rounds it once per (batch,
+// head), not once per iteration); g16: N D + rows N of G scratch when G != T (Q's and a tile's roundings).
 template <typename T, typename G = T>
-void sym_attention_forward(const T* Q, const T* V, T* O, int64_t N, int64_t D, T scale, T* tile, T* rowstat,
+void sym_attention_forward(const T* Q, const G* Vg, T* O, int64_t N, int64_t D, T scale, T* tile, T* rowstat,
                            int64_t rows, G* g16 = nullptr) {
   const G* Qg = operand<T, G>(Q, N * D, g16);
-  const G* Vg = operand<T, G>(V, N * D, g16 + (kRounds<T, G> ? N * D : 0));
-  G* tile_g = kRounds<T, G> ? g16 + 2 * N * D : nullptr;
+  G* tile_g = g16 + (kRounds<T, G> ? N * D : 0);
   for (int64_t i0 = 0; i0 < N; i0 += rows) {
     const int64_t r = std::min(rows, N - i0);
     gemm_rm(false, true, r, N, D, scale, Qg + i0 * D, D, Qg, D, T(0), tile, N);  // (r, N)
@@ -159,15 +159,14 @@ void sym_attention_forward(const T* Q, const T* V, T* O, int64_t N, int64_t D, T
 // further from float64 than LibTorch's float32 autograd on ~9% of random draws (README.md "Fused CPU
 // kernel"). A softmax of the backward's own scores sums to 1 (its max entry is exp(0) = 1 exactly).
 // Q, V, dO, dQ, dV: (N, D); tile_p, tile_dp: rows * N workspace; rowstat: 2 * rows scratch.
-// G as in sym_attention_forward; g16 then holds 3 N D + rows N of scratch.
+// G and Vg as in sym_attention_forward; g16 then holds 2 N D + rows N of scratch (Q, dO and a tile rounded).
 template <typename T, typename G = T>
-void sym_attention_backward(const T* Q, const T* V, const T* dO, T* dQ, T* dV, int64_t N, int64_t D, T scale,
+void sym_attention_backward(const T* Q, const G* Vg, const T* dO, T* dQ, T* dV, int64_t N, int64_t D, T scale,
                             T* tile_p, T* tile_dp, T* rowstat, int64_t rows, G* g16 = nullptr) {
   const int64_t ND = kRounds<T, G> ? N * D : 0;
   const G* Qg = operand<T, G>(Q, N * D, g16);
-  const G* Vg = operand<T, G>(V, N * D, g16 + ND);
-  const G* dOg = operand<T, G>(dO, N * D, g16 + 2 * ND);
-  G* tile_g = g16 + 3 * ND;
+  const G* dOg = operand<T, G>(dO, N * D, g16 + ND);
+  G* tile_g = g16 + 2 * ND;
   std::fill(dQ, dQ + N * D, T(0));
   for (int64_t i0 = 0; i0 < N; i0 += rows) {
     const int64_t r = std::min(rows, N - i0);
@@ -211,8 +210,9 @@ void forward_impl(const torch::Tensor& k, const torch::Tensor& v, int64_t n_iter
     ScopedFlushDenormal ftz;  // see core/ftz.h: saturated softmax rows underflow into denormals
     // Workspace as one tensor (through c10's CPU allocator, so memory accounting sees it).
     auto ws = at::zeros({rows * N + 2 * rows + 5 * ND}, k.options());
-    auto ws16 = g16_scratch<T, G>(2 * ND + rows * N);
-    G* g16 = g16_ptr<T, G>(ws16);
+    auto ws16 = g16_scratch<T, G>(2 * ND + rows * N);  // V rounded, then sym_attention_forward's scratch
+    G* v16 = g16_ptr<T, G>(ws16);
+    G* g16 = v16 + (kRounds<T, G> ? ND : 0);
     T* tile = ws.data_ptr<T>();
     T* rowstat = tile + rows * N;
     T* Y = rowstat + 2 * rows;
@@ -222,7 +222,7 @@ void forward_impl(const torch::Tensor& k, const torch::Tensor& v, int64_t n_iter
     const T* zeros = K2 + ND;  // stays 0
     for (int64_t bh = begin; bh < end; ++bh) {
       const T* K = kp + bh * ND;
-      const T* V = vp + bh * ND;
+      const G* V = operand<T, G>(vp + bh * ND, ND, v16);
       T* Lb = lp + bh * T_ * ND;
       const double sum_abs = cpu_simd::dispatch<cpu_simd::SumAbs>(K, ND);
       double thresh = 0;
@@ -267,8 +267,9 @@ void backward_impl(const torch::Tensor& g, const torch::Tensor& k, const torch::
     // Workspace as one tensor (see forward): score tiles and their row statistics, per-iteration recomputed
     // states X_t and K2_t (this task only; O(n_iter N D)), adjoints.
     auto ws = at::zeros({2 * rows * N + 6 * ND + 2 * n_iter * ND + 2 * rows}, k.options());
-    auto ws16 = g16_scratch<T, G>(3 * ND + rows * N);
-    G* g16 = g16_ptr<T, G>(ws16);
+    auto ws16 = g16_scratch<T, G>(3 * ND + rows * N);  // V rounded, then sym_attention_backward's scratch
+    G* v16 = g16_ptr<T, G>(ws16);
+    G* g16 = v16 + (kRounds<T, G> ? ND : 0);
     T* tile_p = ws.data_ptr<T>();
     T* tile_dp = tile_p + rows * N;
     T* gL = tile_dp + rows * N;
@@ -283,7 +284,7 @@ void backward_impl(const torch::Tensor& g, const torch::Tensor& k, const torch::
     for (int64_t bh = begin; bh < end; ++bh) {
       const T* Gout = gp + bh * ND;
       const T* K = kp + bh * ND;
-      const T* V = vp + bh * ND;
+      const G* V = operand<T, G>(vp + bh * ND, ND, v16);
       const T* Lb = lp + bh * T_ * ND;
       T* GK = gkp + bh * ND;
       T* GV = gvp + bh * ND;
@@ -329,34 +330,34 @@ void backward_impl(const torch::Tensor& g, const torch::Tensor& k, const torch::
 std::vector<torch::Tensor> rpc_attention_cpu_forward(const torch::Tensor& k, const torch::Tensor& v, int64_t n_iter,
                                                      double lambda, int64_t model_dim) {
   const int64_t B = k.size(0), H = k.size(1), N = k.size(2), D = k.size(3), T_ = std::max<int64_t>(n_iter, 1);
-  if (k.scalar_type() == torch::kBFloat16) {  // float32 inside, bf16 GEMM operands; L_t and stats saved in float32
-    auto kf = k.to(torch::kFloat), vf = v.to(torch::kFloat);
-    auto out = torch::empty_like(kf);
-    auto Ls = torch::empty({B, H, T_, N, D}, kf.options());
-    auto stats = torch::empty({B, H, 2}, kf.options());
-    forward_impl<float, uint16_t>(kf, vf, n_iter, lambda, model_dim, out, Ls, stats);
-    return {out.to(torch::kBFloat16), Ls, stats};
+  // bfloat16: float32 inside with bf16 GEMM operands; L_t and stats are saved in float32.
+  const bool bf16 = k.scalar_type() == torch::kBFloat16;
+  const auto kc = bf16 ? k.to(torch::kFloat) : k, vc = bf16 ? v.to(torch::kFloat) : v;
+  auto out = torch::empty_like(kc);                                  // (B, H, N, D)
+  auto Ls = torch::empty({B, H, T_, N, D}, kc.options());            // every iteration's L
+  auto stats = torch::empty({B, H, 2}, kc.options());                // {sum|K|, thresh}
+  if (bf16) {
+    forward_impl<float, uint16_t>(kc, vc, n_iter, lambda, model_dim, out, Ls, stats);
+  } else {
+    AT_DISPATCH_FLOATING_TYPES(kc.scalar_type(), "rpc_attention_cpu_forward", [&] {
+      forward_impl<scalar_t>(kc, vc, n_iter, lambda, model_dim, out, Ls, stats);
+    });
   }
-  auto out = torch::empty_like(k);                                  // (B, H, N, D)
-  auto Ls = torch::empty({B, H, T_, N, D}, k.options());            // every iteration's L
-  auto stats = torch::empty({B, H, 2}, k.options());                // {sum|K|, thresh}
-  AT_DISPATCH_FLOATING_TYPES(k.scalar_type(), "rpc_attention_cpu_forward", [&] {
-    forward_impl<scalar_t>(k, v, n_iter, lambda, model_dim, out, Ls, stats);
-  });
-  return {out, Ls, stats};
+  return {bf16 ? out.to(torch::kBFloat16) : out, Ls, stats};
 }
 
 std::vector<torch::Tensor> rpc_attention_cpu_backward(const torch::Tensor& grad_out, const torch::Tensor& k,
                                                       const torch::Tensor& v, const std::vector<torch::Tensor>& saved,
                                                       int64_t n_iter, double lambda, int64_t model_dim) {
   TORCH_INTERNAL_ASSERT(saved.size() == 2, "rpc_attention_cpu_backward: saved is not what the forward returned");
-  if (k.scalar_type() == torch::kBFloat16) {
-    auto kf = k.to(torch::kFloat), vf = v.to(torch::kFloat), gf = grad_out.to(torch::kFloat);
-    auto gk = torch::empty_like(kf), gv = torch::empty_like(vf);
-    backward_impl<float, uint16_t>(gf, kf, vf, saved[0], saved[1], n_iter, lambda, model_dim, gk, gv);
+  const bool bf16 = k.scalar_type() == torch::kBFloat16;  // as the forward: float32 inside
+  const auto kc = bf16 ? k.to(torch::kFloat) : k, vc = bf16 ? v.to(torch::kFloat) : v;
+  const auto gc = bf16 ? grad_out.to(torch::kFloat) : grad_out;
+  auto gk = torch::empty_like(kc), gv = torch::empty_like(vc);
+  if (bf16) {
+    backward_impl<float, uint16_t>(gc, kc, vc, saved[0], saved[1], n_iter, lambda, model_dim, gk, gv);
     return {gk.to(torch::kBFloat16), gv.to(torch::kBFloat16)};
   }
-  auto gk = torch::empty_like(k), gv = torch::empty_like(v);
   AT_DISPATCH_FLOATING_TYPES(k.scalar_type(), "rpc_attention_cpu_backward", [&] {
     backward_impl<scalar_t>(grad_out, k, v, saved[0], saved[1], n_iter, lambda, model_dim, gk, gv);
   });
