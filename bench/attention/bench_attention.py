@@ -17,7 +17,18 @@ import torch
 from bench.pyref import flops, peak
 from bench.pyref.attention import rpc_attention
 
-TARGETS = {"fused_peak_fraction": 0.8, "bf16_vs_python": 2.0, "bf16_vs_python_bf16": 1.3}  # issue 28's
+TARGETS = {"fused_peak_fraction": 0.8, "bf16_vs_python": 2.0, "bf16_vs_python_bf16": 1.3}  # the project's targets
+
+
+def median_ms(step, reps):
+    """Median wall ms of `reps` calls of step() after one warm-up call."""
+    step()
+    t = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        step()
+        t.append((time.perf_counter() - t0) * 1e3)
+    return sorted(t)[len(t) // 2]
 
 
 def time_python(s, threads, bf16=False):
@@ -34,14 +45,7 @@ def time_python(s, threads, bf16=False):
             out = rpc_attention(k, v, s["n_iter"], s["lambda"], s["C"])
         out.backward(g)
 
-    step()
-    reps = 9 if s["N"] < 512 else 5
-    t = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        step()
-        t.append((time.perf_counter() - t0) * 1e3)
-    return sorted(t)[len(t) // 2]
+    return median_ms(step, 9 if s["N"] < 512 else 5)
 
 
 def time_sdpa_bf16(s, threads):
@@ -57,13 +61,7 @@ def time_sdpa_bf16(s, threads):
         k.grad = v.grad = None
         torch.nn.functional.scaled_dot_product_attention(k, k, v).backward(g)
 
-    step()
-    t = []
-    for _ in range(9):
-        t0 = time.perf_counter()
-        step()
-        t.append((time.perf_counter() - t0) * 1e3)
-    return sorted(t)[len(t) // 2]
+    return median_ms(step, 9)
 
 
 def main():

@@ -14,7 +14,7 @@ from bench.pyref.metrics import warm_images_per_s
 from bench.pyref.peak import fraction
 from bench.segmenter.segmenter_ref import segmenter_spec
 
-TARGET_RATIO = 1.5  # the target (issue 28): rpctrain >= 1.5x PyTorch eager DDP in float32
+TARGET_RATIO = 1.5  # the project's target: rpctrain >= 1.5x PyTorch eager DDP in float32
 
 
 def peak_rss_mib(prefix, ranks):
